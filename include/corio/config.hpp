@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// corio/config.hpp: version numbers, platform checks and CORIO_ASSERT.
+#pragma once
+
+#define CORIO_VERSION_MAJOR 0
+#define CORIO_VERSION_MINOR 1
+#define CORIO_VERSION_PATCH 0
+#define CORIO_VERSION (CORIO_VERSION_MAJOR * 10000 + CORIO_VERSION_MINOR * 100 + CORIO_VERSION_PATCH)
+
+#if !defined(__linux__)
+#  error "corio needs Linux: it is built on io_uring."
+#endif
+#if !__has_include(<liburing.h>)
+#  error "corio needs liburing >= 2.3 (Debian/Ubuntu: apt-get install liburing-dev)."
+#endif
+#if __cplusplus < 202002L
+#  error "corio needs C++20 (-std=c++20): it is built on coroutines."
+#endif
+
+#include <stdexcept>
+#include <string>
+
+// CORIO_ASSERT checks a programmer error (misuse of the API) in debug builds.
+// It throws std::logic_error rather than aborting, so that misuse is reported
+// where it happens and tests can observe it; NDEBUG turns it off.
+#ifdef NDEBUG
+#  define CORIO_ASSERT(expr, message) ((void)0)
+#else
+#  define CORIO_ASSERT(expr, message) \
+    ((expr) ? (void)0 : ::corio::detail::assertion_failed(#expr, message))
+#endif
+
+namespace corio::detail {
+
+[[noreturn]] inline void assertion_failed(const char* expression, const char* message) {
+  throw std::logic_error(std::string(message) + " (failed check: " + expression + ")");
+}
+
+}  // namespace corio::detail

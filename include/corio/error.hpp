@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// corio/error.hpp: the exceptions corio throws, and its error model.
+//
+// Errors reach the caller as exceptions, never as log lines:
+// - std::system_error (std::system_category(), the errno) when the operating
+//   system refuses: a failed open, ECONNREFUSED, a full disk, io_uring unavailable.
+// - std::invalid_argument for an argument that can never work (a bad address).
+// - std::logic_error for misuse of the API (awaiting a moved-from task, running
+//   a second loop on one thread).
+// - corio::cancelled_error inside a task that was cancelled, at the point where
+//   it was suspended; corio::timeout_error from wait_for.
+#pragma once
+
+#include <stdexcept>
+
+namespace corio {
+
+/// Thrown inside a cancelled task at the suspension point where the
+/// cancellation reached it (a sleep, an I/O operation, a wait on a primitive,
+/// a to_thread call).
+///
+/// A task may catch it to clean up; cancellation is delivered once per
+/// request, so awaiting again after catching it works (as in asyncio).
+class cancelled_error : public std::runtime_error {
+ public:
+  cancelled_error() : std::runtime_error("corio: the task was cancelled") {}
+};
+
+/// Thrown by wait_for when the awaited task did not finish in time; the task
+/// has been cancelled and has finished by the time this is thrown.
+class timeout_error : public std::runtime_error {
+ public:
+  timeout_error() : std::runtime_error("corio::wait_for: the task did not finish in time") {}
+};
+
+}  // namespace corio
