@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+// A user's first program, with corio found by find_package(corio).
+#include <corio/corio.hpp>
+
+corio::task<int> answer() {
+  co_return 42;
+}
+
+int main() {
+  return corio::run(answer()) == 42 ? 0 : 1;
+}
