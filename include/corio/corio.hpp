@@ -4,3 +4,15 @@
 
 #include <corio/config.hpp>
 #include <corio/error.hpp>
+#include <corio/event.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/mutex.hpp>
+#include <corio/queue.hpp>
+#include <corio/semaphore.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/task_group.hpp>
+#include <corio/to_thread.hpp>
+#include <corio/wait_for.hpp>

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/io_operation.hpp: the one awaiter behind every io_uring operation.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/ring.hpp>
+
+#include <liburing.h>
+
+#include <cerrno>
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace corio::detail {
+
+// Awaits one SQE's completion and yields its `res` (>= 0, or -errno).
+//
+// Contract of the hooks:
+// - ready: never; an operation always goes through the kernel.
+// - submit (await_suspend): takes an SQE, lets `prep` fill it (one
+//   io_uring_prep_<op> call), tags it with this awaiter and parks the task.
+//   The SQE is submitted with the loop's next batch, not by a syscall here.
+// - complete: the CQE's res is stored and the task scheduled.
+// - cancel: sends IORING_OP_ASYNC_CANCEL for this operation and keeps waiting:
+//   the task resumes only once the kernel has posted the operation's own
+//   completion, so everything the kernel may still write (this awaiter, which
+//   lives in the coroutine frame, and the caller's buffers) stays valid.
+//   -ECANCELED becomes cancelled_error; an operation that finished before the
+//   cancel reached it keeps its result and the cancellation stays pending.
+//
+// `prep` is stored here and called in place, so state it captures by value
+// (a sockaddr, an iovec, a path) lives as long as the operation.
+template <class Prep>
+class io_operation final : public completion, public cancellable {
+ public:
+  explicit io_operation(Prep prep) noexcept(std::is_nothrow_move_constructible_v<Prep>)
+      : completion(&on_complete), cancellable(&on_cancel), prep_(std::move(prep)) {}
+  io_operation(const io_operation&) = delete;
+  io_operation& operator=(const io_operation&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) {
+    static_assert(std::is_base_of_v<task_promise_base, Promise>,
+                  "corio operations can only be awaited from a corio::task coroutine");
+    loop_ = &event_loop::current();
+    context_ = h.promise().context();
+    if (context_->take_pending_cancel()) {
+      result_ = -ECANCELED;
+      return false;
+    }
+    io_uring_sqe* sqe = loop_->get_sqe();
+    prep_(sqe);
+    loop_->start_operation(sqe, this);
+    handle_ = h;
+    context_->park(this);
+    return true;
+  }
+
+  int await_resume() const {
+    if (result_ == -ECANCELED) throw cancelled_error();
+    return result_;
+  }
+
+ private:
+  static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    op.result_ = cqe.res;
+    op.context_->unpark();
+    if (op.cancel_sent_ && cqe.res != -ECANCELED) op.context_->keep_pending_cancel();
+    op.loop_->schedule(op.handle_);
+  }
+  static void on_cancel(cancellable* self) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    if (op.cancel_sent_) return;
+    op.cancel_sent_ = true;
+    io_uring_sqe* sqe = op.loop_->get_sqe();
+    io_uring_prep_cancel(sqe, static_cast<completion*>(&op), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+  }
+
+  Prep prep_;
+  event_loop* loop_ = nullptr;
+  task_context* context_ = nullptr;
+  std::coroutine_handle<> handle_;
+  int result_ = 0;
+  bool cancel_sent_ = false;
+};
+
+// Example: int res = co_await io_op([&](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+template <class Prep>
+[[nodiscard]] io_operation<Prep> io_op(Prep prep) {
+  return io_operation<Prep>(std::move(prep));
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/remote_queue.hpp: the only path by which other threads reach
+// the loop: a lock-free inbox plus an eventfd the loop keeps a read armed on.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace corio::detail {
+
+class remote_node {
+ public:
+  // Runs on the loop's thread once the node has been taken from the inbox.
+  using deliver_fn = void (*)(remote_node*) noexcept;
+  explicit remote_node(deliver_fn fn) noexcept : deliver_(fn) {}
+  void deliver() noexcept { deliver_(this); }
+
+ private:
+  friend class remote_queue;
+  deliver_fn deliver_;
+  remote_node* next_ = nullptr;
+};
+
+class remote_queue {
+ public:
+  remote_queue() : eventfd_(::eventfd(0, EFD_CLOEXEC)) {
+    if (eventfd_ < 0) throw std::system_error(errno, std::system_category(), "corio: eventfd");
+  }
+  remote_queue(const remote_queue&) = delete;
+  remote_queue& operator=(const remote_queue&) = delete;
+  ~remote_queue() { ::close(eventfd_); }
+
+  int eventfd() const noexcept { return eventfd_; }
+
+  // Any thread. Wakes the loop with one eventfd write per batch: only the
+  // push that finds the flag clear writes, until the loop has consumed it.
+  void push(remote_node* node) noexcept {
+    node->next_ = head_.load(std::memory_order_relaxed);
+    while (!head_.compare_exchange_weak(node->next_, node, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
+    }
+    if (!signalled_.exchange(true, std::memory_order_seq_cst)) {
+      const std::uint64_t one = 1;
+      while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
+      }
+    }
+  }
+
+  // Loop thread, after its read of the eventfd completed: later pushes must
+  // signal again. The seq_cst pair with push() means a push that saw the flag
+  // still set is visible to the take_all() that follows this call.
+  void consumed_signal() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
+
+  // Loop thread: delivers every queued node, oldest first. Returns how many.
+  std::size_t deliver_all() noexcept {
+    if (head_.load(std::memory_order_relaxed) == nullptr) return 0;
+    remote_node* stack = head_.exchange(nullptr, std::memory_order_seq_cst);
+    remote_node* fifo = nullptr;
+    while (stack != nullptr) {  // the inbox is LIFO; reverse it
+      remote_node* next = stack->next_;
+      stack->next_ = fifo;
+      fifo = stack;
+      stack = next;
+    }
+    std::size_t count = 0;
+    while (fifo != nullptr) {
+      remote_node* next = fifo->next_;
+      fifo->deliver();
+      fifo = next;
+      ++count;
+    }
+    return count;
+  }
+
+ private:
+  // Data that does not change once initialised.
+  int eventfd_;
+  // Data that remote threads modify.
+  std::atomic<remote_node*> head_{nullptr};
+  std::atomic<bool> signalled_{false};
+};
+
+}  // namespace corio::detail

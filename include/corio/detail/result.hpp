@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/result.hpp: storage for a task's outcome: a value or an exception.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace corio::detail {
+
+// What gather, tuples and outcome<T> store for a T: void becomes std::monostate
+// so positions in a tuple still match the arguments.
+template <class T>
+using non_void_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// Holds a value of T once set; T may be a reference (kept as a pointer) or void.
+template <class T>
+class value_storage {
+ public:
+  value_storage() noexcept {}
+  value_storage(const value_storage&) = delete;
+  value_storage& operator=(const value_storage&) = delete;
+  ~value_storage() {
+    if (has_value_) std::destroy_at(pointer());
+  }
+
+  template <class U>
+  void set_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(&storage_)) T(std::forward<U>(value));
+    has_value_ = true;
+  }
+  T take_value() noexcept(std::is_nothrow_move_constructible_v<T>) { return std::move(*pointer()); }
+
+ private:
+  T* pointer() noexcept { return std::launder(reinterpret_cast<T*>(&storage_)); }
+
+  alignas(T) unsigned char storage_[sizeof(T)];
+  bool has_value_ = false;
+};
+
+template <class T>
+class value_storage<T&> {
+ public:
+  void set_value(T& value) noexcept { value_ = std::addressof(value); }
+  T& take_value() noexcept { return *value_; }
+
+ private:
+  T* value_ = nullptr;
+};
+
+template <>
+class value_storage<void> {
+ public:
+  void take_value() noexcept {}
+};
+
+// A value or an exception: what to_thread and gather_settled keep per call.
+template <class T>
+class result : public value_storage<T> {
+ public:
+  void set_exception(std::exception_ptr e) noexcept { exception_ = std::move(e); }
+  bool has_exception() const noexcept { return exception_ != nullptr; }
+  const std::exception_ptr& exception() const noexcept { return exception_; }
+
+  // Returns the value, or rethrows the stored exception.
+  T take() {
+    if (exception_) std::rethrow_exception(exception_);
+    return this->take_value();
+  }
+
+ private:
+  std::exception_ptr exception_;
+};
+
+}  // namespace corio::detail

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/spawned_task.hpp: the shared state of a spawned task, between
+// the task itself, its join_handle and an optional task_group.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/intrusive_list.hpp>
+
+#include <coroutine>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <utility>
+
+namespace corio {
+
+/// Receives an exception that a spawned task ended with and that nobody
+/// retrieved (its join_handle was dropped or never awaited).
+using unhandled_exception_handler = std::function<void(std::exception_ptr)>;
+
+namespace detail {
+
+inline void default_unhandled_exception_handler(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "corio: a spawned task ended with an exception nobody retrieved: %s\n",
+                 ex.what());
+  } catch (...) {
+    std::fprintf(stderr, "corio: a spawned task ended with a non-std exception nobody retrieved\n");
+  }
+}
+
+struct unhandled_exception_slot {
+  std::mutex mutex;
+  unhandled_exception_handler handler = default_unhandled_exception_handler;
+};
+inline unhandled_exception_slot& unhandled_exception_handler_slot() {
+  static unhandled_exception_slot slot;
+  return slot;
+}
+
+inline bool is_cancellation(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const cancelled_error&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+inline void report_unhandled(const std::exception_ptr& e) noexcept {
+  if (!e || is_cancellation(e)) return;
+  unhandled_exception_handler handler;
+  {
+    auto& slot = unhandled_exception_handler_slot();
+    std::lock_guard lock(slot.mutex);
+    handler = slot.handler;
+  }
+  try {
+    if (handler) handler(e);
+  } catch (...) {
+    // A throwing handler must not take the loop down.
+  }
+}
+
+class task_group_state;
+
+// Lives until the task has finished and neither a join_handle nor a group
+// refers to it. Everything here is touched on the loop's thread only.
+class spawned_task : public live_task {
+ public:
+  using destroy_fn = void (*)(spawned_task*) noexcept;
+
+  spawned_task(event_loop& loop, destroy_fn destroy) noexcept
+      : live_task(&on_finished), loop_(loop), destroy_(destroy) {}
+
+  // The task's outermost coroutine, type-erased.
+  task_promise_base& promise() noexcept { return *promise_; }
+  bool done() const noexcept { return done_; }
+  event_loop& loop() noexcept { return loop_; }
+
+  void start(task_promise_base& promise, std::coroutine_handle<> h) {
+    promise_ = &promise;
+    promise.start_as_root(this);
+    loop_.track(*this);
+    loop_.schedule(h);
+  }
+
+  // The join_handle lets go; frees the state if the task has finished.
+  void release_handle() noexcept {
+    handle_alive_ = false;
+    if (done_) finish_and_destroy();
+  }
+  void mark_retrieved() noexcept { retrieved_ = true; }
+
+  // A coroutine that awaits the end of the task (one at most).
+  void set_joiner(std::coroutine_handle<> h, task_context* context) noexcept {
+    joiner_ = h;
+    joiner_context_ = context;
+  }
+
+  // Group membership (see task_group.hpp).
+  class group_link : public list_hook {
+   public:
+    explicit group_link(spawned_task& owner) noexcept : owner(owner) {}
+    spawned_task& owner;
+  };
+  group_link& link() noexcept { return link_; }
+  task_group_state* group() const noexcept { return group_; }
+  void set_group(task_group_state* g) noexcept { group_ = g; }
+
+ private:
+  static std::coroutine_handle<> on_finished(task_context* self, task_promise_base&) noexcept;
+
+  void finish_and_destroy() noexcept {
+    if (!retrieved_) report_unhandled(promise_->exception());
+    destroy_(this);
+  }
+
+  event_loop& loop_;
+  destroy_fn destroy_;
+  task_promise_base* promise_ = nullptr;
+  std::coroutine_handle<> joiner_;
+  task_context* joiner_context_ = nullptr;
+  task_group_state* group_ = nullptr;
+  group_link link_{*this};
+  bool done_ = false;
+  bool handle_alive_ = true;
+  bool retrieved_ = false;
+};
+
+// The part of a task_group that its children report to.
+class task_group_state {
+ public:
+  virtual std::coroutine_handle<> child_finished(spawned_task& child) noexcept = 0;
+
+ protected:
+  ~task_group_state() = default;
+};
+
+inline std::coroutine_handle<> spawned_task::on_finished(task_context* self,
+                                                         task_promise_base&) noexcept {
+  auto& s = static_cast<spawned_task&>(static_cast<live_task&>(*self));
+  s.done_ = true;
+  s.loop_.untrack(s);
+  std::coroutine_handle<> next = std::noop_coroutine();
+  if (s.group_ != nullptr) next = s.group_->child_finished(s);
+  if (s.joiner_) {
+    s.joiner_context_->unpark();
+    if (next != std::noop_coroutine()) s.loop_.schedule(next);
+    next = std::exchange(s.joiner_, nullptr);
+  }
+  // Destroying the frame here is allowed: it is suspended at its final point.
+  if (!s.handle_alive_ && s.group_ == nullptr) s.finish_and_destroy();
+  return next;
+}
+
+template <class T>
+class typed_spawned_task final : public spawned_task {
+ public:
+  typed_spawned_task(event_loop& loop, task<T> t) noexcept
+      : spawned_task(loop, &destroy), task_(std::move(t)) {}
+  void start() {
+    auto h = task_access::handle(task_);
+    spawned_task::start(h.promise(), h);
+  }
+  T take() { return task_access::handle(task_).promise().take(); }
+
+ private:
+  static void destroy(spawned_task* self) noexcept { delete static_cast<typed_spawned_task*>(self); }
+  task<T> task_;
+};
+
+}  // namespace detail
+
+/// Replaces the handler that receives exceptions nobody retrieved from a
+/// spawned task (by default, one line on stderr, as asyncio logs "Task
+/// exception was never retrieved"). Returns the previous handler.
+/// Thread safety: may be called from any thread.
+inline unhandled_exception_handler set_unhandled_exception_handler(unhandled_exception_handler h) {
+  auto& slot = detail::unhandled_exception_handler_slot();
+  std::lock_guard lock(slot.mutex);
+  return std::exchange(slot.handler, std::move(h));
+}
+
+}  // namespace corio

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/thread_pool.hpp: the worker threads behind to_thread.
+#pragma once
+
+#include <corio/detail/remote_queue.hpp>
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace corio::detail {
+
+// A call to run on a worker. run() executes there; the job then travels back
+// through the loop's remote_queue and deliver() runs on the loop's thread.
+class thread_job : public remote_node {
+ public:
+  using run_fn = void (*)(thread_job*) noexcept;
+  thread_job(run_fn run, deliver_fn deliver) noexcept : remote_node(deliver), run_(run) {}
+  void run() noexcept { run_(this); }
+
+ private:
+  run_fn run_;
+};
+
+class thread_pool {
+ public:
+  thread_pool(unsigned threads, remote_queue& done) : done_(done) {
+    threads_.reserve(threads);
+    try {
+      for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+    } catch (...) {
+      stop();
+      throw;
+    }
+  }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+  // Waits for the jobs already running and those still queued.
+  ~thread_pool() { stop(); }
+
+  // Loop thread.
+  void submit(thread_job* job) {
+    bool wake;
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(job);
+      wake = idle_ > 0;
+    }
+    if (wake) work_available_.notify_one();
+  }
+  std::size_t size() const noexcept { return threads_.size(); }
+
+ private:
+  void work() noexcept {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      while (jobs_.empty() && !stopping_) {
+        ++idle_;
+        work_available_.wait(lock);
+        --idle_;
+      }
+      if (jobs_.empty()) return;  // stopping, and nothing left to do
+      thread_job* job = jobs_.front();
+      jobs_.pop_front();
+      lock.unlock();
+      job->run();
+      done_.push(job);
+      lock.lock();
+    }
+  }
+  void stop() noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    work_available_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  // Data that does not change once initialised.
+  remote_queue& done_;
+  std::vector<std::thread> threads_;
+  // Data shared between the loop and the workers, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable work_available_;
+  std::deque<thread_job*> jobs_;
+  unsigned idle_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace corio::detail

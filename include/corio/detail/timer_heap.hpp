@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/timer_heap.hpp: the loop's user-space timers.
+//
+// One binary heap of deadlines and a single kernel wait (the timeout of
+// io_uring_submit_and_wait_timeout) for the earliest one: a million sleeps
+// cost a million heap entries, not a million kernel timers (BENCHMARKS.md W2).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace corio::detail {
+
+class timer_node {
+ public:
+  using fire_fn = void (*)(timer_node*) noexcept;
+  explicit timer_node(fire_fn fn) noexcept : fire_(fn) {}
+  bool armed() const noexcept { return index_ != not_armed; }
+
+ private:
+  friend class timer_heap;
+  static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
+  fire_fn fire_;
+  std::size_t index_ = not_armed;  // position in the heap, kept up to date by it
+};
+
+class timer_heap {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  void add(timer_node* node, clock::time_point deadline) {
+    heap_.push_back(entry{deadline.time_since_epoch().count(), next_sequence_++, node});
+    sift_up(heap_.size() - 1);
+  }
+  // Removes an armed timer without firing it.
+  void remove(timer_node* node) noexcept {
+    const std::size_t i = node->index_;
+    node->index_ = timer_node::not_armed;
+    const std::size_t last = heap_.size() - 1;
+    if (i != last) {
+      heap_[i] = heap_[last];
+      heap_[i].node->index_ = i;
+      heap_.pop_back();
+      if (i > 0 && less(heap_[i], heap_[(i - 1) / 2])) {
+        sift_up(i);
+      } else {
+        sift_down(i);
+      }
+    } else {
+      heap_.pop_back();
+    }
+  }
+  bool empty() const noexcept { return heap_.empty(); }
+  std::size_t size() const noexcept { return heap_.size(); }
+  clock::time_point next_deadline() const noexcept {
+    return clock::time_point(clock::duration(heap_.front().deadline));
+  }
+  // Fires every timer due at `now`, earliest first (ties in arming order).
+  void fire_due(clock::time_point now) noexcept {
+    const std::int64_t now_ticks = now.time_since_epoch().count();
+    while (!heap_.empty() && heap_.front().deadline <= now_ticks) {
+      timer_node* node = heap_.front().node;
+      remove(node);
+      node->fire_(node);
+    }
+  }
+
+ private:
+  struct entry {
+    std::int64_t deadline;   // steady_clock ticks
+    std::uint64_t sequence;  // FIFO among equal deadlines
+    timer_node* node;
+  };
+  static bool less(const entry& a, const entry& b) noexcept {
+    return a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence);
+  }
+  void sift_up(std::size_t i) noexcept {
+    entry moving = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 2;
+      if (!less(moving, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      heap_[i].node->index_ = i;
+      i = parent;
+    }
+    heap_[i] = moving;
+    moving.node->index_ = i;
+  }
+  void sift_down(std::size_t i) noexcept {
+    entry moving = heap_[i];
+    const std::size_t n = heap_.size();
+    for (;;) {
+      std::size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && less(heap_[child + 1], heap_[child])) ++child;
+      if (!less(heap_[child], moving)) break;
+      heap_[i] = heap_[child];
+      heap_[i].node->index_ = i;
+      i = child;
+    }
+    heap_[i] = moving;
+    moving.node->index_ = i;
+  }
+
+  std::vector<entry> heap_;
+  std::uint64_t next_sequence_ = 0;
+};
+
+// now + d on steady_clock, saturating: a negative d is now, a huge one never.
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = clock::now();
+  if (d <= d.zero()) return now;
+  const auto room = clock::time_point::max() - now;
+  if (std::chrono::duration<double>(d) >= std::chrono::duration<double>(room)) {
+    return clock::time_point::max();
+  }
+  return now + std::chrono::ceil<clock::duration>(d);
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/wait_list.hpp: the FIFO of tasks waiting on a primitive
+// (event, mutex, semaphore, queue), and the primitives' loop-affinity check.
+#pragma once
+
+#include <corio/config.hpp>
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/intrusive_list.hpp>
+
+#include <coroutine>
+#include <type_traits>
+
+namespace corio::detail {
+
+// Primitives belong to the loop that first uses them. Using one from another
+// thread is a programmer error, reported in debug builds.
+class loop_affinity {
+ public:
+  void check(const char* who) {
+    event_loop* current = event_loop::current_or_null();
+    if (loop_ == nullptr) loop_ = current;
+    CORIO_ASSERT(current == loop_ || (current == nullptr && loop_ == nullptr), who);
+  }
+
+ private:
+  event_loop* loop_ = nullptr;
+};
+
+// A task parked on a primitive. Waking it hands it what it waited for (the
+// primitive does that before calling wake()); cancelling it removes it from
+// the list, so a cancelled waiter never receives, and so never loses, anything.
+class waiter : public list_hook, public cancellable {
+ public:
+  waiter() noexcept : cancellable(&on_cancel) {}
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
+
+  // Parks the task on `list`; false if a pending cancellation is due instead.
+  template <class Promise>
+  bool park(std::coroutine_handle<Promise> h, intrusive_list<waiter>& list) {
+    static_assert(std::is_base_of_v<task_promise_base, Promise>,
+                  "corio primitives can only be awaited from a corio::task coroutine");
+    loop_ = &event_loop::current();
+    context_ = h.promise().context();
+    if (context_->take_pending_cancel()) {
+      cancelled_ = true;
+      return false;
+    }
+    handle_ = h;
+    list_ = &list;
+    list.push_back(*this);
+    context_->park(this);
+    return true;
+  }
+  // Called by the primitive after removing this waiter from its list.
+  void wake() noexcept {
+    context_->unpark();
+    loop_->schedule(handle_);
+  }
+  void throw_if_cancelled() const {
+    if (cancelled_) throw cancelled_error();
+  }
+
+ private:
+  static void on_cancel(cancellable* self) noexcept {
+    auto& w = *static_cast<waiter*>(self);
+    w.list_->erase(w);
+    w.cancelled_ = true;
+    w.wake();
+  }
+
+  event_loop* loop_ = nullptr;
+  task_context* context_ = nullptr;
+  std::coroutine_handle<> handle_;
+  intrusive_list<waiter>* list_ = nullptr;
+  bool cancelled_ = false;
+};
+
+}  // namespace corio::detail

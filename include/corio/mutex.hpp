@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// corio/mutex.hpp: mutex, asyncio.Lock.
+#pragma once
+
+#include <corio/detail/wait_list.hpp>
+
+#include <coroutine>
+#include <utility>
+
+namespace corio {
+
+/// A lock for tasks on one loop (asyncio.Lock): `co_await m.lock()` returns a
+/// guard that unlocks when destroyed.
+///
+/// Fair: unlock hands the lock straight to the longest-waiting task.
+///
+/// Cancellation: a cancelled lock() leaves the wait list without the lock.
+/// Thread safety: loop-affine, no atomics (checked in debug builds). It
+///   orders tasks, not threads: never use it to protect data shared with
+///   to_thread calls.
+/// Example:
+///   auto guard = co_await m.lock();
+class mutex {
+ public:
+  mutex() = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  /// Holds the lock; unlocks on destruction. Move-only.
+  class [[nodiscard]] scoped_lock {
+   public:
+    scoped_lock(scoped_lock&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)) {}
+    scoped_lock& operator=(scoped_lock&& other) noexcept {
+      if (this != &other) {
+        unlock();
+        mutex_ = std::exchange(other.mutex_, nullptr);
+      }
+      return *this;
+    }
+    ~scoped_lock() { unlock(); }
+    /// Unlocks early.
+    void unlock() {
+      if (mutex_ != nullptr) std::exchange(mutex_, nullptr)->unlock();
+    }
+
+   private:
+    friend class mutex;
+    explicit scoped_lock(mutex& m) noexcept : mutex_(&m) {}
+    mutex* mutex_;
+  };
+
+  class lock_awaiter : public detail::waiter {
+   public:
+    explicit lock_awaiter(mutex& m) noexcept : mutex_(m) {}
+    bool await_ready() noexcept { return mutex_.try_lock(); }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> h) {
+      mutex_.affinity_.check("corio::mutex used from a thread that is not its loop's");
+      return park(h, mutex_.waiters_);
+    }
+    scoped_lock await_resume() const {
+      throw_if_cancelled();
+      return scoped_lock(mutex_);
+    }
+
+   private:
+    mutex& mutex_;
+  };
+
+  /// Takes the lock, waiting while another task holds it.
+  /// Throws: cancelled_error if cancelled while waiting.
+  [[nodiscard]] lock_awaiter lock() noexcept { return lock_awaiter(*this); }
+
+  /// Takes the lock if it is free; pair with unlock().
+  bool try_lock() noexcept {
+    if (locked_) return false;
+    locked_ = true;
+    return true;
+  }
+  /// Releases the lock: to the first waiter if there is one.
+  void unlock() {
+    affinity_.check("corio::mutex used from a thread that is not its loop's");
+    if (!waiters_.empty()) {
+      waiters_.pop_front().wake();  // stays locked: ownership passes to it
+    } else {
+      locked_ = false;
+    }
+  }
+  bool is_locked() const noexcept { return locked_; }
+
+ private:
+  detail::intrusive_list<detail::waiter> waiters_;
+  detail::loop_affinity affinity_;
+  bool locked_ = false;
+};
+
+}  // namespace corio

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// corio/sleep.hpp: sleep(d) and sleep_until(t), asyncio.sleep.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/timer_heap.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <type_traits>
+
+namespace corio {
+namespace detail {
+
+// Waits in the loop's timer heap: no frame, no allocation, no kernel timer of
+// its own. A deadline already passed makes it a yield: the task goes to the
+// back of the ready queue, behind every task that is ready now.
+class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit sleep_awaiter(clock::time_point deadline) noexcept
+      : timer_node(&on_fire), cancellable(&on_cancel), deadline_(deadline) {}
+  sleep_awaiter(sleep_awaiter&& other) noexcept
+      : timer_node(&on_fire), cancellable(&on_cancel), deadline_(other.deadline_) {}
+
+  bool await_ready() const noexcept { return false; }
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) {
+    static_assert(std::is_base_of_v<task_promise_base, Promise>,
+                  "corio::sleep can only be awaited from a corio::task coroutine");
+    loop_ = &event_loop::current();
+    context_ = h.promise().context();
+    if (context_->take_pending_cancel()) {
+      cancelled_ = true;
+      return false;
+    }
+    handle_ = h;
+    if (deadline_ <= clock::now()) {
+      loop_->schedule(h);  // a yield; a cancellation arriving now waits for the next suspension
+    } else {
+      loop_->timers().add(this, deadline_);
+      context_->park(this);
+    }
+    return true;
+  }
+  void await_resume() const {
+    if (cancelled_) throw cancelled_error();
+  }
+
+  /// Turns the sleep into a task, for APIs that take tasks
+  /// (`std::vector<corio::task<>> v; v.push_back(corio::sleep(1s));`).
+  operator task<>() && { return as_task(std::move(*this)); }
+
+ private:
+  static void on_fire(timer_node* self) noexcept {
+    auto& s = *static_cast<sleep_awaiter*>(self);
+    s.context_->unpark();
+    s.loop_->schedule(s.handle_);
+  }
+  static void on_cancel(cancellable* self) noexcept {
+    auto& s = *static_cast<sleep_awaiter*>(self);
+    s.loop_->timers().remove(&s);
+    s.cancelled_ = true;
+    s.context_->unpark();
+    s.loop_->schedule(s.handle_);
+  }
+
+  clock::time_point deadline_;
+  event_loop* loop_ = nullptr;
+  task_context* context_ = nullptr;
+  std::coroutine_handle<> handle_;
+  bool cancelled_ = false;
+};
+
+}  // namespace detail
+
+/// Suspends the calling task for `d` on steady_clock; `sleep(0s)` yields to
+/// the other ready tasks, as asyncio.sleep(0).
+///
+/// The result is an awaiter (no coroutine frame is allocated); it converts to
+/// `task<>` where a task is needed, and gather accepts it as it is.
+/// Negative durations act as zero. Timers share one heap in the loop, and the
+/// loop waits in the kernel for the earliest, so a million sleeping tasks
+/// cost no CPU while they wait.
+///
+/// Throws: cancelled_error if the task is cancelled while it sleeps;
+///   std::logic_error if no loop runs on this thread.
+/// Thread safety: await only from a task running on the loop's thread.
+/// Example:
+///   co_await corio::sleep(std::chrono::milliseconds(10));
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
+  return detail::sleep_awaiter(detail::deadline_after(d));
+}
+
+/// Suspends the calling task until `t` on steady_clock (at once, as a yield,
+/// if `t` has passed). Throws as sleep().
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point t) noexcept {
+  return detail::sleep_awaiter(t);
+}
+
+}  // namespace corio

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// corio/spawn.hpp: spawn(task) and join_handle<T>, asyncio.create_task.
+#pragma once
+
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/spawned_task.hpp>
+
+#include <coroutine>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+class task_group;
+
+/// The handle of a spawned task: await it for the task's value, cancel it,
+/// or ask whether it is done.
+///
+/// Dropping the handle does not stop the task. If the task then ends with an
+/// exception, that exception is reported once through the unhandled-exception
+/// handler (set_unhandled_exception_handler); cancelled_error is not reported.
+///
+/// Cancellation: cancelling a task that awaits a join_handle cancels the
+///   spawned task as well and waits for it to finish, then rethrows its outcome
+///   (usually cancelled_error), as asyncio does for `await task`.
+/// Throws: co_await rethrows the task's exception; std::logic_error when
+///   awaiting an empty handle or one already awaited.
+/// Thread safety: use only on the loop's thread.
+template <class T>
+class join_handle {
+ public:
+  join_handle() noexcept = default;
+  join_handle(join_handle&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  join_handle& operator=(join_handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  join_handle(const join_handle&) = delete;
+  join_handle& operator=(const join_handle&) = delete;
+  ~join_handle() { reset(); }
+
+  /// True once the task has run to its end (with a value or an exception).
+  bool done() const noexcept { return state_ != nullptr && state_->done(); }
+
+  /// Requests cancellation: the task receives cancelled_error at its current
+  /// (or next) suspension point. Does nothing if it has finished.
+  void cancel() noexcept {
+    if (state_ != nullptr && !state_->done()) state_->request_cancel();
+  }
+
+  class awaiter : public detail::cancellable {
+   public:
+    explicit awaiter(detail::typed_spawned_task<T>& state) noexcept
+        : cancellable(&on_cancel), state_(state) {}
+    bool await_ready() const noexcept { return state_.done(); }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+      context_ = h.promise().context();
+      if (context_->take_pending_cancel()) {  // propagate, then wait for the outcome
+        cancel_requested_ = true;
+        state_.request_cancel();
+      }
+      state_.set_joiner(h, context_);
+      context_->park(this);
+      return true;
+    }
+    T await_resume() {
+      state_.mark_retrieved();
+      if (cancel_requested_ && !detail::is_cancellation(state_.promise().exception())) {
+        context_->keep_pending_cancel();  // the task finished anyway; the caller still gets it
+      }
+      return state_.take();
+    }
+
+   private:
+    static void on_cancel(cancellable* self) noexcept {
+      auto& a = *static_cast<awaiter*>(self);
+      a.cancel_requested_ = true;
+      a.state_.request_cancel();
+    }
+    detail::typed_spawned_task<T>& state_;
+    detail::task_context* context_ = nullptr;
+    bool cancel_requested_ = false;
+  };
+
+  awaiter operator co_await() {
+    if (state_ == nullptr) {
+      throw std::logic_error("corio::join_handle: this handle is empty (moved from or default-made)");
+    }
+    if (awaited_) {
+      throw std::logic_error("corio::join_handle: the task was awaited already; await a handle once");
+    }
+    awaited_ = true;
+    return awaiter(*state_);
+  }
+
+ private:
+  template <class U>
+  friend join_handle<U> spawn(task<U> t);
+  friend class task_group;
+  explicit join_handle(detail::typed_spawned_task<T>* state) noexcept : state_(state) {}
+
+  void reset() noexcept {
+    if (state_ != nullptr) std::exchange(state_, nullptr)->release_handle();
+  }
+
+  detail::typed_spawned_task<T>* state_ = nullptr;
+  bool awaited_ = false;
+};
+
+/// Starts `t` as a task of its own on the running loop, as
+/// asyncio.create_task: it begins at the loop's next turn and runs
+/// concurrently with the caller.
+///
+/// When run() returns, every spawned task still pending is cancelled and
+/// awaited.
+///
+/// Throws: std::logic_error if no loop runs on this thread, or if `t` is empty.
+/// Example:
+///   corio::join_handle<int> h = corio::spawn(compute());
+///   int v = co_await h;
+template <class T>
+join_handle<T> spawn(task<T> t) {
+  event_loop& loop = event_loop::current();
+  detail::task_access::check_awaitable(t, "corio::spawn");
+  auto* state = new detail::typed_spawned_task<T>(loop, std::move(t));
+  state->start();
+  return join_handle<T>(state);
+}
+
+}  // namespace corio

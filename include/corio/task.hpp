@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+// corio/task.hpp: task<T>, the lazy coroutine type every corio program is made of.
+#pragma once
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/result.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+// What every corio coroutine's promise has: where to go when it finishes
+// (the awaiting coroutine, or its context's completion hook when it is the
+// outermost coroutine of a concurrent unit), the context that receives
+// cancellation, and the exception it ended with.
+class task_promise_base {
+ public:
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    // Symmetric transfer: returning the continuation lets the compiler make
+    // the hand-off a tail call, so long await chains do not grow the stack.
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+      task_promise_base& promise = self.promise();
+      if (promise.continuation_) return promise.continuation_;
+      return promise.context_->finished(promise);
+    }
+    void await_resume() noexcept {}
+  };
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  final_awaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  task_context* context() const noexcept { return context_; }
+  const std::exception_ptr& exception() const noexcept { return exception_; }
+
+  // Makes this coroutine the outermost one of `context`'s unit.
+  void start_as_root(task_context* context) noexcept {
+    context_ = context;
+    continuation_ = nullptr;
+  }
+  // Makes this coroutine run inline for `parent`, in the parent's context.
+  void start_inline(std::coroutine_handle<> parent, task_context* context) noexcept {
+    context_ = context;
+    continuation_ = parent;
+  }
+
+ protected:
+  void rethrow_if_exception() const {
+    if (exception_) std::rethrow_exception(exception_);
+  }
+
+ private:
+  std::coroutine_handle<> continuation_;
+  task_context* context_ = nullptr;
+  std::exception_ptr exception_;
+};
+
+template <class T>
+class task_promise final : public task_promise_base {
+ public:
+  task<T> get_return_object() noexcept;
+
+  template <class U = T>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    value_.set_value(std::forward<U>(value));
+  }
+  T take() {
+    rethrow_if_exception();
+    return value_.take_value();
+  }
+
+ private:
+  value_storage<T> value_;
+};
+
+template <class T>
+class task_promise<T&> final : public task_promise_base {
+ public:
+  task<T&> get_return_object() noexcept;
+  void return_value(T& value) noexcept { value_.set_value(value); }
+  T& take() {
+    rethrow_if_exception();
+    return value_.take_value();
+  }
+
+ private:
+  value_storage<T&> value_;
+};
+
+template <>
+class task_promise<void> final : public task_promise_base {
+ public:
+  task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() { rethrow_if_exception(); }
+};
+
+// Lets corio's combinators (gather, spawn, wait_for, run) drive a task's
+// coroutine directly; users never need it.
+struct task_access {
+  template <class T>
+  static std::coroutine_handle<task_promise<T>> handle(const task<T>& t) noexcept {
+    return t.handle_;
+  }
+  // Gives up ownership of the frame without destroying it.
+  template <class T>
+  static void release(task<T>& t) noexcept {
+    t.handle_ = nullptr;
+  }
+  template <class T>
+  static void check_awaitable(const task<T>& t, const char* who) {
+    t.check_awaitable(who);
+  }
+};
+
+}  // namespace detail
+
+/// A lazy, move-only coroutine that produces a T (or void, or a reference).
+///
+/// Nothing runs until the task is awaited with `co_await`, passed to gather,
+/// spawned, or given to run(). `co_await t` runs it to its end in the caller's
+/// concurrent unit and yields its value or rethrows its exception. Hand-offs
+/// use symmetric transfer, so a million nested awaits do not grow the stack
+/// (with g++, only where sibling-call optimisation is on: -O2, or
+/// -foptimize-sibling-calls; see the README).
+///
+/// Throws: std::logic_error when awaiting a task that is empty (moved from)
+///   or that has already been awaited to its end.
+/// Lifetime: destroying a task that never started frees its frame. A task
+///   being awaited is owned by its awaiter and must not be destroyed.
+/// Thread safety: a task runs on the loop that drives it; do not share it.
+/// Example:
+///   corio::task<int> answer() { co_return 42; }
+///   corio::task<> caller() { int v = co_await answer(); }
+template <class T>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::task_promise<T>;
+  using value_type = T;
+
+  task() noexcept = default;
+  task(task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  task& operator=(task&& other) noexcept {
+    if (this != &other) {
+      if (handle_) handle_.destroy();
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (handle_) handle_.destroy();
+  }
+
+  /// True if the task holds a coroutine (it was not moved from).
+  explicit operator bool() const noexcept { return static_cast<bool>(handle_); }
+
+  class awaiter {
+   public:
+    explicit awaiter(std::coroutine_handle<promise_type> child) noexcept : child_(child) {}
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> parent) noexcept {
+      static_assert(std::is_base_of_v<detail::task_promise_base, Promise>,
+                    "corio::task can only be awaited from a corio::task coroutine");
+      child_.promise().start_inline(parent, parent.promise().context());
+      return child_;
+    }
+    T await_resume() { return child_.promise().take(); }
+
+   private:
+    std::coroutine_handle<promise_type> child_;
+  };
+
+  awaiter operator co_await() & {
+    check_awaitable("corio::task");
+    return awaiter(handle_);
+  }
+  awaiter operator co_await() && {
+    check_awaitable("corio::task");
+    return awaiter(handle_);
+  }
+
+ private:
+  friend promise_type;
+  friend struct detail::task_access;
+  explicit task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
+
+  void check_awaitable(const char* who) const {
+    if (!handle_) {
+      throw std::logic_error(std::string(who) +
+                             ": this task is empty (it was moved from); await the task it was moved to");
+    }
+    if (handle_.done()) {
+      throw std::logic_error(std::string(who) +
+                             ": this task has already run to its end; a task can be awaited once");
+    }
+  }
+
+  std::coroutine_handle<promise_type> handle_;
+};
+
+namespace detail {
+
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+  return task<T>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+template <class T>
+task<T&> task_promise<T&>::get_return_object() noexcept {
+  return task<T&>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+  return task<void>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+
+// Wraps any awaitable (an awaiter such as sleep()'s) into a task, for APIs
+// that take tasks.
+template <class Awaitable>
+auto as_task(Awaitable awaitable) -> task<decltype(std::declval<Awaitable&&>().await_resume())> {
+  co_return co_await std::move(awaitable);
+}
+template <class T>
+task<T> as_task(task<T> t) noexcept {
+  return t;
+}
+
+}  // namespace detail
+}  // namespace corio

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// corio/task_group.hpp: task_group, asyncio.TaskGroup.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/intrusive_list.hpp>
+#include <corio/detail/spawned_task.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <utility>
+
+namespace corio {
+
+/// A set of spawned tasks awaited together, as asyncio.TaskGroup.
+///
+/// spawn() starts a child at once (as corio::spawn); `co_await group.wait()`
+/// waits until every child has finished. The first child to fail with an
+/// exception other than cancelled_error cancels all the others, and wait()
+/// rethrows that first exception once they have finished (later exceptions
+/// are dropped). Children spawned after a failure are cancelled at once.
+///
+/// Cancellation: cancelling the task in wait() cancels every child, waits for
+///   them, and throws cancelled_error.
+/// Lifetime: destroying a group whose children still run cancels them; they
+///   finish in the background, and run() waits for them on its way out.
+/// Thread safety: use only on the loop's thread.
+/// Example:
+///   corio::task_group group;
+///   for (int id : ids) group.spawn(fetch(id));
+///   co_await group.wait();
+class task_group final : private detail::task_group_state {
+ public:
+  task_group() = default;
+  task_group(const task_group&) = delete;
+  task_group& operator=(const task_group&) = delete;
+  ~task_group() {
+    while (!children_.empty()) {
+      detail::spawned_task& child = children_.pop_front().owner;
+      child.set_group(nullptr);
+      child.request_cancel();
+    }
+  }
+
+  /// Starts `t` as a child of the group; returns its handle, which may be dropped.
+  /// Throws: std::logic_error if no loop runs on this thread or `t` is empty.
+  template <class T>
+  join_handle<T> spawn(task<T> t) {
+    join_handle<T> handle = corio::spawn(std::move(t));
+    detail::spawned_task& child = *handle.state_;
+    child.set_group(this);
+    children_.push_back(child.link());
+    if (first_error_ || cancelling_) child.request_cancel();
+    return handle;
+  }
+
+  /// Cancels every child still running.
+  void cancel() noexcept {
+    cancelling_ = true;
+    children_.for_each([](detail::spawned_task::group_link& l) { l.owner.request_cancel(); });
+  }
+
+  /// Number of children still running.
+  std::size_t size() const noexcept { return children_.size(); }
+
+  class wait_awaiter : public detail::cancellable {
+   public:
+    explicit wait_awaiter(task_group& group) noexcept : cancellable(&on_cancel), group_(group) {}
+    bool await_ready() const noexcept { return group_.children_.empty(); }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+      context_ = h.promise().context();
+      if (context_->take_pending_cancel()) {
+        cancelled_ = true;
+        group_.cancel();
+      }
+      group_.waiter_ = h;
+      group_.waiter_context_ = context_;
+      context_->park(this);
+      return true;
+    }
+    void await_resume() {
+      group_.cancelling_ = false;
+      if (group_.first_error_) std::rethrow_exception(std::exchange(group_.first_error_, nullptr));
+      if (cancelled_) throw cancelled_error();
+    }
+
+   private:
+    static void on_cancel(cancellable* self) noexcept {
+      auto& w = *static_cast<wait_awaiter*>(self);
+      w.cancelled_ = true;
+      w.group_.cancel();
+    }
+    task_group& group_;
+    detail::task_context* context_ = nullptr;
+    bool cancelled_ = false;
+  };
+
+  /// Waits until every child has finished; rethrows the first failure.
+  [[nodiscard]] wait_awaiter wait() noexcept { return wait_awaiter(*this); }
+
+ private:
+  std::coroutine_handle<> child_finished(detail::spawned_task& child) noexcept override {
+    children_.erase(child.link());
+    child.set_group(nullptr);
+    const std::exception_ptr& e = child.promise().exception();
+    if (e) {
+      child.mark_retrieved();  // the group answers for its children's exceptions
+      if (!first_error_ && !detail::is_cancellation(e)) {
+        first_error_ = e;
+        cancel();
+      }
+    }
+    if (children_.empty() && waiter_) {
+      waiter_context_->unpark();
+      return std::exchange(waiter_, nullptr);
+    }
+    return std::noop_coroutine();
+  }
+
+  detail::intrusive_list<detail::spawned_task::group_link> children_;
+  std::exception_ptr first_error_;
+  std::coroutine_handle<> waiter_;
+  detail::task_context* waiter_context_ = nullptr;
+  bool cancelling_ = false;
+};
+
+}  // namespace corio

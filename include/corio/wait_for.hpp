@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+// corio/wait_for.hpp: wait_for(task, d), asyncio.wait_for.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/spawned_task.hpp>
+#include <corio/detail/timer_heap.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+namespace detail {
+
+// Runs the child as its own unit beside a timer; the timer cancels the child.
+template <class T>
+class wait_for_awaiter final : public cancellable, public timer_node {
+ public:
+  wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
+      : cancellable(&on_cancel), timer_node(&on_timeout), task_(std::move(t)), deadline_(deadline) {
+    task_access::check_awaitable(task_, "corio::wait_for");
+  }
+  wait_for_awaiter(const wait_for_awaiter&) = delete;
+  wait_for_awaiter& operator=(const wait_for_awaiter&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> parent) {
+    static_assert(std::is_base_of_v<task_promise_base, Promise>,
+                  "corio::wait_for can only be awaited from a corio::task coroutine");
+    loop_ = &event_loop::current();
+    parent_context_ = parent.promise().context();
+    if (parent_context_->take_pending_cancel()) {
+      cancelled_before_start_ = true;
+      return false;
+    }
+    parent_ = parent;
+    parent_context_->park(this);
+    child_.owner = this;
+    loop_->timers().add(this, deadline_);
+    auto h = task_access::handle(task_);
+    h.promise().start_as_root(&child_);
+    starting_ = true;
+    h.resume();
+    starting_ = false;
+    if (finished_) {
+      parent_context_->unpark();
+      return false;
+    }
+    return true;
+  }
+
+  T await_resume() {
+    if (cancelled_before_start_) throw cancelled_error();
+    auto& promise = task_access::handle(task_).promise();
+    const bool child_cancelled = is_cancellation(promise.exception());
+    if (timed_out_ && !parent_cancelled_ && child_cancelled) throw timeout_error();
+    if (parent_cancelled_ && !child_cancelled) parent_context_->keep_pending_cancel();
+    return promise.take();
+  }
+
+ private:
+  struct child_context : task_context {
+    child_context() noexcept : task_context(&on_child_finished) {}
+    wait_for_awaiter* owner = nullptr;
+  };
+
+  static std::coroutine_handle<> on_child_finished(task_context* ctx, task_promise_base&) noexcept {
+    wait_for_awaiter& w = *static_cast<child_context*>(ctx)->owner;
+    w.finished_ = true;
+    if (w.armed()) w.loop_->timers().remove(&w);
+    if (w.starting_) return std::noop_coroutine();  // await_suspend resumes the parent
+    w.parent_context_->unpark();
+    return w.parent_;
+  }
+  static void on_timeout(timer_node* self) noexcept {
+    auto& w = *static_cast<wait_for_awaiter*>(self);
+    w.timed_out_ = true;
+    w.child_.request_cancel();
+  }
+  static void on_cancel(cancellable* self) noexcept {
+    auto& w = *static_cast<wait_for_awaiter*>(self);
+    w.parent_cancelled_ = true;
+    if (w.armed()) w.loop_->timers().remove(&w);
+    w.child_.request_cancel();
+  }
+
+  task<T> task_;
+  std::chrono::steady_clock::time_point deadline_;
+  child_context child_;
+  event_loop* loop_ = nullptr;
+  std::coroutine_handle<> parent_;
+  task_context* parent_context_ = nullptr;
+  bool starting_ = false;
+  bool finished_ = false;
+  bool timed_out_ = false;
+  bool parent_cancelled_ = false;
+  bool cancelled_before_start_ = false;
+};
+
+}  // namespace detail
+
+/// Runs `t` and returns its value, or cancels it and throws timeout_error if
+/// it has not finished within `d`, as asyncio.wait_for.
+///
+/// The task runs as its own unit; when the time is up it receives
+/// cancelled_error at its suspension point, and wait_for waits for it to
+/// finish before throwing, so nothing outlives the call. A task that
+/// finishes anyway (it caught the cancellation, or completed just in time)
+/// yields its value or exception: nothing it produced is lost.
+///
+/// Cancellation: cancelling the caller cancels `t` too; wait_for then
+///   rethrows the task's outcome (usually cancelled_error).
+/// Throws: timeout_error; what `t` throws; std::logic_error if `t` is empty.
+/// Example:
+///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
+template <class T, class Rep, class Period>
+[[nodiscard]] task<T> wait_for(task<T> t, std::chrono::duration<Rep, Period> d) {
+  co_return co_await detail::wait_for_awaiter<T>(std::move(t), detail::deadline_after(d));
+}
+
+}  // namespace corio
