@@ -24,7 +24,7 @@
 // It throws std::logic_error rather than aborting, so that misuse is reported
 // where it happens and tests can observe it; NDEBUG turns it off.
 #ifdef NDEBUG
-#  define CORIO_ASSERT(expr, message) ((void)0)
+#  define CORIO_ASSERT(expr, message) ((void)sizeof((expr) ? 1 : 0), (void)(message))
 #else
 #  define CORIO_ASSERT(expr, message) \
     ((expr) ? (void)0 : ::corio::detail::assertion_failed(#expr, message))
