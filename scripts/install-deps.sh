@@ -100,6 +100,8 @@ is_installed() { # package: true when dpkg has it fully installed
 
 installed_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
 
+candidate_version() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}'; }
+
 major_at_least_3() { # Debian version string, e.g. 3.7.1-0.4~bpo12+1 or 1:3.4.0-1
   [[ "$1" =~ ^([0-9]+:)?([0-9]+) ]] && ((BASH_REMATCH[2] >= 3))
 }
@@ -168,8 +170,8 @@ run with CORIO_SKIP_INSTALL=1."
   apt_get() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q "$@"; }
   apt_install() { apt_get install -y --no-install-recommends "$@"; }
 
-  # Catch2 v3 is libcatch2-dev 3.x: in the main archive of Debian 13 and Ubuntu 24.04,
-  # and only in bookworm-backports on Debian 12.
+  # Catch2 v3 is libcatch2-dev 3.x (or, in older packaging, catch2 3.x): in the main
+  # archives of Debian 13 and Ubuntu 24.04, and only in bookworm-backports on Debian 12.
   bookworm=0
   [[ "$os_id" == debian && "$os_codename" == bookworm ]] && bookworm=1
   if ((need_catch2 && bookworm)) && ! grep -qsE '^[^#]*bookworm-backports' /etc/apt/sources.list \
@@ -186,8 +188,10 @@ run with CORIO_SKIP_INSTALL=1."
   if ((need_catch2)); then
     if ((bookworm)); then
       apt_install -t bookworm-backports libcatch2-dev
-    elif major_at_least_3 "$(apt-cache policy libcatch2-dev | awk '/Candidate:/ {print $2}')"; then
+    elif major_at_least_3 "$(candidate_version libcatch2-dev)"; then
       apt_install libcatch2-dev
+    elif major_at_least_3 "$(candidate_version catch2)"; then
+      apt_install catch2 # releases packaged before the libcatch2-dev split (Catch2 3.4.0-1)
     else
       fail "Catch2 v3 (package libcatch2-dev 3.x) is not available from this machine's apt \
 sources (${PRETTY_NAME:-$os_id $os_version}). On Ubuntu, enable the 'universe' component; \
