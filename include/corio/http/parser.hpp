@@ -66,7 +66,7 @@ inline constexpr std::size_t max_chunk_line = 4096;
 template <typename Message>
 class parser_core {
  public:
-  explicit parser_core(parser_limits limits) noexcept : limits_(limits) {}
+  explicit parser_core(parser_limits limits) : limits_(limits) {}
 
   parse_result feed(std::string_view data) {
     if (state_ == state::complete || state_ == state::taken) {
@@ -690,9 +690,36 @@ class parser_core {
 ///   auto r = parser.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
 ///   // r.status == parse_status::complete, r.consumed == 27
 ///   corio::http::request req = parser.take();
+///
+///   // A server's connection loop, on a corio::net::tcp_stream:
+///   std::array<std::byte, 16384> buffer;
+///   std::span<const std::byte> pending;
+///   while (true) {
+///     if (pending.empty()) {
+///       std::size_t n = co_await stream.read_some(buffer);
+///       if (n == 0) {
+///         break;  // on_eof() tells a clean close from a cut-short request
+///       }
+///       pending = std::span(buffer).first(n);
+///     }
+///     auto r = parser.feed(pending);
+///     pending = pending.subspan(r.consumed);
+///     if (r.status == parse_status::error) {
+///       // write {parser.error().status, {}, ...} with keep_alive = false, then close
+///     }
+///     if (r.status != parse_status::complete) {
+///       continue;
+///     }
+///     bool keep = parser.keep_alive();
+///     corio::http::response res = co_await handler(parser.take());
+///     co_await stream.write_all(corio::http::serialize(res, {.keep_alive = keep}));
+///     if (!keep) {
+///       break;
+///     }
+///   }
 class request_parser {
  public:
-  explicit request_parser(parser_limits limits = {}) noexcept : core_(limits) {}
+  explicit request_parser(parser_limits limits = {}) : core_(limits) {}
 
   /// Consumes bytes of `data`; see the class description.
   ///
@@ -766,9 +793,22 @@ class request_parser {
 ///   parser.feed("HTTP/1.0 200 OK\r\n\r\nhello");  // need_more: the body ends at EOF
 ///   parser.on_eof();                                 // complete
 ///   corio::http::response res = parser.take();       // res.body == "hello"
+///
+///   // A client, after writing the request on `stream`:
+///   parser.set_request_method(req.method);
+///   while (true) {
+///     std::size_t n = co_await stream.read_some(buffer);
+///     auto r = n == 0 ? parser.on_eof() : parser.feed(std::span(buffer).first(n));
+///     if (r.status == parse_status::complete) {
+///       co_return parser.take();  // reuse `stream` only if parser.keep_alive()
+///     }
+///     if (r.status != parse_status::need_more) {
+///       // closed: a stale keep-alive connection, retry; error: throw
+///     }
+///   }
 class response_parser {
  public:
-  explicit response_parser(parser_limits limits = {}) noexcept : core_(limits) {}
+  explicit response_parser(parser_limits limits = {}) : core_(limits) {}
 
   /// Tells the parser which request method the next responses answer.
   ///
