@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+// bench/bench_support.hpp: helpers shared by the benchmark files: running a case
+// in a fresh child process (so peak RSS figures do not mix), clocks, and the
+// ring flags every raw liburing baseline uses.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <malloc.h>
+#include <stdexcept>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace bench {
+
+using clock = std::chrono::steady_clock;
+
+inline double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+// What a case run in a child process reports back: up to 8 figures of its own
+// choosing (seconds, counts), and the growth of its peak resident set.
+struct child_report {
+  double values[8] = {};
+  double peak_rss_mb = 0;  // ru_maxrss at the end minus the resident set at the start
+  bool ok = false;
+  char error[200] = {};
+};
+
+inline long resident_kb() {
+  long pages_total = 0;
+  long pages_resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Runs `fn(double* values)` in a forked child and returns what it wrote, with
+// the child's peak RSS growth. The child starts from a trimmed copy of this
+// process, so the first round of a case meets fresh pages as in a new process,
+// and a case's peak is its own.
+template <class Fn>
+child_report run_in_child(Fn fn) {
+  malloc_trim(0);
+  std::fflush(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    child_report report;
+    const long start_kb = resident_kb();
+    try {
+      fn(report.values);
+      report.ok = true;
+    } catch (const std::exception& e) {
+      std::snprintf(report.error, sizeof report.error, "%s", e.what());
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    report.peak_rss_mb = static_cast<double>(usage.ru_maxrss - start_kb) / 1024.0;
+    const char* p = reinterpret_cast<const char*>(&report);
+    std::size_t left = sizeof report;
+    while (left > 0) {
+      const ssize_t n = write(fds[1], p, left);
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  child_report report;
+  char* p = reinterpret_cast<char*>(&report);
+  std::size_t got = 0;
+  while (got < sizeof report) {
+    const ssize_t n = read(fds[0], p + got, sizeof report - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (got != sizeof report) {
+    report = child_report{};
+    std::snprintf(report.error, sizeof report.error, "child died (status %d)", status);
+  }
+  return report;
+}
+
+// Reports a failed child case to Google Benchmark; returns true when it failed.
+inline bool skip_if_failed(benchmark::State& state, const child_report& r) {
+  if (r.ok) return false;
+  state.SkipWithError(r.error[0] != '\0' ? r.error : "child case failed");
+  return true;
+}
+
+// The ring every raw liburing baseline uses: the flags corio's loop asks for
+// (SINGLE_ISSUER + DEFER_TASKRUN, with a large CQ), so a comparison measures
+// the library, not the setup.
+inline void init_raw_ring(io_uring& ring, unsigned entries = 256, unsigned cq_entries = 4096) {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  params.cq_entries = cq_entries;
+  int res = io_uring_queue_init_params(entries, &ring, &params);
+  if (res == -EINVAL) {
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = cq_entries;
+    res = io_uring_queue_init_params(entries, &ring, &params);
+  }
+  if (res < 0) throw std::runtime_error(std::string("io_uring_queue_init: ") + std::strerror(-res));
+}
+
+// An SQE, submitting first when the submission queue is full.
+inline io_uring_sqe* get_sqe(io_uring& ring) {
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring)) return sqe;
+    io_uring_submit(&ring);
+  }
+}
+
+}  // namespace bench
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+namespace bench {
+
+// W7's file: CORIO_BENCH_FILE_MB MiB (default 1024) of bytes, written once per
+// process under CORIO_BENCH_DIR (default /tmp) and read once to sit in the
+// page cache. Returns its path; the file is removed at exit.
+inline const std::string& page_cache_file() {
+  static const std::string path = [] {
+    const char* dir = std::getenv("CORIO_BENCH_DIR");
+    const char* mb_env = std::getenv("CORIO_BENCH_FILE_MB");
+    const long mb = mb_env != nullptr ? std::atol(mb_env) : 1024;
+    std::string p = std::string(dir != nullptr ? dir : "/tmp") + "/corio_bench_w7." +
+                    std::to_string(getpid());
+    const int fd = ::open(p.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + p);
+    std::vector<char> chunk(1 << 20);
+    for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7);
+    for (long i = 0; i < mb; ++i) {
+      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
+        throw std::runtime_error("cannot write " + p);
+      }
+    }
+    ::close(fd);
+    std::atexit([] { ::unlink(page_cache_file().c_str()); });
+    return p;
+  }();
+  return path;
+}
+
+inline std::size_t file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path);
+  return static_cast<std::size_t>(st.st_size);
+}
+
+constexpr std::size_t w7_chunk = 64 * 1024;
+
+}  // namespace bench

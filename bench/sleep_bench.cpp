@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// bench/sleep_bench.cpp: W2 (N tasks each sleep 100 ms, gathered) and W3
+// (asyncio's count demo); floors: BM_baseline_liburing_timeout_each,
+// BM_baseline_liburing_timer_heap and BM_baseline_liburing_count_demo.
+#include <corio/sleep.hpp>
+
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/task.hpp>
+
+#include "bench_support.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+corio::task<> sleeper() { co_await corio::sleep(100ms); }
+
+corio::task<> sleep_fan_out(long n, double* values) {
+  const auto start = bench::clock::now();
+  {
+    std::vector<corio::task<>> tasks;
+    tasks.reserve(static_cast<std::size_t>(n));
+    for (long i = 0; i < n; ++i) tasks.push_back(sleeper());
+    co_await corio::gather(std::move(tasks));
+  }
+  values[0] = bench::seconds_since(start);
+}
+
+// W2: wall time of the whole fan-out (a fresh child process); counters give
+// the overhead over 100 ms and the peak RSS growth.
+void BM_sleep_fan_out(benchmark::State& state) {
+  const long n = state.range(0);
+  for (auto _ : state) {
+    const bench::child_report r =
+        bench::run_in_child([n](double* v) { corio::run(sleep_fan_out(n, v)); });
+    if (bench::skip_if_failed(state, r)) return;
+    state.SetIterationTime(r.values[0]);
+    state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
+    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_sleep_fan_out)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+long lines_printed = 0;  // the demo's "print", kept off the benchmark's console
+
+corio::task<> count() {
+  ++lines_printed;  // One
+  co_await corio::sleep(1s);
+  ++lines_printed;  // Two
+}
+
+corio::task<> count_demo() { co_await corio::gather(count(), count(), count()); }
+
+// W3: asyncio's count demo on a fresh loop; wall time of run(gather(...)).
+void BM_sleep_count_demo(benchmark::State& state) {
+  for (auto _ : state) corio::run(count_demo());
+  benchmark::DoNotOptimize(lines_printed);
+}
+BENCHMARK(BM_sleep_count_demo)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
