@@ -26,13 +26,15 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
       : timer_node(&on_fire), cancellable(&on_cancel), deadline_(deadline) {}
   sleep_awaiter(sleep_awaiter&& other) noexcept
       : timer_node(&on_fire), cancellable(&on_cancel), deadline_(other.deadline_) {}
+  // Only the state below lives in the frame of every sleeping task, so it is
+  // kept small: a million sleeps are a million of these.
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     static_assert(std::is_base_of_v<task_promise_base, Promise>,
                   "corio::sleep can only be awaited from a corio::task coroutine");
-    loop_ = &event_loop::current();
+    event_loop& loop = event_loop::current();
     context_ = h.promise().context();
     if (context_->take_pending_cancel()) {
       cancelled_ = true;
@@ -40,11 +42,12 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
     }
     handle_ = h;
     if (deadline_ <= clock::now()) {
-      loop_->schedule(h);  // a yield; a cancellation arriving now waits for the next suspension
+      loop.schedule(h);  // a yield; a cancellation arriving now waits for the next suspension
     } else {
-      loop_->timers().add(this, deadline_);
+      loop.timers().add(this, deadline_);
       context_->park(this);
     }
+    cancelled_ = false;  // the heap holds the deadline from here on
     return true;
   }
   void await_resume() const {
@@ -56,24 +59,27 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
   operator task<>() && { return as_task(std::move(*this)); }
 
  private:
+  // Both run on the loop's thread, from its timer pass or a cancellation.
   static void on_fire(timer_node* self) noexcept {
     auto& s = *static_cast<sleep_awaiter*>(self);
     s.context_->unpark();
-    s.loop_->schedule(s.handle_);
+    event_loop::current_or_null()->schedule(s.handle_);
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& s = *static_cast<sleep_awaiter*>(self);
-    s.loop_->timers().remove(&s);
+    event_loop& loop = *event_loop::current_or_null();
+    loop.timers().remove(&s);
     s.cancelled_ = true;
     s.context_->unpark();
-    s.loop_->schedule(s.handle_);
+    loop.schedule(s.handle_);
   }
 
-  clock::time_point deadline_;
-  event_loop* loop_ = nullptr;
   task_context* context_ = nullptr;
   std::coroutine_handle<> handle_;
-  bool cancelled_ = false;
+  union {
+    clock::time_point deadline_;  // until the sleep is armed
+    bool cancelled_;              // from then on
+  };
 };
 
 }  // namespace detail
