@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
 
   const std::int64_t window_start = start + static_cast<std::int64_t>(opt.warmup * 1e9);
   const std::int64_t window_end = window_start + static_cast<std::int64_t>(opt.seconds * 1e9);
-  std::uint64_t messages = 0;
+  std::uint64_t messages = 0;        // completed inside the measuring window
+  std::uint64_t messages_total = 0;  // completed over the whole run, warm-up included
   std::vector<epoll_event> events(1024);
   std::int64_t now = start;
   while (now < window_end) {
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
             const std::int64_t sent = c.sent_at[c.head];
             c.head = (c.head + 1) % opt.inflight;
             --c.count;
+            ++messages_total;
             if (now >= window_start && now < window_end) {
               ++messages;
               latencies.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(now - sent, UINT32_MAX)));
@@ -229,9 +231,9 @@ int main(int argc, char** argv) {
   if (opt.json) {
     std::printf(
         "{\"connections\": %d, \"size\": %zu, \"inflight\": %zu, \"seconds\": %.3f, \"messages\": %llu, "
-        "\"msgs_per_s\": %.1f, \"p50_us\": %.2f, \"p99_us\": %.2f}\n",
-        opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages), rate,
-        percentile(0.50), percentile(0.99));
+        "\"messages_total\": %llu, \"msgs_per_s\": %.1f, \"p50_us\": %.2f, \"p99_us\": %.2f}\n",
+        opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages),
+        static_cast<unsigned long long>(messages_total), rate, percentile(0.50), percentile(0.99));
   } else {
     std::printf("%d connections x %zu B x %zu in flight, %.2f s: %llu messages, %.0f msg/s, p50 %.1f us, p99 %.1f us\n",
                 opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages), rate,

@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# bench/run_all.py: runs corio's benchmark suite (BENCHMARKS.md W1-W8, C1) from a
+# build made by scripts/bench.sh, and prints one markdown table: corio beside the
+# bare/raw floor, Asio (epoll and io_uring builds) and Python asyncio, with corio's
+# ratio to each and the target it is held to. The table, with the method, is also
+# written to <build>/results.md; raw results go to <build>/results/.
+#
+# Usage: bench/run_all.py [--build build/bench] [--full] [--only PARTS] [--report-only]
+#   --full         5 repetitions of every Google Benchmark case, 3 runs of every
+#                  other measurement, the whole W6 grid at 5 s a point, W1/W2 at
+#                  full size in Python too
+#   --only PARTS   comma-separated subset of: corio,asio,python,w3,w6,c1 (the other
+#                  parts' earlier results in <build>/results/ are reused)
+#   --report-only  run nothing; rebuild the table from <build>/results/
+import argparse
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARTS = ["corio", "asio", "python", "w3", "w6", "c1"]
+
+# Google Benchmark cases that fork a child per run (W1, W2, W3): one run each
+# in quick mode, as each is a single long measurement.
+HEAVY = "spawn_gather|bare_gather|fan_out/|timeout_each|timer_heap|count_demo"
+
+
+def log(msg):
+    print(f"==> {msg}", flush=True)
+
+
+def run_gbench(binary, out, full):
+    """Runs a Google Benchmark binary; returns its JSON 'benchmarks' entries."""
+    entries = []
+    reps_heavy, reps_light = (5, 5) if full else (1, 3)
+    for part, (flt, reps) in enumerate([(HEAVY, reps_heavy), ("-" + HEAVY, reps_light)]):
+        path = f"{out}.{part}.json"
+        cmd = [binary, f"--benchmark_filter={flt}", f"--benchmark_out={path}",
+               "--benchmark_out_format=json"]
+        if reps > 1:
+            cmd += [f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true"]
+        if not full:
+            cmd += ["--benchmark_min_time=0.2"]
+        log(" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd))
+        subprocess.run(cmd, check=True)
+        with open(path) as f:
+            entries += json.load(f)["benchmarks"]
+    with open(out, "w") as f:
+        json.dump(entries, f, indent=1)
+    return entries
+
+
+def run_python(full, out):
+    py = os.path.join(ROOT, "bench", "python", "asyncio_bench.py")
+    runs = 3 if full else 1
+    cases = [
+        ("w1", [1_000_000 if full else 100_000]),
+        ("w2", [100_000]),
+        ("w3", []),
+        ("w4a", [10_000 if full else 2_000]),
+        ("w4b", [100_000 if full else 20_000, 64]),
+        ("w5", [1_000_000 if full else 200_000]),
+    ]
+    if full:
+        cases.insert(2, ("w2", [1_000_000]))
+    results = []
+    for workload, args in cases:
+        for _ in range(runs):
+            cmd = [sys.executable, py, workload] + [str(a) for a in args]
+            log("python3 bench/python/asyncio_bench.py " + " ".join(cmd[2:]))
+            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            print("   ", r, flush=True)
+            results.append(r)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def run_w3(build, full, out):
+    """Whole-process wall time of the count demo, each implementation."""
+    programs = {
+        "corio": [os.path.join(build, "examples", "count")],
+        "asio_epoll": [os.path.join(build, "bench", "count_asio")],
+        "asio_uring": [os.path.join(build, "bench", "count_asio_uring")],
+        "python": [sys.executable, os.path.join(ROOT, "bench", "python", "count.py")],
+    }
+    results = {}
+    for name, cmd in programs.items():
+        if not os.path.exists(cmd[-1]):
+            continue
+        walls = []
+        for _ in range(5 if full else 3):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            walls.append(time.perf_counter() - start)
+        results[name] = statistics.median(walls)
+        log(f"W3 process wall, {name}: {results[name]:.4f} s (median of {len(walls)})")
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+W6_FULL = [(1, 64, 1), (1, 4096, 1), (50, 64, 1), (50, 4096, 1), (500, 64, 1), (500, 4096, 1),
+           (50, 64, 16), (50, 4096, 16)]
+W6_QUICK = [(1, 64, 1), (50, 64, 1), (500, 64, 1), (50, 64, 16)]
+
+
+def run_w6(build, full, out):
+    servers = {
+        "corio": [os.path.join(build, "examples", "echo_server")],
+        "raw": [os.path.join(build, "bench", "raw_echo_server")],
+        "asio_epoll": [os.path.join(build, "bench", "echo_server_asio")],
+        "asio_uring": [os.path.join(build, "bench", "echo_server_asio_uring")],
+        "python": [sys.executable, os.path.join(ROOT, "bench", "python", "echo_server.py")],
+    }
+    load = os.path.join(build, "bench", "echo_load")
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, load_cpu = (cpus[1], cpus[0]) if len(cpus) > 1 else (cpus[0], cpus[0])
+    points = W6_FULL if full else W6_QUICK
+    seconds = 5 if full else 2
+    runs = 3 if full else 1
+    results = []
+    for name, cmd in servers.items():
+        if not os.path.exists(cmd[-1]):
+            log(f"W6: {name}: {cmd[-1]} not built; skipped")
+            continue
+        for point in points:
+            for _ in range(runs):
+                # A fresh server per run: each run starts from the same state.
+                port = free_port()
+                proc = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)],
+                                        stdout=subprocess.PIPE, text=True,
+                                        preexec_fn=lambda: os.sched_setaffinity(0, {server_cpu}))
+                try:
+                    line = proc.stdout.readline()
+                    if "listening" not in line:
+                        raise RuntimeError(f"W6: {name} did not start: {line!r}")
+                    c, b, k = point
+                    cpu0 = cpu_seconds(proc.pid)
+                    r = subprocess.run([load, "--port", str(port), "--connections", str(c),
+                                        "--size", str(b), "--inflight", str(k),
+                                        "--seconds", str(seconds), "--cpu", str(load_cpu), "--json"],
+                                       check=True, capture_output=True, text=True)
+                    cpu1 = cpu_seconds(proc.pid)
+                finally:
+                    proc.terminate()
+                    proc.wait()
+                res = json.loads(r.stdout)
+                res["server"] = name
+                res["server_cpu_us_per_msg"] = (cpu1 - cpu0) * 1e6 / max(res["messages_total"], 1)
+                log(f"W6 {name} {c}x{b} B x{k}: {res['msgs_per_s']:.0f} msg/s, p50 {res['p50_us']} us, "
+                    f"p99 {res['p99_us']} us, server CPU {res['server_cpu_us_per_msg']:.2f} us/msg")
+                results.append(res)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def run_c1(full, out):
+    cxx = os.environ.get("CXX", "g++")
+    tmp = os.path.join(os.path.dirname(out), "c1.out")
+    programs = {
+        "corio": [cxx, "-std=c++20", "-O2", "-I", os.path.join(ROOT, "include"),
+                  os.path.join(ROOT, "examples", "count.cpp"), "-o", tmp, "-pthread", "-luring"],
+        "asio_epoll": [cxx, "-std=c++20", "-O2", os.path.join(ROOT, "bench", "asio", "count_asio.cpp"),
+                       "-o", tmp, "-pthread"],
+        "asio_uring": [cxx, "-std=c++20", "-O2", "-DASIO_HAS_IO_URING", "-DASIO_DISABLE_EPOLL",
+                       os.path.join(ROOT, "bench", "asio", "count_asio.cpp"), "-o", tmp, "-pthread",
+                       "-luring"],
+    }
+    results = {}
+    for name, cmd in programs.items():
+        times = []
+        for _ in range(5 if full else 3):
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            times.append(time.perf_counter() - start)
+        results[name] = statistics.median(times)
+        log(f"C1 {name}: {results[name]:.2f} s (median of {len(times)}: {' '.join(f'{t:.2f}' for t in times)})")
+    os.remove(tmp)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+# ---------------------------------------------------------------------------
+# The report.
+
+def load(path, default):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+class Gbench:
+    def __init__(self, entries):
+        self.entries = entries
+
+    def get(self, pattern, field):
+        rx = re.compile(pattern)
+        cands = [e for e in self.entries if rx.search(e.get("run_name", e["name"]))]
+        medians = [e for e in cands if e.get("aggregate_name") == "median"]
+        use = medians or [e for e in cands if e.get("run_type", "iteration") == "iteration"]
+        values = []
+        for e in use:
+            if field == "seconds":
+                scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[e.get("time_unit", "ns")]
+                values.append(e["real_time"] * scale)
+            elif field in e:
+                values.append(e[field])
+        return statistics.median(values) if values else None
+
+
+def fmt(v, digits=3):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 10 ** digits:
+        return f"{v:,.0f}"
+    decimals = max(0, digits - 1 - int(f"{a:e}".split("e")[1]))
+    return f"{v:,.{decimals}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def report(build, full, elapsed):
+    res = os.path.join(build, "results")
+    corio = Gbench(load(os.path.join(res, "corio.json"), []))
+    ae = Gbench(load(os.path.join(res, "asio_epoll.json"), []))
+    au = Gbench(load(os.path.join(res, "asio_uring.json"), []))
+    py_runs = load(os.path.join(res, "python.json"), [])
+    w3 = load(os.path.join(res, "w3.json"), {})
+    w6 = load(os.path.join(res, "w6.json"), [])
+    c1 = load(os.path.join(res, "c1.json"), {})
+
+    def py(workload, field, arg0=None):
+        vals = [r[field] for r in py_runs
+                if r["workload"] == workload and field in r and (arg0 is None or r["args"][0] == arg0)]
+        return statistics.median(vals) if vals else None
+
+    def py_note(workload, arg0=None):
+        ns = {r["args"][0] for r in py_runs if r["workload"] == workload and r["args"]}
+        if arg0 is not None or not ns:
+            return ""
+        return f" (N = {', '.join(f'{n:,}' for n in sorted(ns))})"
+
+    rows = []  # (workload, unit note, corio, floor, asio epoll, asio uring, asyncio, lower_is_better, target)
+
+    def row(name, c, floor, e, u, p, lower=True, target=None, floor_text=None, digits=3):
+        rows.append(dict(name=name, corio=c, floor=floor, epoll=e, uring=u, py=p, lower=lower,
+                         target=target, floor_text=floor_text, digits=digits))
+
+    # W1
+    for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
+        c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", field)
+        b = corio.get(r"^BM_baseline_bare_gather/1000000", field)
+        e = ae.get(r"^BM_asio_spawn_gather/1000000", field)
+        u = au.get(r"^BM_asio_spawn_gather/1000000", field)
+        checks = [("≤ 1.3× bare", ratio(c, b), 1.3)]
+        best_asio = min([x for x in (e, u) if x is not None], default=None)
+        checks.append(("≤ 0.5× Asio", ratio(c, best_asio), 0.5))
+        row(f"W1 spawn+gather 1M, ns/task, {label} round", c, b, e, u,
+            py("w1", field), target=checks)
+    c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", "peak_rss_MB")
+    b = corio.get(r"^BM_baseline_bare_gather/1000000", "peak_rss_MB")
+    row("W1 peak RSS growth, MB, 1M tasks", c, b,
+        ae.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"),
+        au.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"), py("w1", "peak_rss_MB"),
+        target=[("≤ 1.2× bare", ratio(c, b), 1.2)])
+
+    # W2
+    for n, label in [(100000, "100k"), (1000000, "1M")]:
+        c = corio.get(rf"^BM_sleep_fan_out/{n}/", "overhead_ms")
+        heap = corio.get(rf"^BM_baseline_liburing_timer_heap/{n}/", "overhead_ms")
+        each = corio.get(rf"^BM_baseline_liburing_timeout_each/{n}/", "overhead_ms")
+        e = ae.get(rf"^BM_asio_sleep_fan_out/{n}/", "overhead_ms")
+        u = au.get(rf"^BM_asio_sleep_fan_out/{n}/", "overhead_ms")
+        target = None
+        if n == 1000000:
+            target = [("≤ 0.15× Asio", ratio(c, min([x for x in (e, u) if x is not None], default=None)), 0.15)]
+        row(f"W2 {label} sleeps of 100 ms, overhead ms", c, heap, e, u, py("w2", "overhead_ms", n),
+            target=target, floor_text=f"heap {fmt(heap)}; one timeout each {fmt(each)}")
+    c = corio.get(r"^BM_sleep_fan_out/1000000/", "peak_rss_MB")
+    heap = corio.get(r"^BM_baseline_liburing_timer_heap/1000000/", "peak_rss_MB")
+    row("W2 peak RSS growth, MB, 1M sleeps", c, heap,
+        ae.get(r"^BM_asio_sleep_fan_out/1000000/", "peak_rss_MB"),
+        au.get(r"^BM_asio_sleep_fan_out/1000000/", "peak_rss_MB"), py("w2", "peak_rss_MB", 1000000),
+        target=[("≤ 150 MB", c, 150)])
+
+    # W3
+    c = corio.get(r"^BM_sleep_count_demo", "seconds")
+    row("W3 count demo, gather wall, s", c, corio.get(r"^BM_baseline_liburing_count_demo", "seconds"),
+        ae.get(r"^BM_asio_count_demo", "seconds"), au.get(r"^BM_asio_count_demo", "seconds"),
+        py("w3", "gather_wall_s"), target=[("≤ 1.002 s", c, 1.002)], digits=5)
+    c = w3.get("corio")
+    row("W3 count demo, whole process wall, s", c, None, w3.get("asio_epoll"), w3.get("asio_uring"),
+        w3.get("python"), target=[("≤ 1.02 s", c, 1.02)], digits=5)
+
+    # W4
+    c = corio.get(r"^BM_to_thread_roundtrip/0/", "seconds")
+    c = c and c * 1e6
+    f = corio.get(r"^BM_baseline_eventfd_roundtrip", "seconds")
+    f = f and f * 1e6
+    e = ae.get(r"^BM_asio_to_thread_roundtrip", "seconds")
+    u = au.get(r"^BM_asio_to_thread_roundtrip", "seconds")
+    row("W4a to_thread round trip, µs/call", c, f, e and e * 1e6, u and u * 1e6,
+        py("w4a", "us_per_call"), target=[("≤ 1.1× raw", ratio(c, f), 1.1)])
+    c = corio.get(r"^BM_to_thread_throughput/100000/64/0/", "items_per_second")
+    f = corio.get(r"^BM_baseline_eventfd_throughput/100000/64/", "items_per_second")
+    e = ae.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
+    u = au.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
+    best_asio = max([x for x in (e, u) if x is not None], default=None)
+    row("W4b to_thread, 64 in flight, calls/s (higher is better)", c, f, e, u, py("w4b", "calls_per_s"),
+        lower=False, target=[("≥ 2× Asio", ratio(c, best_asio), -2.0), ("≥ 0.7× raw", ratio(c, f), -0.7)])
+    c1w = corio.get(r"^BM_to_thread_throughput/100000/64/1/", "items_per_second")
+    row("W4b, corio with worker_threads = 1, calls/s (higher is better)", c1w, f, None, None, None,
+        lower=False, target=[("≥ 0.7× raw", ratio(c1w, f), -0.7)])
+
+    # W5
+    def per_item_ns(g, pattern):
+        v = g.get(pattern, "items_per_second")
+        return v and 1e9 / v
+    c = per_item_ns(corio, r"^BM_queue_ping_pong/1000000")
+    row("W5 ping-pong through queue(1), ns/hand-off", c, per_item_ns(corio, r"^BM_baseline_bare_ping_pong"),
+        per_item_ns(ae, r"^BM_asio_ping_pong"), per_item_ns(au, r"^BM_asio_ping_pong"),
+        py("w5", "ns_per_handoff"), target=[("≤ 20 ns", c, 20)])
+
+    # W7
+    for qd in (1, 32):
+        gbps = lambda g, p: (lambda v: v and v / 1e9)(g.get(p, "bytes_per_second"))  # noqa: E731
+        c = gbps(corio, rf"^BM_file_read_at/{qd}/")
+        f = gbps(corio, rf"^BM_baseline_liburing_read/{qd}/")
+        u = gbps(au, rf"^BM_asio_file_read/{qd}/")
+        row(f"W7 1 GiB file in page cache, 64 KiB reads, QD{qd}, GB/s (higher is better)", c, f, None, u,
+            None, lower=False, target=[("≥ 0.95× raw", ratio(c, f), -0.95)] +
+            ([("≥ 1.5× Asio", ratio(c, u), -1.5)] if qd == 32 else []))
+    f = corio.get(r"^BM_baseline_pread/", "bytes_per_second")
+    row("W7 plain pread() loop, GB/s (reference)", None, f and f / 1e9, None, None, None, lower=False)
+
+    # W8
+    c = per_item_ns(corio, r"^BM_event_loop_nop_roundtrip")
+    f = per_item_ns(corio, r"^BM_baseline_liburing_nop/1/")
+    row("W8 NOP awaited one at a time, ns/op", c, f, None, None, None, target=[("≤ 1.1× raw", ratio(c, f), 1.1)])
+    c = per_item_ns(corio, r"^BM_event_loop_nop_concurrent/32")
+    f = per_item_ns(corio, r"^BM_baseline_liburing_nop/32/")
+    row("W8 NOPs from 32 tasks (raw: batches of 32), ns/op", c, f, None, None, None,
+        target=[("≤ 1.5× raw", ratio(c, f), 1.5)])
+
+    # W6
+    def w6_get(server, point, field):
+        vals = [r[field] for r in w6 if r["server"] == server and
+                (r["connections"], r["size"], r["inflight"]) == point]
+        return statistics.median(vals) if vals else None
+
+    points = sorted({(r["connections"], r["size"], r["inflight"]) for r in w6},
+                    key=lambda p: (p[2], p[1] > 64, p[0], p[1]))
+    for p in points:
+        label = f"{p[0]}×{p[1]} B" + (f" ×{p[2]} in flight" if p[2] > 1 else "")
+        c = w6_get("corio", p, "msgs_per_s")
+        f = w6_get("raw", p, "msgs_per_s")
+        e = w6_get("asio_epoll", p, "msgs_per_s")
+        u = w6_get("asio_uring", p, "msgs_per_s")
+        pyv = w6_get("python", p, "msgs_per_s")
+        k = lambda v: v and v / 1e3  # noqa: E731
+        row(f"W6 echo {label}, kmsg/s (higher is better)", k(c), k(f), k(e), k(u), k(pyv), lower=False,
+            target=[("≥ 0.95× raw", ratio(c, f), -0.95),
+                    ("> Asio ×", ratio(c, max([x for x in (e, u) if x is not None], default=None)), -1.0),
+                    ("> asyncio ×", ratio(c, pyv), -1.0)], digits=3)
+        cpu = lambda s: w6_get(s, p, "server_cpu_us_per_msg")  # noqa: E731
+        row(f"W6 echo {label}, server CPU µs/msg", cpu("corio"), cpu("raw"), cpu("asio_epoll"),
+            cpu("asio_uring"), cpu("python"))
+
+    # C1
+    c = c1.get("corio")
+    row("C1 compile count example (-O2), s", c, None, c1.get("asio_epoll"), c1.get("asio_uring"), None,
+        target=[("≤ 0.5× Asio", ratio(c, min([x for x in (c1.get("asio_epoll"), c1.get("asio_uring"))
+                                                if x is not None], default=None)), 0.5)])
+
+    def verdict(r):
+        d = r["digits"]
+        if not r["target"]:
+            return ""
+        parts = []
+        for text, value, limit in r["target"]:
+            if value is None:
+                parts.append(f"{text}: not measured")
+                continue
+            ok = value >= -limit if limit < 0 else value <= limit
+            shown = f"{value:.2f}×" if "×" in text else fmt(value, d)
+            parts.append(f"{'✅' if ok else '❌'} {text} ({shown})")
+        return "; ".join(parts)
+
+    header = ["workload", "corio", "bare / raw", "Asio epoll", "Asio io_uring", "asyncio",
+              "÷ bare/raw", "÷ Asio epoll", "÷ Asio io_uring", "÷ asyncio", "target"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * 9 + ["---"]) + "|"]
+    for r in rows:
+        d = r["digits"]
+        cells = [r["name"], fmt(r["corio"], d), r["floor_text"] or fmt(r["floor"], d), fmt(r["epoll"], d),
+                 fmt(r["uring"], d), fmt(r["py"], d)]
+        for ref in ("floor", "epoll", "uring", "py"):
+            q = ratio(r["corio"], r[ref])
+            cells.append("—" if q is None else f"{q:.2f}×")
+        cells.append(verdict(r))
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu_model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    gxx = subprocess.run([os.environ.get("CXX", "g++"), "--version"], capture_output=True,
+                         text=True).stdout.splitlines()[0]
+    mode = "--full" if full else "quick"
+    reps = ("5 repetitions (medians) of every Google Benchmark case; 3 runs of the rest"
+            if full else "3 repetitions (medians) of the short Google Benchmark cases, 1 run of the "
+                         "forked W1/W2/W3 cases and of each Python and W6 measurement")
+    py_sizes = ("Python W1 at 1M tasks, W2 at 100k and 1M" if full else
+                "Python W1 at 100k tasks, W2 at 100k only, W4/W5 at reduced N (per-item figures)")
+    method = f"""Machine: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, {gxx}, CMake Release
+(-O3 -DNDEBUG), liburing 2.3, Asio 1.22.1 (standalone, C++20 awaitables), Python {platform.python_version()}
+asyncio. Load average at the start: {load_avg_start}. Command: `scripts/bench.sh{' --full' if full else ''}`
+({mode} mode, {elapsed:.0f} s); {reps}. {py_sizes}. Ratios are corio ÷ reference: below 1 is better for
+times and memory, above 1 for rates (rows marked "higher is better"). Peak RSS is the growth of
+ru_maxrss over the resident set at the start of a fresh child process (fork) that runs only that case.
+W6: each server pinned to one core, echo_load (bench/echo_load.cpp, one epoll thread) to the other, a
+fresh server per measurement, {'5' if full else '2'} s after a 0.5 s warm-up; "raw" is
+bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN); server CPU is the server
+process's user+system time over all messages."""
+
+    w6_lines = []
+    if w6:
+        w6_lines = ["", "W6 latency, p50 / p99 µs:", "",
+                    "| point | corio | raw | Asio epoll | Asio io_uring | asyncio |",
+                    "|---|---:|---:|---:|---:|---:|"]
+        for p in points:
+            cells = []
+            for s in ("corio", "raw", "asio_epoll", "asio_uring", "python"):
+                a, b = w6_get(s, p, "p50_us"), w6_get(s, p, "p99_us")
+                cells.append("—" if a is None else f"{fmt(a)} / {fmt(b)}")
+            w6_lines.append(f"| {p[0]}×{p[1]} B ×{p[2]} | " + " | ".join(cells) + " |")
+    print()
+    print(table)
+    print()
+    print(method)
+    if w6_lines:
+        print("\n".join(w6_lines))
+    with open(os.path.join(build, "results.md"), "w") as f:
+        f.write("# corio benchmark results\n\n" + table + "\n\n" + method + "\n" + "\n".join(w6_lines) + "\n")
+    log(f"table written to {os.path.relpath(os.path.join(build, 'results.md'), ROOT)}")
+
+
+load_avg_start = "?"
+
+
+def main():
+    global load_avg_start
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--only", default=",".join(PARTS))
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    res = os.path.join(build, "results")
+    os.makedirs(res, exist_ok=True)
+    parts = [] if args.report_only else [p for p in args.only.split(",") if p]
+    for p in parts:
+        if p not in PARTS:
+            sys.exit(f"run_all.py: unknown part {p!r}; parts are {', '.join(PARTS)}")
+    load_avg_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    start = time.perf_counter()
+    bench_dir = os.path.join(build, "bench")
+    if "corio" in parts:
+        run_gbench(os.path.join(bench_dir, "corio_bench"), os.path.join(res, "corio.json"), args.full)
+    if "asio" in parts:
+        for name, binary in [("asio_epoll", "corio_bench_asio"), ("asio_uring", "corio_bench_asio_uring")]:
+            path = os.path.join(bench_dir, binary)
+            if os.path.exists(path):
+                run_gbench(path, os.path.join(res, f"{name}.json"), args.full)
+            else:
+                log(f"{binary} not built (CORIO_BENCH_ASIO=OFF?); skipped")
+    if "python" in parts:
+        run_python(args.full, os.path.join(res, "python.json"))
+    if "w3" in parts:
+        run_w3(build, args.full, os.path.join(res, "w3.json"))
+    if "w6" in parts:
+        run_w6(build, args.full, os.path.join(res, "w6.json"))
+    if "c1" in parts:
+        run_c1(args.full, os.path.join(res, "c1.json"))
+    meta_path = os.path.join(res, "meta.json")
+    if args.report_only:
+        meta = load(meta_path, {"full": args.full, "elapsed": 0, "load": "?"})
+    else:
+        meta = {"full": args.full, "elapsed": time.perf_counter() - start, "load": load_avg_start}
+        with open(meta_path, "w") as f:
+            json.dump(meta, f)
+    load_avg_start = meta["load"]
+    report(build, meta["full"], meta["elapsed"])
+
+
+if __name__ == "__main__":
+    main()
