@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+#include <corio/event_loop.hpp>
+
+#include <corio/event.hpp>
+#include <corio/gather.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/to_thread.hpp>
+
+#include <corio/detail/io_operation.hpp>
+
+#include <liburing.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "support/counted.hpp"
+#include "support/io_uring_available.hpp"
+
+using namespace std::chrono_literals;
+using corio_test::counted;
+
+namespace {
+
+struct test_error : std::runtime_error {
+  test_error() : std::runtime_error("test_error") {}
+};
+
+std::size_t count_entries(const char* dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+// CPU time this process has used, user and system.
+std::chrono::microseconds process_cpu_time() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return std::chrono::seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+corio::task<int> value(int v) { co_return v; }
+
+corio::task<> throw_test_error() {
+  co_await corio::sleep(0ms);
+  throw test_error();
+}
+
+struct shutdown_record {
+  int started = 0;
+  int cancelled = 0;
+  int finished = 0;
+};
+
+corio::task<> sleep_forever(shutdown_record* r, counted c) {
+  (void)c;  // its copy lives in the frame: counted checks the frame is freed
+  ++r->started;
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    ++r->cancelled;
+    ++r->finished;
+    throw;
+  }
+}
+
+corio::task<> wait_forever(shutdown_record* r, corio::event* ev, counted c) {
+  (void)c;
+  ++r->started;
+  try {
+    co_await ev->wait();
+  } catch (const corio::cancelled_error&) {
+    ++r->cancelled;
+  }
+  ++r->finished;
+}
+
+corio::task<int> spawn_and_return(shutdown_record* r, corio::event* ev) {
+  corio::spawn(sleep_forever(r, counted()));
+  corio::spawn(wait_forever(r, ev, counted()));
+  corio::join_handle<void> kept = corio::spawn(sleep_forever(r, counted()));
+  co_await corio::sleep(0ms);  // let them start
+  co_await corio::sleep(0ms);
+  co_return 7;
+}
+
+corio::task<> uses_everything() {
+  // A kernel operation, a timer and a to_thread call: ring, eventfd and workers.
+  co_await corio::detail::io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+  co_await corio::sleep(1ms);
+  co_await corio::to_thread([] { return 1; });
+}
+
+corio::task<> nested_run(std::string* what) {
+  try {
+    corio::run(value(1));
+  } catch (const std::logic_error& e) {
+    *what = e.what();
+  }
+  co_return;
+}
+
+corio::task<> wait_on(corio::event* ev) { co_await ev->wait(); }
+
+corio::task<> deadlock() {
+  corio::event never_set;
+  co_await never_set.wait();
+}
+
+corio::task<> deadlock_in_gather() {
+  corio::event never_set;
+  co_await corio::gather(wait_on(&never_set), wait_on(&never_set));
+}
+
+corio::task<int> nop() {
+  co_return co_await corio::detail::io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+}
+
+corio::task<std::size_t> many_nops(std::size_t n) {
+  std::vector<corio::task<int>> ops;
+  ops.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) ops.push_back(nop());
+  std::vector<int> results = co_await corio::gather(std::move(ops));
+  std::size_t zeros = 0;
+  for (int r : results) zeros += r == 0 ? 1 : 0;
+  co_return zeros;
+}
+
+corio::task<> sleep_for(std::chrono::milliseconds d) { co_await corio::sleep(d); }
+
+corio::task<std::size_t> worker_count_after_use() {
+  co_await corio::to_thread([] {});
+  co_return corio::event_loop::current().worker_count();
+}
+
+}  // namespace
+
+TEST_CASE("run: returns the main task's value", "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(value(42)) == 42);
+}
+
+TEST_CASE("run: rethrows the main task's exception", "[event_loop][io_uring][exceptions]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK_THROWS_AS(corio::run(throw_test_error()), test_error);
+}
+
+TEST_CASE("run: cancels every task still pending on the way out, and they finish",
+          "[event_loop][io_uring][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  shutdown_record r;
+  corio::event never_set;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(corio::run(spawn_and_return(&r, &never_set)) == 7);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);  // the 24h sleeps did not hold it
+  CHECK(r.started == 3);
+  CHECK(r.cancelled == 3);
+  CHECK(r.finished == 3);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("run: releases every file descriptor it opened", "[event_loop][io_uring][threads][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t before = count_entries("/proc/self/fd");
+  corio::run(uses_everything());
+  CHECK(count_entries("/proc/self/fd") == before);
+}
+
+TEST_CASE("run: joins the to_thread worker threads on the way out",
+          "[event_loop][io_uring][threads][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t before = count_entries("/proc/self/task");
+  corio::run(uses_everything());
+  CHECK(count_entries("/proc/self/task") == before);
+}
+
+TEST_CASE("run: two runs in a row both work", "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(value(1)) == 1);
+  corio::run(uses_everything());
+  CHECK(corio::run(value(2)) == 2);
+  CHECK(corio::event_loop::current_or_null() == nullptr);
+}
+
+TEST_CASE("run: inside a running loop throws std::logic_error", "[event_loop][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::string what;
+  corio::run(nested_run(&what));
+  CHECK(what.find("nested") != std::string::npos);
+}
+
+TEST_CASE("run: a deadlock (awaiting an event nobody sets) throws std::logic_error, not a hang",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  try {
+    corio::run(deadlock());
+    FAIL("no exception");
+  } catch (const std::logic_error& e) {
+    CHECK(std::string(e.what()).find("deadlock") != std::string::npos);
+  }
+  CHECK_THROWS_AS(corio::run(deadlock_in_gather()), std::logic_error);
+  CHECK(corio::run(value(3)) == 3);  // the loop after a deadlock is a fresh one
+}
+
+TEST_CASE("run: an empty (moved-from) main task throws std::logic_error",
+          "[event_loop][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::task<int> t = value(1);
+  corio::task<int> other = std::move(t);
+  CHECK_THROWS_AS(corio::run(std::move(t)), std::logic_error);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST_CASE("event_loop: a thread has one loop at most", "[event_loop][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::event_loop loop;
+  CHECK(&corio::event_loop::current() == &loop);
+  CHECK(loop.is_current());
+  CHECK_THROWS_AS(corio::event_loop(), std::logic_error);
+  CHECK(&corio::event_loop::current() == &loop);
+  CHECK(loop.run_until_complete(value(5)) == 5);
+}
+
+TEST_CASE("event_loop: current() outside a loop throws std::logic_error", "[event_loop][misuse]") {
+  CHECK(corio::event_loop::current_or_null() == nullptr);
+  CHECK_THROWS_AS(corio::event_loop::current(), std::logic_error);
+}
+
+TEST_CASE("event_loop: queue_depth 0 throws std::invalid_argument", "[event_loop][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK_THROWS_AS(corio::run(value(1), corio::loop_options{.queue_depth = 0}), std::invalid_argument);
+  CHECK(corio::event_loop::current_or_null() == nullptr);
+}
+
+TEST_CASE("event_loop: a ring the kernel refuses throws std::system_error with its errno",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // More entries than IORING_MAX_ENTRIES (32768): the kernel answers EINVAL.
+  try {
+    corio::run(value(1), corio::loop_options{.queue_depth = 1u << 20});
+    FAIL("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::error_code(EINVAL, std::system_category()));
+    CHECK(std::string(e.what()).find("corio::event_loop") != std::string::npos);
+  }
+  CHECK(corio::event_loop::current_or_null() == nullptr);
+}
+
+TEST_CASE("run: more operations in flight than queue_depth are all submitted and completed",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(many_nops(1000), corio::loop_options{.queue_depth = 4}) == 1000);
+}
+
+TEST_CASE("run: twenty thousand completions at once (more than the completion ring holds) are all reaped",
+          "[event_loop][io_uring][slow]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(many_nops(20'000)) == 20'000);
+}
+
+TEST_CASE("run: loop_options::sqpoll gives a working loop", "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  try {
+    corio::event_loop loop(corio::loop_options{.sqpoll = true});
+    CHECK((loop.ring_setup_flags() & IORING_SETUP_SQPOLL) != 0);
+    CHECK(loop.run_until_complete(many_nops(100)) == 100);
+  } catch (const std::system_error& e) {
+    SKIP("SQPOLL refused here: " << e.what());
+  }
+}
+
+TEST_CASE("run: the loop waits in the kernel, not by busy polling", "[event_loop][io_uring][timing]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const auto cpu_before = process_cpu_time();
+  const auto start = std::chrono::steady_clock::now();
+  corio::run(sleep_for(300ms));
+  const auto wall = std::chrono::steady_clock::now() - start;
+  const auto cpu = process_cpu_time() - cpu_before;
+  CHECK(wall >= 300ms);
+  CHECK(cpu < 150ms);  // a spinning loop would use about 300ms
+}
+
+TEST_CASE("event_loop: the to_thread pool starts on first use with min(32, cores + 4) workers",
+          "[event_loop][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(corio::run(worker_count_after_use()) == std::min(32u, cores + 4));
+  corio::event_loop loop;
+  CHECK(loop.worker_count() == 0);
+}
