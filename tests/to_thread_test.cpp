@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+#include <corio/to_thread.hpp>
+
+#include <corio/event.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/io_operation.hpp>
+
+#include <liburing.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <latch>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/counted.hpp"
+#include "support/io_uring_available.hpp"
+
+using namespace std::chrono_literals;
+using corio_test::counted;
+
+namespace {
+
+struct test_error : std::runtime_error {
+  explicit test_error(int code) : std::runtime_error("test_error"), code(code) {}
+  int code;
+};
+
+// A pipe whose read end a task awaits through io_uring: how a worker thread
+// tells the loop "I have started" without the test sleeping.
+class signal_pipe {
+ public:
+  signal_pipe() { REQUIRE(::pipe(fds_) == 0); }
+  ~signal_pipe() {
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  signal_pipe(const signal_pipe&) = delete;
+  signal_pipe& operator=(const signal_pipe&) = delete;
+
+  // Any thread.
+  void notify() const {
+    const char byte = 1;
+    [[maybe_unused]] const auto n = ::write(fds_[1], &byte, 1);
+  }
+  int read_fd() const { return fds_[0]; }
+
+ private:
+  int fds_[2];
+};
+
+corio::task<> wait_for_signal(const signal_pipe* p) {
+  char byte = 0;
+  const int res = co_await corio::detail::io_op(
+      [fd = p->read_fd(), &byte](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &byte, 1, 0); });
+  REQUIRE(res == 1);
+}
+
+struct thread_ids {
+  std::thread::id loop;
+  std::thread::id call;
+  std::thread::id after_value;
+  std::thread::id after_exception;
+};
+
+corio::task<int> value_and_exception_on_loop_thread(thread_ids* ids) {
+  ids->loop = std::this_thread::get_id();
+  const int v = co_await corio::to_thread([ids] {
+    ids->call = std::this_thread::get_id();
+    return 21 * 2;
+  });
+  ids->after_value = std::this_thread::get_id();
+  int code = 0;
+  try {
+    co_await corio::to_thread([]() -> int { throw test_error(5); });
+  } catch (const test_error& e) {
+    code = e.code;
+  }
+  ids->after_exception = std::this_thread::get_id();
+  co_return v + code;
+}
+
+corio::task<std::size_t> worker_count_after_use() {
+  const std::size_t before = corio::event_loop::current().worker_count();
+  co_await corio::to_thread([] {});
+  CHECK(before == 0);
+  co_return corio::event_loop::current().worker_count();
+}
+
+// Holds a worker until every one of `workers` calls has started, then records
+// the most that ran at once.
+corio::task<int> at_most_n_at_once(int calls) {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  std::vector<corio::task<>> tasks;
+  for (int i = 0; i < calls; ++i) {
+    tasks.push_back(corio::to_thread([&running, &most] {
+      const int now = ++running;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(5ms);  // overlap with the other calls, if allowed
+      --running;
+    }));
+  }
+  co_await corio::gather(std::move(tasks));
+  co_return most.load();
+}
+
+corio::task<> count_down(std::latch* l) {
+  co_await corio::sleep(1ms);
+  l->count_down();
+}
+
+corio::task<bool> loop_runs_during_call() {
+  std::latch released(1);
+  // The call blocks until a task on the loop releases it: the loop must keep running.
+  auto [r, unused] = co_await corio::gather(corio::to_thread([&released] {
+                                              released.wait();
+                                              return true;
+                                            }),
+                                            count_down(&released));
+  (void)unused;
+  co_return r;
+}
+
+struct cancel_state {
+  signal_pipe started;
+  std::latch release{1};
+  std::atomic<bool> call_finished{false};
+  bool finished_at_cancel = true;
+};
+
+corio::task<int> await_blocking_call(cancel_state* s) {
+  counted c = co_await corio::to_thread([s] {
+    s->started.notify();
+    s->release.wait();
+    s->call_finished = true;
+    return counted(7);
+  });
+  co_return c.id;
+}
+
+corio::task<bool> cancel_during_call(cancel_state* s) {
+  corio::join_handle<int> h = corio::spawn(await_blocking_call(s));
+  co_await wait_for_signal(&s->started);  // the call is running now
+  h.cancel();
+  bool cancelled = false;
+  try {
+    co_await h;
+  } catch (const corio::cancelled_error&) {
+    cancelled = true;
+  }
+  s->finished_at_cancel = s->call_finished.load();
+  s->release.count_down();  // the call ends after the task has moved on
+  co_return cancelled;
+}
+
+corio::task<bool> cancel_then_drain(cancel_state* s) {
+  const bool cancelled = co_await cancel_during_call(s);
+  // With one worker, this call runs after the abandoned one, whose result the
+  // loop receives first and drops.
+  co_await corio::to_thread([] {});
+  CHECK(counted::active_count() == 0);
+  co_return cancelled;
+}
+
+corio::task<int> sum_of_calls(int n) {
+  std::vector<corio::task<int>> tasks;
+  tasks.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) tasks.push_back(corio::to_thread([i] { return i; }));
+  int sum = 0;
+  for (int v : co_await corio::gather(std::move(tasks))) sum += v;
+  co_return sum;
+}
+
+corio::task<int> move_only_arguments() {
+  auto p = std::make_unique<int>(3);
+  std::unique_ptr<int> back = co_await corio::to_thread(
+      [](std::unique_ptr<int> q, int add) {
+        *q += add;
+        return q;
+      },
+      std::move(p), 4);
+  co_return *back;
+}
+
+corio::task<int> counted_arguments_and_results() {
+  int sum = 0;
+  for (int i = 0; i < 10; ++i) {
+    counted r = co_await corio::to_thread([](counted c) { return counted(c.id * 2); }, counted(i));
+    sum += r.id;
+  }
+  try {
+    co_await corio::to_thread([](counted c) -> counted { throw test_error(c.id); }, counted(100));
+  } catch (const test_error& e) {
+    sum += e.code;
+  }
+  co_return sum;
+}
+
+corio::task<bool> never_runs_when_cancel_pending(std::atomic<bool>* ran) {
+  co_await corio::sleep(0ms);  // cancelled here, while not parked
+  try {
+    co_await corio::to_thread([ran] { *ran = true; });
+  } catch (const corio::cancelled_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+corio::task<bool> pending_cancel_skips_call(std::atomic<bool>* ran) {
+  corio::join_handle<bool> h = corio::spawn(never_runs_when_cancel_pending(ran));
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
+corio::task<> blocked_call_at_shutdown(cancel_state* s) {
+  corio::spawn(await_blocking_call(s));  // still in to_thread when main returns
+  co_await wait_for_signal(&s->started);
+  s->release.count_down();
+}
+
+}  // namespace
+
+TEST_CASE("to_thread: the call runs on a worker; its result and exception come back on the loop's thread",
+          "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  thread_ids ids;
+  CHECK(corio::run(value_and_exception_on_loop_thread(&ids)) == 47);
+  CHECK(ids.loop == std::this_thread::get_id());
+  CHECK(ids.call != ids.loop);
+  CHECK(ids.after_value == ids.loop);
+  CHECK(ids.after_exception == ids.loop);
+}
+
+TEST_CASE("to_thread: the pool starts on first use with min(32, cores + 4) workers by default",
+          "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(corio::run(worker_count_after_use()) == std::min(32u, cores + 4));
+}
+
+TEST_CASE("to_thread: loop_options::worker_threads sets the pool size", "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(worker_count_after_use(), corio::loop_options{.worker_threads = 3}) == 3);
+  CHECK(corio::run(at_most_n_at_once(8), corio::loop_options{.worker_threads = 2}) <= 2);
+  CHECK(corio::run(at_most_n_at_once(4), corio::loop_options{.worker_threads = 1}) == 1);
+}
+
+TEST_CASE("to_thread: the loop keeps running other tasks during the call", "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(loop_runs_during_call()));
+}
+
+TEST_CASE("to_thread: cancelling the awaiting task gives cancelled_error at once; the call runs on and its result is dropped",
+          "[to_thread][io_uring][threads][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  SECTION("dropped when the loop shuts down") {
+    counted::reset_counts();
+    cancel_state s;
+    CHECK(corio::run(cancel_during_call(&s), corio::loop_options{.worker_threads = 2}));
+    CHECK_FALSE(s.finished_at_cancel);
+    CHECK(s.call_finished);  // run() waited for the call
+    CHECK(counted::active_count() == 0);
+  }
+  SECTION("dropped while the loop runs on") {
+    counted::reset_counts();
+    cancel_state s;
+    CHECK(corio::run(cancel_then_drain(&s), corio::loop_options{.worker_threads = 1}));
+    CHECK_FALSE(s.finished_at_cancel);
+    CHECK(counted::active_count() == 0);
+  }
+}
+
+TEST_CASE("to_thread: a cancellation pending before the call means the call never runs",
+          "[to_thread][io_uring][threads][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::atomic<bool> ran{false};
+  CHECK(corio::run(pending_cancel_skips_call(&ran)));
+  CHECK_FALSE(ran);
+}
+
+TEST_CASE("to_thread: a task parked in to_thread when run() ends is cancelled and the call awaited",
+          "[to_thread][io_uring][threads][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  cancel_state s;
+  corio::run(blocked_call_at_shutdown(&s));
+  CHECK(s.call_finished);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("to_thread: arguments are moved into the call, move-only ones too",
+          "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(move_only_arguments()) == 7);
+}
+
+TEST_CASE("to_thread: arguments, results and exceptions are freed (counted returns to 0)",
+          "[to_thread][io_uring][threads][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  CHECK(corio::run(counted_arguments_and_results()) == 90 + 100);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("to_thread: ten thousand calls all come back", "[to_thread][io_uring][threads][slow]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(sum_of_calls(10'000)) == 10'000 * 9'999 / 2);
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+#include <corio/wait_for.hpp>
+
+#include <corio/event.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/to_thread.hpp>
+
+#include <corio/detail/io_operation.hpp>
+
+#include <liburing.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/counted.hpp"
+#include "support/io_uring_available.hpp"
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using corio_test::counted;
+
+namespace {
+
+struct test_error : std::runtime_error {
+  test_error() : std::runtime_error("test_error") {}
+};
+
+corio::task<int> value_after(int v, std::chrono::milliseconds d) {
+  co_await corio::sleep(d);
+  co_return v;
+}
+
+corio::task<int> value_now(int v) { co_return v; }
+
+corio::task<int> in_time() { co_return co_await corio::wait_for(value_after(5, 1ms), 10s); }
+
+corio::task<int> synchronous_in_time() { co_return co_await corio::wait_for(value_now(6), 0ms); }
+
+struct child_record {
+  std::vector<std::string> log;
+};
+
+corio::task<int> sleep_long(child_record* r) {
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    r->log.push_back("child cancelled");
+    r->log.push_back("child cleanup");
+    throw;
+  }
+  co_return 0;
+}
+
+corio::task<int> times_out(child_record* r) {
+  try {
+    co_return co_await corio::wait_for(sleep_long(r), 20ms);
+  } catch (const corio::timeout_error&) {
+    r->log.push_back("timeout_error");
+  }
+  co_return -1;
+}
+
+corio::task<int> catches_cancellation_and_returns() {
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    co_return 99;
+  }
+  co_return 0;
+}
+
+corio::task<int> throws_own_error() {
+  co_await corio::sleep(1ms);
+  throw test_error();
+}
+
+corio::task<> void_in_time(bool* done) {
+  co_await corio::wait_for(corio::detail::as_task(corio::sleep(1ms)), 1h);
+  *done = true;
+}
+
+corio::task<int> wait_for_in_spawned(child_record* r) {
+  try {
+    co_return co_await corio::wait_for(sleep_long(r), 24h);
+  } catch (const corio::timeout_error&) {
+    r->log.push_back("timeout_error");
+  } catch (const corio::cancelled_error&) {
+    r->log.push_back("caller cancelled");
+  }
+  co_return -1;
+}
+
+corio::task<int> cancel_the_caller(child_record* r) {
+  corio::join_handle<int> h = corio::spawn(wait_for_in_spawned(r));
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
+// Leaves of each kind, under wait_for.
+corio::task<int> wait_on_event(corio::event* never, child_record* r) {
+  try {
+    co_await never->wait();
+  } catch (const corio::cancelled_error&) {
+    r->log.push_back("event wait cancelled");
+    throw;
+  }
+  co_return 0;
+}
+
+corio::task<int> read_pipe_forever(int fd, child_record* r) {
+  char byte = 0;
+  try {
+    co_return co_await corio::detail::io_op(
+        [fd, &byte](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &byte, 1, 0); });
+  } catch (const corio::cancelled_error&) {
+    r->log.push_back("read cancelled");
+    throw;
+  }
+}
+
+corio::task<int> timeouts_at_each_leaf(child_record* r) {
+  corio::event never;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  int timeouts = 0;
+  try {
+    co_await corio::wait_for(wait_on_event(&never, r), 5ms);
+  } catch (const corio::timeout_error&) {
+    ++timeouts;
+  }
+  try {
+    co_await corio::wait_for(read_pipe_forever(fds[0], r), 5ms);
+  } catch (const corio::timeout_error&) {
+    ++timeouts;
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+  co_return timeouts;
+}
+
+corio::task<int> nested_timeouts(child_record* r) {
+  try {
+    co_return co_await corio::wait_for(corio::wait_for(sleep_long(r), 1h), 10ms);
+  } catch (const corio::timeout_error&) {
+    co_return 1;
+  }
+}
+
+corio::task<int> counted_child(counted c) {
+  co_await corio::sleep(24h);
+  co_return c.id;
+}
+
+corio::task<int> counted_timeouts() {
+  int timeouts = 0;
+  for (int i = 0; i < 5; ++i) {
+    try {
+      co_await corio::wait_for(counted_child(counted(i)), 1ms);
+    } catch (const corio::timeout_error&) {
+      ++timeouts;
+    }
+  }
+  co_return timeouts;
+}
+
+corio::task<bool> empty_task_throws() {
+  corio::task<int> t = value_now(1);
+  corio::task<int> other = std::move(t);
+  bool threw = false;
+  try {
+    co_await corio::wait_for(std::move(t), 1s);  // NOLINT(bugprone-use-after-move)
+  } catch (const std::logic_error&) {
+    threw = true;
+  }
+  co_return threw && co_await std::move(other) == 1;
+}
+
+}  // namespace
+
+TEST_CASE("wait_for: returns the task's value when it finishes in time", "[wait_for][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(in_time()) == 5);
+  CHECK(corio::run(synchronous_in_time()) == 6);
+  bool done = false;
+  corio::run(void_in_time(&done));
+  CHECK(done);
+}
+
+TEST_CASE("wait_for: throws timeout_error only after the task saw cancelled_error and cleaned up",
+          "[wait_for][io_uring][cancellation][timing]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  child_record r;
+  const auto start = clock_type::now();
+  CHECK(corio::run(times_out(&r)) == -1);
+  const auto elapsed = clock_type::now() - start;
+  CHECK(r.log == std::vector<std::string>{"child cancelled", "child cleanup", "timeout_error"});
+  CHECK(elapsed >= 20ms);
+  CHECK(elapsed < 20ms + 500ms);
+}
+
+TEST_CASE("wait_for: a task that catches the cancellation and returns a value yields that value",
+          "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(corio::wait_for(catches_cancellation_and_returns(), 5ms)) == 99);
+}
+
+TEST_CASE("wait_for: the task's own exception propagates", "[wait_for][io_uring][exceptions]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK_THROWS_AS(corio::run(corio::wait_for(throws_own_error(), 10s)), test_error);
+}
+
+TEST_CASE("wait_for: cancelling the caller cancels the task and gives cancelled_error, not timeout_error",
+          "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  child_record r;
+  CHECK(corio::run(cancel_the_caller(&r)) == -1);
+  CHECK(r.log == std::vector<std::string>{"child cancelled", "child cleanup", "caller cancelled"});
+}
+
+TEST_CASE("wait_for: times out a task parked on an event or on a pending kernel operation",
+          "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  child_record r;
+  CHECK(corio::run(timeouts_at_each_leaf(&r)) == 2);
+  CHECK(r.log == std::vector<std::string>{"event wait cancelled", "read cancelled"});
+}
+
+TEST_CASE("wait_for: the shorter of nested deadlines wins", "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  child_record r;
+  CHECK(corio::run(nested_timeouts(&r)) == 1);
+  CHECK(r.log.size() == 2);
+}
+
+TEST_CASE("wait_for: timed-out tasks are freed (counted returns to 0)", "[wait_for][io_uring][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  CHECK(corio::run(counted_timeouts()) == 5);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("wait_for: an empty (moved-from) task throws std::logic_error", "[wait_for][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(empty_task_throws()));
+}
