@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#include <corio/semaphore.hpp>
+
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/io_uring_available.hpp"
+
+using namespace std::chrono_literals;
+
+// co_await stays outside CHECK(...): Catch's macros expand their argument more than once.
+namespace {
+
+corio::task<std::vector<std::size_t>> permits_without_waiting() {
+  corio::semaphore s(3);
+  std::vector<std::size_t> available;
+  for (int i = 0; i < 3; ++i) {
+    co_await s.acquire();  // free permits: no suspension
+    available.push_back(s.available());
+  }
+  CHECK_FALSE(s.try_acquire());
+  s.release();
+  available.push_back(s.available());
+  CHECK(s.try_acquire());
+  available.push_back(s.available());
+  for (int i = 0; i < 3; ++i) s.release();
+  available.push_back(s.available());
+  co_return available;
+}
+
+struct limit_state {
+  int inside = 0;
+  int most_inside = 0;
+  int done = 0;
+};
+
+corio::task<> limited_work(corio::semaphore* s, limit_state* st) {
+  co_await s->acquire();
+  ++st->inside;
+  if (st->inside > st->most_inside) st->most_inside = st->inside;
+  co_await corio::sleep(std::chrono::microseconds(100));
+  --st->inside;
+  ++st->done;
+  s->release();
+}
+
+corio::task<> caps_concurrency(limit_state* st) {
+  corio::semaphore s(3);
+  std::vector<corio::task<>> tasks;
+  for (int i = 0; i < 50; ++i) tasks.push_back(limited_work(&s, st));
+  co_await corio::gather(std::move(tasks));
+  CHECK(s.available() == 3);
+}
+
+corio::task<bool> acquire_catching(corio::semaphore* s, std::vector<int>* log, int id) {
+  try {
+    co_await s->acquire();
+  } catch (const corio::cancelled_error&) {
+    log->push_back(-id);
+    co_return false;
+  }
+  log->push_back(id);
+  co_return true;
+}
+
+corio::task<> fifo_and_no_barging(std::vector<int>* log) {
+  corio::semaphore s(0);
+  std::vector<corio::join_handle<bool>> handles;
+  for (int i = 1; i <= 3; ++i) handles.push_back(corio::spawn(acquire_catching(&s, log, i)));
+  co_await corio::sleep(0ms);
+  s.release();                  // handed straight to waiter 1
+  CHECK(s.available() == 0);    // not counted as free
+  CHECK_FALSE(s.try_acquire());  // waiters 2 and 3 come first
+  s.release();
+  s.release();
+  for (auto& h : handles) co_await h;
+  CHECK(s.available() == 0);
+}
+
+corio::task<std::size_t> cancelled_acquire_takes_nothing(std::vector<int>* log) {
+  corio::semaphore s(0);
+  corio::join_handle<bool> a = corio::spawn(acquire_catching(&s, log, 1));
+  corio::join_handle<bool> b = corio::spawn(acquire_catching(&s, log, 2));
+  co_await corio::sleep(0ms);
+  a.cancel();
+  const auto a_result = co_await a;
+  CHECK_FALSE(a_result);
+  s.release();  // to b, not to the cancelled a
+  const auto b_result = co_await b;
+  CHECK(b_result);
+  CHECK(s.available() == 0);
+  s.release();
+  co_return s.available();
+}
+
+#ifndef NDEBUG
+corio::task<std::string> release_from_another_thread() {
+  corio::semaphore s(0);
+  std::vector<int> log;
+  corio::join_handle<bool> waiter = corio::spawn(acquire_catching(&s, &log, 1));
+  co_await corio::sleep(0ms);  // the loop uses the semaphore now
+  std::string what;
+  std::thread other([&s, &what] {
+    try {
+      s.release();
+    } catch (const std::logic_error& e) {
+      what = e.what();
+    }
+  });
+  other.join();
+  CHECK(log.empty());
+  CHECK(s.available() == 0);
+  s.release();
+  co_await waiter;
+  co_return what;
+}
+#endif
+
+}  // namespace
+
+TEST_CASE("semaphore: acquire takes a free permit without waiting; release returns it",
+          "[semaphore][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(permits_without_waiting()) == std::vector<std::size_t>{2, 1, 0, 1, 0, 3});
+}
+
+TEST_CASE("semaphore: caps the number of tasks inside at the number of permits",
+          "[semaphore][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  limit_state st;
+  corio::run(caps_concurrency(&st));
+  CHECK(st.most_inside == 3);
+  CHECK(st.done == 50);
+}
+
+TEST_CASE("semaphore: waiters get permits in arrival order, with no barging",
+          "[semaphore][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<int> log;
+  corio::run(fifo_and_no_barging(&log));
+  CHECK(log == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("semaphore: a cancelled acquire does not consume a permit",
+          "[semaphore][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<int> log;
+  CHECK(corio::run(cancelled_acquire_takes_nothing(&log)) == 1);
+  CHECK(log == std::vector<int>{-1, 2});
+}
+
+#ifndef NDEBUG
+TEST_CASE("semaphore: release() from another thread while the loop uses it throws std::logic_error",
+          "[semaphore][io_uring][threads][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(release_from_another_thread()).find("corio::semaphore") != std::string::npos);
+}
+#endif
