@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
-// What constructing a loop reports when the kernel refuses io_uring: a forked
-// child installs a seccomp filter, as container runtimes do, so that
-// io_uring_setup fails with a chosen errno, and checks the exception.
+// The loop against the kernel's edges: io_uring refused by a seccomp filter
+// (as container runtimes do), and a completion queue that overflows.
 #include <corio/event_loop.hpp>
+
+#include <corio/gather.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/io_operation.hpp>
+
+#include "support/io_uring_available.hpp"
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -17,6 +23,7 @@
 #include <cstddef>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -70,6 +77,26 @@ TEST_CASE("event_loop: an ENOSYS for io_uring_setup throws system_error saying i
   CHECK(run_in_child(ENOSYS, "not available") == 0);
 }
 
-TEST_CASE("event_loop: a queue depth of zero is an invalid_argument", "[event_loop]") {
-  CHECK_THROWS_AS(corio::event_loop(corio::loop_options{.queue_depth = 0}), std::invalid_argument);
+namespace {
+
+corio::task<int> nop() {
+  co_return co_await corio::detail::io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+}
+
+corio::task<std::size_t> successful_nops(std::size_t n) {
+  std::vector<corio::task<int>> ops;
+  for (std::size_t i = 0; i < n; ++i) ops.push_back(nop());
+  std::size_t ok = 0;
+  for (int res : co_await corio::gather(std::move(ops))) ok += res == 0 ? 1 : 0;
+  co_return ok;
+}
+
+}  // namespace
+
+TEST_CASE("event_loop: completions beyond the CQ ring's size are kept by the kernel and all reaped",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // 20,000 NOPs submitted four at a time before any is reaped: the 4,096-entry
+  // completion queue overflows into the kernel's list, which the loop flushes.
+  CHECK(corio::run(successful_nops(20'000), corio::loop_options{.queue_depth = 4}) == 20'000);
 }
