@@ -187,7 +187,7 @@ def run_c1(full, out):
     results = {}
     for name, cmd in programs.items():
         times = []
-        for _ in range(5 if full else 3):
+        for _ in range(5 if full else 1):
             start = time.perf_counter()
             subprocess.run(cmd, check=True)
             times.append(time.perf_counter() - start)
@@ -438,9 +438,11 @@ def report(build, full, elapsed):
     gxx = subprocess.run([os.environ.get("CXX", "g++"), "--version"], capture_output=True,
                          text=True).stdout.splitlines()[0]
     mode = "--full" if full else "quick"
-    reps = ("5 repetitions (medians) of every Google Benchmark case; 3 runs of the rest"
+    reps = ("5 repetitions (medians) of every Google Benchmark case; 3 runs of the Python and W6 "
+            "measurements, 5 of W3's processes and of each C1 compile"
             if full else "3 repetitions (medians) of the short Google Benchmark cases, 1 run of the "
-                         "forked W1/W2/W3 cases and of each Python and W6 measurement")
+                         "forked W1/W2/W3 cases, of each Python and W6 measurement and of each C1 "
+                         "compile, 3 of W3's processes")
     py_sizes = ("Python W1 at 1M tasks, W2 at 100k and 1M" if full else
                 "Python W1 at 100k tasks, W2 at 100k only, W4/W5 at reduced N (per-item figures)")
     method = f"""Machine: {os.cpu_count()} CPUs ({cpu_model}), Linux {platform.release()}, {gxx}, CMake Release

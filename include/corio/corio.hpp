@@ -6,8 +6,11 @@
 #include <corio/error.hpp>
 #include <corio/event.hpp>
 #include <corio/event_loop.hpp>
+#include <corio/file.hpp>
 #include <corio/gather.hpp>
 #include <corio/mutex.hpp>
+#include <corio/net/address.hpp>
+#include <corio/net/tcp.hpp>
 #include <corio/queue.hpp>
 #include <corio/semaphore.hpp>
 #include <corio/sleep.hpp>

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+// tests/file_test.cpp: file, read_file and write_file on a real file system.
+#include <corio/file.hpp>
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/task.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "support/io_uring_available.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace fs = std::filesystem;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+// A fresh directory under the system's temporary directory, removed with its contents.
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "corio-file-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
+    path_ = tmpl;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  fs::path operator/(std::string_view name) const { return path_ / name; }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::span<const std::byte> bytes_of(std::string_view text) { return std::as_bytes(std::span(text)); }
+
+// Deterministic text whose chunks all differ, so misplaced chunks show.
+std::string pattern(std::size_t n) {
+  std::string out(n, '\0');
+  std::uint32_t x = 2463534242u;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("write_file and read_file: round-trip a small text", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "small.txt";
+  const std::string text = corio::run([](fs::path path) -> corio::task<std::string> {
+    co_await corio::write_file(path, "hello, corio\n");
+    co_return co_await corio::read_file(path);
+  }(path));
+  CHECK(text == "hello, corio\n");
+  CHECK(slurp(path) == "hello, corio\n");
+}
+
+TEST_CASE("write_file and read_file: round-trip several MiB in many concurrent chunks", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "big.bin";
+  const std::string data = pattern(5 * 1024 * 1024 + 12345);  // 21 chunks, the last one partial
+  const std::string back = corio::run([](fs::path path, const std::string& data) -> corio::task<std::string> {
+    co_await corio::write_file(path, data);
+    co_return co_await corio::read_file(path);
+  }(path, data));
+  CHECK(fs::file_size(path) == data.size());
+  CHECK(back.size() == data.size());
+  CHECK(back == data);
+  CHECK(slurp(path) == data);
+}
+
+TEST_CASE("write_file and read_file: round-trip an empty file", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "empty";
+  const std::string back = corio::run([](fs::path path) -> corio::task<std::string> {
+    co_await corio::write_file(path, "");
+    co_return co_await corio::read_file(path);
+  }(path));
+  CHECK(fs::exists(path));
+  CHECK(fs::file_size(path) == 0);
+  CHECK(back.empty());
+}
+
+TEST_CASE("write_file: replaces the contents of a longer existing file", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "existing";
+  std::ofstream(path) << pattern(100000);
+  corio::run([](fs::path path) -> corio::task<> { co_await corio::write_file(path, "short"); }(path));
+  CHECK(slurp(path) == "short");
+}
+
+TEST_CASE("read_file: reads a /proc file whose reported size is 0 to its end", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  REQUIRE(fs::file_size("/proc/self/status") == 0);
+  const std::string status =
+      corio::run([]() -> corio::task<std::string> { co_return co_await corio::read_file("/proc/self/status"); }());
+  CHECK_THAT(status, ContainsSubstring("Name:") && ContainsSubstring("Pid:"));
+}
+
+TEST_CASE("read_file: a missing file throws system_error ENOENT naming the path", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "does-not-exist";
+  corio::run([](fs::path path) -> corio::task<> {
+    try {
+      co_await corio::read_file(path);
+      FAIL("read_file succeeded on a missing file");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(ENOENT, std::system_category()));
+      CHECK_THAT(e.what(), ContainsSubstring(path.string()) && ContainsSubstring("corio::file::open"));
+    }
+  }(path));
+}
+
+TEST_CASE("file: opening a directory for writing throws system_error EISDIR naming the path", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // Deterministic even as root, who bypasses permission bits (see the EACCES case).
+  temp_dir dir;
+  corio::run([](fs::path path) -> corio::task<> {
+    try {
+      co_await corio::file::open(path, corio::open_mode::write);
+      FAIL("a directory opened for writing");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EISDIR, std::system_category()));
+      CHECK_THAT(e.what(), ContainsSubstring(path.string()));
+    }
+    try {
+      co_await corio::write_file(path, "x");
+      FAIL("write_file wrote to a directory");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EISDIR, std::system_category()));
+    }
+  }(dir.path()));
+}
+
+TEST_CASE("file: opening a file with mode 000 throws system_error EACCES", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  if (::geteuid() == 0) SKIP("running as root, which bypasses permission bits (EISDIR is tested instead)");
+  temp_dir dir;
+  const fs::path path = dir / "locked";
+  std::ofstream(path) << "secret";
+  fs::permissions(path, fs::perms::none);
+  corio::run([](fs::path path) -> corio::task<> {
+    try {
+      co_await corio::read_file(path);
+      FAIL("a mode-000 file was readable");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EACCES, std::system_category()));
+      CHECK_THAT(e.what(), ContainsSubstring(path.string()));
+    }
+  }(path));
+}
+
+TEST_CASE("file: exclusive create fails with EEXIST when the file exists", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "once";
+  corio::run([](fs::path path) -> corio::task<> {
+    using corio::open_mode;
+    const auto mode = open_mode::write | open_mode::create | open_mode::exclusive;
+    auto f = co_await corio::file::open(path, mode);
+    co_await f.close();
+    try {
+      co_await corio::file::open(path, mode);
+      FAIL("exclusive create opened an existing file");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EEXIST, std::system_category()));
+    }
+  }(path));
+}
+
+TEST_CASE("file: open rejects contradictory open_mode flags with invalid_argument", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  corio::run([](fs::path path) -> corio::task<> {
+    using corio::open_mode;
+    for (const auto mode : {open_mode::create, open_mode::read | open_mode::truncate,
+                            open_mode::read | open_mode::append, open_mode::write | open_mode::exclusive,
+                            static_cast<open_mode>(0x100 | 1)}) {
+      // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than once.
+      std::string message;
+      try {
+        co_await corio::file::open(path, mode);
+      } catch (const std::invalid_argument& e) {
+        message = e.what();
+      }
+      CHECK_THAT(message, ContainsSubstring("invalid open_mode"));
+    }
+  }(dir / "x"));
+}
+
+TEST_CASE("file: write_at and read_at work at explicit offsets; read_at at the end returns 0", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "offsets";
+  corio::run([](fs::path path) -> corio::task<> {
+    using corio::open_mode;
+    auto f = co_await corio::file::open(path, open_mode::read_write | open_mode::create);
+    CHECK(f.is_open());
+    // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than once.
+    const std::uint64_t initial_size = co_await f.size();
+    CHECK(initial_size == 0);
+
+    // Two writes in flight at once, at different offsets.
+    auto [a, b] = co_await corio::gather(f.write_at(6, bytes_of("world")), f.write_at(0, bytes_of("hello ")));
+    CHECK(a == 5);
+    CHECK(b == 6);
+    const std::uint64_t final_size = co_await f.size();
+    CHECK(final_size == 11);
+    co_await f.fsync();
+
+    std::array<std::byte, 5> buf{};
+    const std::size_t full = co_await f.read_at(6, buf);
+    CHECK(full == 5);
+    CHECK(std::string_view(reinterpret_cast<const char*>(buf.data()), 5) == "world");
+    const std::size_t short_read = co_await f.read_at(8, buf);
+    CHECK(short_read == 3);  // only three bytes left
+    const std::size_t at_end = co_await f.read_at(11, buf);
+    CHECK(at_end == 0);
+    const std::size_t beyond_end = co_await f.read_at(1000, buf);
+    CHECK(beyond_end == 0);
+    const std::size_t into_nothing = co_await f.read_at(0, std::span<std::byte>());
+    CHECK(into_nothing == 0);
+
+    co_await f.close();
+    CHECK_FALSE(f.is_open());
+    co_await f.close();  // closing again does nothing
+  }(path));
+  CHECK(slurp(path) == "hello world");
+}
+
+TEST_CASE("file: append mode writes at the end whatever the offset", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "log";
+  std::ofstream(path) << "one\n";
+  corio::run([](fs::path path) -> corio::task<> {
+    using corio::open_mode;
+    auto f = co_await corio::file::open(path, open_mode::write | open_mode::append);
+    const std::size_t written = co_await f.write_at(0, bytes_of("two\n"));
+    CHECK(written == 4);
+  }(path));
+  CHECK(slurp(path) == "one\ntwo\n");
+}
+
+TEST_CASE("file: reading a file opened only for writing throws system_error EBADF", "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  corio::run([](fs::path path) -> corio::task<> {
+    using corio::open_mode;
+    auto f = co_await corio::file::open(path, open_mode::write | open_mode::create);
+    std::array<std::byte, 4> buf;
+    try {
+      co_await f.read_at(0, buf);
+      FAIL("read_at succeeded on a write-only file");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::error_code(EBADF, std::system_category()));
+      CHECK_THAT(e.what(), ContainsSubstring("corio::file::read_at"));
+    }
+  }(dir / "write-only"));
+}
