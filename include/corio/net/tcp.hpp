@@ -129,8 +129,9 @@ inline task<std::vector<net::endpoint>> resolve_host(std::string host, std::uint
 
 // An errno-carrying system_error whose `what` names the operation and the peer.
 [[noreturn]] inline void throw_socket_error(int negative_errno, const char* operation,
-                                            const std::string& detail) {
-  throw std::system_error(-negative_errno, std::system_category(), std::string(operation) + " " + detail);
+                                            const std::string& circumstances) {
+  throw std::system_error(-negative_errno, std::system_category(),
+                          std::string(operation) + " " + circumstances);
 }
 
 }  // namespace corio::detail
@@ -168,6 +169,10 @@ inline const std::error_category& resolve_category() noexcept {
 ///
 /// It is not a std::system_error: the connection did not fail, it ended (an
 /// orderly FIN), and the bytes before the end are in the buffer.
+/// Thread safety: an exception object; copy it freely.
+/// Example:
+///   try { co_await s.read_exact(header); }
+///   catch (const corio::net::incomplete_read_error& e) { if (e.bytes_read() == 0) co_return; throw; }
 class incomplete_read_error : public std::runtime_error {
  public:
   incomplete_read_error(std::size_t bytes_read, std::size_t bytes_expected)
@@ -306,7 +311,7 @@ class tcp_stream {
   ///   std::array<std::byte, 4> header;
   ///   co_await s.read_exact(header);
   [[nodiscard]] task<> read_exact(std::span<std::byte> buffer) {
-    assert_open();
+    if (!buffer.empty()) assert_open();
     std::size_t done = 0;
     while (done < buffer.size()) {
       const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer.subspan(done));
