@@ -38,7 +38,8 @@ class temp_dir {
  public:
   temp_dir() {
     std::string tmpl = (fs::temp_directory_path() / "corio-file-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::system_error(errno, std::system_category(), "mkdtemp");
     path_ = tmpl;
   }
   temp_dir(const temp_dir&) = delete;
@@ -54,7 +55,9 @@ class temp_dir {
   fs::path path_;
 };
 
-std::span<const std::byte> bytes_of(std::string_view text) { return std::as_bytes(std::span(text)); }
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span(text));
+}
 
 // Deterministic text whose chunks all differ, so misplaced chunks show.
 std::string pattern(std::size_t n) {
@@ -88,15 +91,17 @@ TEST_CASE("write_file and read_file: round-trip a small text", "[file][io_uring]
   CHECK(slurp(path) == "hello, corio\n");
 }
 
-TEST_CASE("write_file and read_file: round-trip several MiB in many concurrent chunks", "[file][io_uring]") {
+TEST_CASE("write_file and read_file: round-trip several MiB in many concurrent chunks",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   temp_dir dir;
   const fs::path path = dir / "big.bin";
   const std::string data = pattern(5 * 1024 * 1024 + 12345);  // 21 chunks, the last one partial
-  const std::string back = corio::run([](fs::path path, const std::string& data) -> corio::task<std::string> {
-    co_await corio::write_file(path, data);
-    co_return co_await corio::read_file(path);
-  }(path, data));
+  const std::string back =
+      corio::run([](fs::path path, const std::string& data) -> corio::task<std::string> {
+        co_await corio::write_file(path, data);
+        co_return co_await corio::read_file(path);
+      }(path, data));
   CHECK(fs::file_size(path) == data.size());
   CHECK(back.size() == data.size());
   CHECK(back == data);
@@ -121,19 +126,22 @@ TEST_CASE("write_file: replaces the contents of a longer existing file", "[file]
   temp_dir dir;
   const fs::path path = dir / "existing";
   std::ofstream(path) << pattern(100000);
-  corio::run([](fs::path path) -> corio::task<> { co_await corio::write_file(path, "short"); }(path));
+  corio::run(
+      [](fs::path path) -> corio::task<> { co_await corio::write_file(path, "short"); }(path));
   CHECK(slurp(path) == "short");
 }
 
 TEST_CASE("read_file: reads a /proc file whose reported size is 0 to its end", "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   REQUIRE(fs::file_size("/proc/self/status") == 0);
-  const std::string status =
-      corio::run([]() -> corio::task<std::string> { co_return co_await corio::read_file("/proc/self/status"); }());
+  const std::string status = corio::run([]() -> corio::task<std::string> {
+    co_return co_await corio::read_file("/proc/self/status");
+  }());
   CHECK_THAT(status, ContainsSubstring("Name:") && ContainsSubstring("Pid:"));
 }
 
-TEST_CASE("read_file: a missing file throws system_error ENOENT naming the path", "[file][io_uring]") {
+TEST_CASE("read_file: a missing file throws system_error ENOENT naming the path",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   temp_dir dir;
   const fs::path path = dir / "does-not-exist";
@@ -143,12 +151,14 @@ TEST_CASE("read_file: a missing file throws system_error ENOENT naming the path"
       FAIL("read_file succeeded on a missing file");
     } catch (const std::system_error& e) {
       CHECK(e.code() == std::error_code(ENOENT, std::system_category()));
-      CHECK_THAT(e.what(), ContainsSubstring(path.string()) && ContainsSubstring("corio::file::open"));
+      CHECK_THAT(e.what(),
+                 ContainsSubstring(path.string()) && ContainsSubstring("corio::file::open"));
     }
   }(path));
 }
 
-TEST_CASE("file: opening a directory for writing throws system_error EISDIR naming the path", "[file][io_uring]") {
+TEST_CASE("file: opening a directory for writing throws system_error EISDIR naming the path",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   // Deterministic even as root, who bypasses permission bits (see the EACCES case).
   temp_dir dir;
@@ -171,7 +181,8 @@ TEST_CASE("file: opening a directory for writing throws system_error EISDIR nami
 
 TEST_CASE("file: opening a file with mode 000 throws system_error EACCES", "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  if (::geteuid() == 0) SKIP("running as root, which bypasses permission bits (EISDIR is tested instead)");
+  if (::geteuid() == 0)
+    SKIP("running as root, which bypasses permission bits (EISDIR is tested instead)");
   temp_dir dir;
   const fs::path path = dir / "locked";
   std::ofstream(path) << "secret";
@@ -205,15 +216,18 @@ TEST_CASE("file: exclusive create fails with EEXIST when the file exists", "[fil
   }(path));
 }
 
-TEST_CASE("file: open rejects contradictory open_mode flags with invalid_argument", "[file][io_uring]") {
+TEST_CASE("file: open rejects contradictory open_mode flags with invalid_argument",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   temp_dir dir;
   corio::run([](fs::path path) -> corio::task<> {
     using corio::open_mode;
-    for (const auto mode : {open_mode::create, open_mode::read | open_mode::truncate,
-                            open_mode::read | open_mode::append, open_mode::write | open_mode::exclusive,
-                            static_cast<open_mode>(0x100 | 1)}) {
-      // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than once.
+    for (const auto mode :
+         {open_mode::create, open_mode::read | open_mode::truncate,
+          open_mode::read | open_mode::append, open_mode::write | open_mode::exclusive,
+          static_cast<open_mode>(0x100 | 1)}) {
+      // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than
+      // once.
       std::string message;
       try {
         co_await corio::file::open(path, mode);
@@ -225,7 +239,8 @@ TEST_CASE("file: open rejects contradictory open_mode flags with invalid_argumen
   }(dir / "x"));
 }
 
-TEST_CASE("file: write_at and read_at work at explicit offsets; read_at at the end returns 0", "[file][io_uring]") {
+TEST_CASE("file: write_at and read_at work at explicit offsets; read_at at the end returns 0",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   temp_dir dir;
   const fs::path path = dir / "offsets";
@@ -233,12 +248,14 @@ TEST_CASE("file: write_at and read_at work at explicit offsets; read_at at the e
     using corio::open_mode;
     auto f = co_await corio::file::open(path, open_mode::read_write | open_mode::create);
     CHECK(f.is_open());
-    // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than once.
+    // co_await stays outside Catch2's macros: g++ 12 evaluates a co_await inside them more than
+    // once.
     const std::uint64_t initial_size = co_await f.size();
     CHECK(initial_size == 0);
 
     // Two writes in flight at once, at different offsets.
-    auto [a, b] = co_await corio::gather(f.write_at(6, bytes_of("world")), f.write_at(0, bytes_of("hello ")));
+    auto [a, b] =
+        co_await corio::gather(f.write_at(6, bytes_of("world")), f.write_at(0, bytes_of("hello ")));
     CHECK(a == 5);
     CHECK(b == 6);
     const std::uint64_t final_size = co_await f.size();
@@ -279,7 +296,8 @@ TEST_CASE("file: append mode writes at the end whatever the offset", "[file][io_
   CHECK(slurp(path) == "one\ntwo\n");
 }
 
-TEST_CASE("file: reading a file opened only for writing throws system_error EBADF", "[file][io_uring]") {
+TEST_CASE("file: reading a file opened only for writing throws system_error EBADF",
+          "[file][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   temp_dir dir;
   corio::run([](fs::path path) -> corio::task<> {

@@ -62,7 +62,9 @@ constexpr open_mode operator|(open_mode a, open_mode b) noexcept {
 constexpr open_mode operator&(open_mode a, open_mode b) noexcept {
   return static_cast<open_mode>(static_cast<unsigned>(a) & static_cast<unsigned>(b));
 }
-constexpr open_mode& operator|=(open_mode& a, open_mode b) noexcept { return a = a | b; }
+constexpr open_mode& operator|=(open_mode& a, open_mode b) noexcept {
+  return a = a | b;
+}
 
 namespace detail {
 
@@ -78,8 +80,10 @@ inline int open_flags(open_mode mode) {
   };
   const bool r = has_flag(mode, open_mode::read);
   const bool w = has_flag(mode, open_mode::write);
-  if (static_cast<unsigned>(mode) & ~0x3fu) return fail("unknown flag bits");
-  if (!r && !w) return fail("it needs read, write or read_write");
+  if (static_cast<unsigned>(mode) & ~0x3fu)
+    return fail("unknown flag bits");
+  if (!r && !w)
+    return fail("it needs read, write or read_write");
   if (!w && (has_flag(mode, open_mode::create) || has_flag(mode, open_mode::truncate) ||
              has_flag(mode, open_mode::append))) {
     return fail("create, truncate and append need write");
@@ -88,10 +92,14 @@ inline int open_flags(open_mode mode) {
     return fail("exclusive needs create");
   }
   int flags = O_CLOEXEC | (r && w ? O_RDWR : w ? O_WRONLY : O_RDONLY);
-  if (has_flag(mode, open_mode::create)) flags |= O_CREAT;
-  if (has_flag(mode, open_mode::truncate)) flags |= O_TRUNC;
-  if (has_flag(mode, open_mode::append)) flags |= O_APPEND;
-  if (has_flag(mode, open_mode::exclusive)) flags |= O_EXCL;
+  if (has_flag(mode, open_mode::create))
+    flags |= O_CREAT;
+  if (has_flag(mode, open_mode::truncate))
+    flags |= O_TRUNC;
+  if (has_flag(mode, open_mode::append))
+    flags |= O_APPEND;
+  if (has_flag(mode, open_mode::exclusive))
+    flags |= O_EXCL;
   return flags;
 }
 
@@ -166,14 +174,15 @@ class file {
   /// Lifetime: `path` is copied into the operation.
   /// Thread safety: await only on the loop's thread.
   /// Example:
-  ///   auto f = co_await corio::file::open("out.txt", corio::open_mode::write | corio::open_mode::create);
+  ///   auto f = co_await corio::file::open("out.txt", corio::open_mode::write |
+  ///   corio::open_mode::create);
   [[nodiscard]] static task<file> open(std::filesystem::path path, open_mode mode) {
     const int flags = detail::open_flags(mode);
     // The kernel reads the path when the SQE is submitted: it lives in this frame.
-    const int res = co_await detail::io_op([&](io_uring_sqe* sqe) {
-      io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0666);
-    });
-    if (res < 0) detail::throw_path_error(res, "corio::file::open: cannot open", path);
+    const int res = co_await detail::io_op(
+        [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0666); });
+    if (res < 0)
+      detail::throw_path_error(res, "corio::file::open: cannot open", path);
     co_return file(detail::unique_fd(res));
   }
 
@@ -192,7 +201,8 @@ class file {
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await f.read_at(0, buf);
   [[nodiscard]] task<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buffer) {
-    if (buffer.empty()) co_return 0;
+    if (buffer.empty())
+      co_return 0;
     CORIO_ASSERT(fd_.valid(), "corio::file::read_at: the file is not open");
     const int res = co_await detail::file_read_op(fd_.get(), offset, buffer);
     co_return static_cast<std::size_t>(detail::check(res, "corio::file::read_at"));
@@ -213,7 +223,8 @@ class file {
   ///   std::string_view text = "hello\n";
   ///   std::size_t n = co_await f.write_at(0, std::as_bytes(std::span(text)));
   [[nodiscard]] task<std::size_t> write_at(std::uint64_t offset, std::span<const std::byte> data) {
-    if (data.empty()) co_return 0;
+    if (data.empty())
+      co_return 0;
     CORIO_ASSERT(fd_.valid(), "corio::file::write_at: the file is not open");
     const int res = co_await detail::file_write_op(fd_.get(), offset, data);
     co_return static_cast<std::size_t>(detail::check(res, "corio::file::write_at"));
@@ -251,7 +262,8 @@ class file {
   ///   co_await f.fsync();
   [[nodiscard]] task<> fsync() {
     CORIO_ASSERT(fd_.valid(), "corio::file::fsync: the file is not open");
-    const int res = co_await detail::io_op([fd = fd_.get()](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, 0); });
+    const int res = co_await detail::io_op(
+        [fd = fd_.get()](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, 0); });
     detail::check(res, "corio::file::fsync");
   }
 
@@ -268,7 +280,8 @@ class file {
   /// Example:
   ///   co_await f.close();
   [[nodiscard]] task<> close() {
-    if (!fd_) co_return;
+    if (!fd_)
+      co_return;
     const int fd = fd_.release();
     int res = 0;
     try {
@@ -304,8 +317,8 @@ inline constexpr std::size_t file_io_window = 8;
 // write_file, which waits in gather until every worker has finished.
 struct chunked_io {
   int fd;
-  std::size_t size;        // bytes to move
-  std::size_t next = 0;    // start of the next chunk no worker has claimed
+  std::size_t size;      // bytes to move
+  std::size_t next = 0;  // start of the next chunk no worker has claimed
   std::size_t end_of_file = std::numeric_limits<std::size_t>::max();  // first offset that read 0
   const std::filesystem::path* path;
 };
@@ -315,12 +328,14 @@ struct chunked_io {
 inline task<> read_chunks(chunked_io& io, std::span<std::byte> out) {
   for (;;) {
     const std::size_t begin = io.next;
-    if (begin >= io.size || begin >= io.end_of_file) co_return;
+    if (begin >= io.size || begin >= io.end_of_file)
+      co_return;
     const std::size_t end = std::min(begin + file_io_chunk, io.size);
     io.next = end;
     for (std::size_t pos = begin; pos < end;) {
       const int res = co_await file_read_op(io.fd, pos, out.subspan(pos, end - pos));
-      if (res < 0) throw_path_error(res, "corio::read_file: cannot read", *io.path);
+      if (res < 0)
+        throw_path_error(res, "corio::read_file: cannot read", *io.path);
       if (res == 0) {  // the file is shorter than its size said: it shrank
         io.end_of_file = std::min(io.end_of_file, pos);
         co_return;
@@ -334,15 +349,18 @@ inline task<> read_chunks(chunked_io& io, std::span<std::byte> out) {
 inline task<> write_chunks(chunked_io& io, std::span<const std::byte> data) {
   for (;;) {
     const std::size_t begin = io.next;
-    if (begin >= io.size) co_return;
+    if (begin >= io.size)
+      co_return;
     const std::size_t end = std::min(begin + file_io_chunk, io.size);
     io.next = end;
     for (std::size_t pos = begin; pos < end;) {
       const int res = co_await file_write_op(io.fd, pos, data.subspan(pos, end - pos));
-      if (res < 0) throw_path_error(res, "corio::write_file: cannot write", *io.path);
+      if (res < 0)
+        throw_path_error(res, "corio::write_file: cannot write", *io.path);
       // write(2) of a regular file never returns 0 for a non-empty buffer; if
       // it did, retrying would never end.
-      if (res == 0) throw_path_error(-EIO, "corio::write_file: the kernel wrote nothing to", *io.path);
+      if (res == 0)
+        throw_path_error(-EIO, "corio::write_file: the kernel wrote nothing to", *io.path);
       pos += static_cast<std::size_t>(res);
     }
   }
@@ -354,7 +372,8 @@ template <class Span, class Worker>
 task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
   const std::size_t chunks = (io.size + file_io_chunk - 1) / file_io_chunk;
   std::vector<task<>> workers;
-  for (std::size_t i = 0; i < std::min(chunks, file_io_window); ++i) workers.push_back(worker(io, buffer));
+  for (std::size_t i = 0; i < std::min(chunks, file_io_window); ++i)
+    workers.push_back(worker(io, buffer));
   co_await gather(std::move(workers));
 }
 
@@ -382,11 +401,14 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
   const std::uint64_t expected = co_await f.size();
   std::string out;
   if (expected > out.max_size()) {
-    throw std::length_error("corio::read_file: \"" + path.string() + "\" is too large for a std::string");
+    throw std::length_error("corio::read_file: \"" + path.string() +
+                            "\" is too large for a std::string");
   }
   out.resize(static_cast<std::size_t>(expected));
-  detail::chunked_io io{f.native_handle(), out.size(), 0, std::numeric_limits<std::size_t>::max(), &path};
-  co_await detail::run_chunk_workers(io, std::as_writable_bytes(std::span(out)), &detail::read_chunks);
+  detail::chunked_io io{f.native_handle(), out.size(), 0, std::numeric_limits<std::size_t>::max(),
+                        &path};
+  co_await detail::run_chunk_workers(io, std::as_writable_bytes(std::span(out)),
+                                     &detail::read_chunks);
   std::size_t length = std::min(io.end_of_file, out.size());
   if (length == out.size()) {
     // Read on to the real end: the size was 0 (a /proc file) or the file grew.
@@ -394,7 +416,8 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
       out.resize(length + detail::file_io_chunk);
       const std::size_t n =
           co_await f.read_at(length, std::as_writable_bytes(std::span(out)).subspan(length));
-      if (n == 0) break;
+      if (n == 0)
+        break;
       length += n;
     }
   }
@@ -424,7 +447,8 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
 ///   co_await corio::write_file("out.txt", "hello\n");
 [[nodiscard]] inline task<> write_file(std::filesystem::path path, std::string_view data) {
   file f = co_await file::open(path, open_mode::write | open_mode::create | open_mode::truncate);
-  detail::chunked_io io{f.native_handle(), data.size(), 0, std::numeric_limits<std::size_t>::max(), &path};
+  detail::chunked_io io{f.native_handle(), data.size(), 0, std::numeric_limits<std::size_t>::max(),
+                        &path};
   co_await detail::run_chunk_workers(io, std::as_bytes(std::span(data)), &detail::write_chunks);
   co_await f.close();
 }

@@ -28,18 +28,21 @@ TEST_CASE("ipv4_address: parses and formats dotted-decimal text", "[net][address
   CHECK(net::ipv4_address::any().to_string() == "0.0.0.0");
 }
 
-TEST_CASE("ipv4_address: rejects text that is not four numbers 0-255, naming it", "[net][address]") {
+TEST_CASE("ipv4_address: rejects text that is not four numbers 0-255, naming it",
+          "[net][address]") {
   for (const char* text : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", " 1.2.3.4", "1.2.3.4 ", "a.b.c.d",
                            "::1", "1.2.3.4:80", "localhost"}) {
     INFO(text);
     CHECK_FALSE(net::ipv4_address::try_parse(text));
-    CHECK_THROWS_MATCHES(net::ipv4_address::parse(text), std::invalid_argument,
-                         Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"") &&
-                                                         ContainsSubstring("ipv4_address::parse")));
+    CHECK_THROWS_MATCHES(
+        net::ipv4_address::parse(text), std::invalid_argument,
+        Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"") &&
+                                        ContainsSubstring("ipv4_address::parse")));
   }
 }
 
-TEST_CASE("ipv4_address: rejects text with an embedded NUL or beyond any address length", "[net][address]") {
+TEST_CASE("ipv4_address: rejects text with an embedded NUL or beyond any address length",
+          "[net][address]") {
   CHECK_FALSE(net::ipv4_address::try_parse(std::string_view("1.2.3.4\0", 8)));
   CHECK_FALSE(net::ipv4_address::try_parse(std::string(200, '1')));
 }
@@ -61,19 +64,21 @@ TEST_CASE("ipv6_address: parses plain, bracketed and scoped forms", "[net][addre
 }
 
 TEST_CASE("ipv6_address: formats in the RFC 5952 compressed form", "[net][address]") {
-  CHECK(net::ipv6_address::parse("2001:0db8:0000:0000:0000:0000:0000:0001").to_string() == "2001:db8::1");
+  CHECK(net::ipv6_address::parse("2001:0db8:0000:0000:0000:0000:0000:0001").to_string() ==
+        "2001:db8::1");
   CHECK(net::ipv6_address::loopback().to_string() == "::1");
   CHECK(net::ipv6_address::any().to_string() == "::");
 }
 
 TEST_CASE("ipv6_address: rejects malformed text and interface-name scopes, naming the text",
           "[net][address]") {
-  for (const char* text : {"", ":::", "::g", "[::1", "::1]", "1.2.3.4", "fe80::1%eth0", "fe80::1%", "[::1]:80",
-                           "1:2:3:4:5:6:7:8:9"}) {
+  for (const char* text : {"", ":::", "::g", "[::1", "::1]", "1.2.3.4", "fe80::1%eth0", "fe80::1%",
+                           "[::1]:80", "1:2:3:4:5:6:7:8:9"}) {
     INFO(text);
     CHECK_FALSE(net::ipv6_address::try_parse(text));
-    CHECK_THROWS_MATCHES(net::ipv6_address::parse(text), std::invalid_argument,
-                         Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"")));
+    CHECK_THROWS_MATCHES(
+        net::ipv6_address::parse(text), std::invalid_argument,
+        Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"")));
   }
 }
 
@@ -95,7 +100,8 @@ TEST_CASE("ip_address: parses either family and reports which", "[net][address]"
 }
 
 TEST_CASE("ip_address: orders IPv4 before IPv6 and compares by value", "[net][address]") {
-  CHECK(net::ip_address(net::ipv4_address::parse("255.255.255.255")) < net::ip_address(net::ipv6_address::any()));
+  CHECK(net::ip_address(net::ipv4_address::parse("255.255.255.255")) <
+        net::ip_address(net::ipv6_address::any()));
   CHECK(net::ip_address::parse("10.0.0.1") < net::ip_address::parse("10.0.0.2"));
   CHECK(net::ip_address::parse("::1") == net::ip_address(net::ipv6_address::loopback()));
 }
@@ -116,13 +122,15 @@ TEST_CASE("endpoint: parses and formats address:port, with brackets for IPv6", "
   CHECK(net::endpoint::parse("1.2.3.4:65535").port() == 65535);
 }
 
-TEST_CASE("endpoint: rejects missing or out-of-range ports and unbracketed IPv6", "[net][address]") {
-  for (const char* text : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:+80", "1.2.3.4:8 0",
-                           "::1:80", "[::1]", "[::1]:", "localhost:80", ":80"}) {
+TEST_CASE("endpoint: rejects missing or out-of-range ports and unbracketed IPv6",
+          "[net][address]") {
+  for (const char* text : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:+80",
+                           "1.2.3.4:8 0", "::1:80", "[::1]", "[::1]:", "localhost:80", ":80"}) {
     INFO(text);
     CHECK_FALSE(net::endpoint::try_parse(text));
-    CHECK_THROWS_MATCHES(net::endpoint::parse(text), std::invalid_argument,
-                         Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"")));
+    CHECK_THROWS_MATCHES(
+        net::endpoint::parse(text), std::invalid_argument,
+        Catch::Matchers::MessageMatches(ContainsSubstring(std::string("\"") + text + "\"")));
   }
 }
 
@@ -138,7 +146,8 @@ TEST_CASE("endpoint: converts an IPv4 endpoint to sockaddr_in and back", "[net][
   CHECK(net::endpoint::from_sockaddr(storage) == ep);
 }
 
-TEST_CASE("endpoint: converts an IPv6 endpoint with a scope to sockaddr_in6 and back", "[net][address]") {
+TEST_CASE("endpoint: converts an IPv6 endpoint with a scope to sockaddr_in6 and back",
+          "[net][address]") {
   const net::endpoint ep(net::ipv6_address::parse("fe80::2%5"), 9);
   const sockaddr_storage storage = ep.to_sockaddr();
   REQUIRE(ep.sockaddr_length() == sizeof(sockaddr_in6));
@@ -147,7 +156,8 @@ TEST_CASE("endpoint: converts an IPv6 endpoint with a scope to sockaddr_in6 and 
   CHECK(in6.sin6_family == AF_INET6);
   CHECK(in6.sin6_port == htons(9));
   CHECK(in6.sin6_scope_id == 5);
-  CHECK(net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&storage), ep.sockaddr_length()) == ep);
+  CHECK(net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&storage),
+                                     ep.sockaddr_length()) == ep);
 }
 
 TEST_CASE("endpoint: from_sockaddr rejects other families and short lengths", "[net][address]") {
@@ -156,6 +166,7 @@ TEST_CASE("endpoint: from_sockaddr rejects other families and short lengths", "[
   CHECK_THROWS_AS(net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&un), sizeof un),
                   std::invalid_argument);
   const sockaddr_storage v4 = net::endpoint::parse("1.2.3.4:5").to_sockaddr();
-  CHECK_THROWS_AS(net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&v4), 4), std::invalid_argument);
+  CHECK_THROWS_AS(net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&v4), 4),
+                  std::invalid_argument);
   CHECK_THROWS_AS(net::endpoint::from_sockaddr(nullptr, 0), std::invalid_argument);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// tests/net/tcp_test.cpp: tcp_stream and tcp_listener over the loopback interface, on a real kernel.
+// tests/net/tcp_test.cpp: tcp_stream and tcp_listener over the loopback interface, on a real
+// kernel.
 #include <corio/net/tcp.hpp>
 
 #include <corio/error.hpp>
@@ -15,8 +16,8 @@
 
 #include "support/io_uring_available.hpp"
 
-#include <netdb.h>
 #include <sys/resource.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <array>
@@ -61,7 +62,8 @@ corio::task<> echo(net::tcp_stream s) {
   std::vector<std::byte> buf(64 * 1024);
   for (;;) {
     const std::size_t n = co_await s.read_some(buf);
-    if (n == 0) break;
+    if (n == 0)
+      break;
     co_await s.write_all(std::span(buf).first(n));
   }
   s.shutdown_write();
@@ -80,8 +82,8 @@ corio::task<bool> throws(corio::task<T> t) {
 }
 
 std::size_t open_fd_count() {
-  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
-                                                std::filesystem::directory_iterator()));
+  return static_cast<std::size_t>(std::distance(
+      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator()));
 }
 
 }  // namespace
@@ -116,7 +118,8 @@ TEST_CASE("tcp_stream: echoes 8 MiB in both directions at once", "[net][tcp][io_
   }());
 }
 
-TEST_CASE("tcp_stream: read_some returns 0 once the peer has shut down its sending side", "[net][tcp][io_uring]") {
+TEST_CASE("tcp_stream: read_some returns 0 once the peer has shut down its sending side",
+          "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
@@ -129,7 +132,8 @@ TEST_CASE("tcp_stream: read_some returns 0 once the peer has shut down its sendi
     std::string got;
     for (int i = 0; i < 16; ++i) {
       const std::size_t n = co_await client.read_some(buf);
-      if (n == 0) break;
+      if (n == 0)
+        break;
       got += text_of(std::span(buf).first(n));
     }
     CHECK(got == "last words");
@@ -144,7 +148,8 @@ TEST_CASE("tcp_stream: read_some returns 0 once the peer has shut down its sendi
   }());
 }
 
-TEST_CASE("tcp_stream: read_exact throws incomplete_read_error when the stream ends early", "[net][tcp][io_uring]") {
+TEST_CASE("tcp_stream: read_exact throws incomplete_read_error when the stream ends early",
+          "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
@@ -199,25 +204,28 @@ TEST_CASE("tcp_stream: connect to a name that does not resolve throws an error n
       const bool resolve_error = e.code().category() == net::resolve_category();
       const bool system_error = e.code().category() == std::system_category();
       CHECK((resolve_error || system_error));
-      if (resolve_error) CHECK((e.code().value() == EAI_NONAME || e.code().value() == EAI_AGAIN));
+      if (resolve_error)
+        CHECK((e.code().value() == EAI_NONAME || e.code().value() == EAI_AGAIN));
     }
   }());
 }
 
-TEST_CASE("tcp_stream: connect resolves localhost and reaches a listener on 127.0.0.1", "[net][tcp][io_uring]") {
+TEST_CASE("tcp_stream: connect resolves localhost and reaches a listener on 127.0.0.1",
+          "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("localhost", 0);
     CHECK(listener.local_endpoint().address() == net::ip_address(net::ipv4_address::loopback()));
-    auto [client, server] =
-        co_await corio::gather(net::tcp_stream::connect("localhost", listener.local_port()), listener.accept());
+    auto [client, server] = co_await corio::gather(
+        net::tcp_stream::connect("localhost", listener.local_port()), listener.accept());
     CHECK(client.remote_endpoint() == server.local_endpoint());
     CHECK(client.local_endpoint() == server.remote_endpoint());
     CHECK(client.remote_endpoint().address().is_loopback());
   }());
 }
 
-TEST_CASE("net::resolve: returns a numeric address at once and resolves localhost", "[net][tcp][io_uring]") {
+TEST_CASE("net::resolve: returns a numeric address at once and resolves localhost",
+          "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     const auto numeric = co_await net::resolve("[::1]", 7);
@@ -239,14 +247,15 @@ TEST_CASE("tcp_listener: accepts IPv6 connections on ::1", "[net][tcp][io_uring]
   try {
     listener = net::tcp_listener::bind("::1", 0);
   } catch (const std::system_error& e) {
-    if (e.code() == std::errc::address_not_available || e.code() == std::errc::address_family_not_supported) {
+    if (e.code() == std::errc::address_not_available ||
+        e.code() == std::errc::address_family_not_supported) {
       SKIP("this machine has no IPv6 loopback: " << e.what());
     }
     throw;
   }
   corio::run([](net::tcp_listener& listener) -> corio::task<> {
-    auto [client, server] =
-        co_await corio::gather(net::tcp_stream::connect("[::1]", listener.local_port()), listener.accept());
+    auto [client, server] = co_await corio::gather(
+        net::tcp_stream::connect("[::1]", listener.local_port()), listener.accept());
     CHECK(server.remote_endpoint().address() == net::ip_address(net::ipv6_address::loopback()));
     co_await client.write_all("over v6");
     std::array<std::byte, 7> buf;
@@ -260,15 +269,16 @@ TEST_CASE("tcp_listener: bind to \"\" accepts on every interface", "[net][tcp][i
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("", 0);
     CHECK(listener.local_endpoint().address().is_unspecified());
-    auto [client, server] =
-        co_await corio::gather(net::tcp_stream::connect("127.0.0.1", listener.local_port()), listener.accept());
+    auto [client, server] = co_await corio::gather(
+        net::tcp_stream::connect("127.0.0.1", listener.local_port()), listener.accept());
     CHECK(client.is_open());
     CHECK(server.is_open());
   }());
 }
 
-TEST_CASE("tcp_listener: bind rejects a host name with invalid_argument that says how to resolve it",
-          "[net][tcp]") {
+TEST_CASE(
+    "tcp_listener: bind rejects a host name with invalid_argument that says how to resolve it",
+    "[net][tcp]") {
   CHECK_THROWS_MATCHES(net::tcp_listener::bind("example.com", 0), std::invalid_argument,
                        Catch::Matchers::MessageMatches(ContainsSubstring("\"example.com\"") &&
                                                        ContainsSubstring("corio::net::resolve")));
@@ -291,7 +301,8 @@ TEST_CASE("tcp_listener: a cancelled accept leaves the listener usable and loses
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
-    const bool timed_out = co_await throws<corio::timeout_error>(corio::wait_for(listener.accept(), 20ms));
+    const bool timed_out =
+        co_await throws<corio::timeout_error>(corio::wait_for(listener.accept(), 20ms));
     CHECK(timed_out);
 
     // The next connection reaches the next accept.
@@ -301,12 +312,13 @@ TEST_CASE("tcp_listener: a cancelled accept leaves the listener usable and loses
     std::array<std::byte, 2> buf;
     co_await server.read_exact(buf);
     CHECK(text_of(buf) == "hi");
-
   }());
 }
 
-TEST_CASE("tcp_listener: an accept cancelled as a connection arrives either returns it or leaves it queued",
-          "[net][tcp][io_uring]") {
+TEST_CASE(
+    "tcp_listener: an accept cancelled as a connection arrives either returns it or leaves it "
+    "queued",
+    "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
@@ -323,7 +335,8 @@ TEST_CASE("tcp_listener: an accept cancelled as a connection arrives either retu
       } catch (const corio::timeout_error&) {
         timed_out = true;
       }
-      if (timed_out) server = co_await corio::wait_for(listener.accept(), 5s);
+      if (timed_out)
+        server = co_await corio::wait_for(listener.accept(), 5s);
       const std::string message = "connection " + std::to_string(i);
       co_await client.write_all(message);
       std::string got(message.size(), '\0');
@@ -343,7 +356,8 @@ TEST_CASE("tcp_stream: a cancelled read leaves the stream usable", "[net][tcp][i
     auto server = co_await listener.accept();
 
     std::array<std::byte, 16> buf;
-    const bool timed_out = co_await throws<corio::timeout_error>(corio::wait_for(client.read_some(buf), 20ms));
+    const bool timed_out =
+        co_await throws<corio::timeout_error>(corio::wait_for(client.read_some(buf), 20ms));
     CHECK(timed_out);
 
     co_await server.write_all("after");
@@ -363,14 +377,16 @@ TEST_CASE("tcp_stream: a cancelled connect leaves no socket open", "[net][tcp][i
     std::vector<net::tcp_stream> established;
     for (int i = 0; i < 16; ++i) {
       try {
-        established.push_back(co_await corio::wait_for(net::tcp_stream::connect("127.0.0.1", port), 100ms));
+        established.push_back(
+            co_await corio::wait_for(net::tcp_stream::connect("127.0.0.1", port), 100ms));
       } catch (const corio::timeout_error&) {
         co_return true;
       }
     }
     co_return false;
   }(listener.local_port()));
-  if (!saw_pending) SKIP("the kernel completed every connect; no connect stayed pending to cancel");
+  if (!saw_pending)
+    SKIP("the kernel completed every connect; no connect stayed pending to cancel");
   CHECK(open_fd_count() == fds_before);
 }
 
@@ -403,7 +419,8 @@ TEST_CASE("tcp_stream: writing to a peer that closed throws EPIPE or ECONNRESET,
   std::signal(SIGPIPE, previous);
 }
 
-TEST_CASE("tcp_stream: close through io_uring ends the stream for the peer", "[net][tcp][io_uring]") {
+TEST_CASE("tcp_stream: close through io_uring ends the stream for the peer",
+          "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
@@ -442,8 +459,10 @@ TEST_CASE("tcp_listener: serves 2000 concurrent connections", "[net][tcp][io_uri
     auto server = [&]() -> corio::task<> {
       std::vector<corio::join_handle<void>> handlers;
       handlers.reserve(pairs);
-      for (std::size_t i = 0; i < pairs; ++i) handlers.push_back(corio::spawn(echo(co_await listener.accept())));
-      for (auto& h : handlers) co_await h;
+      for (std::size_t i = 0; i < pairs; ++i)
+        handlers.push_back(corio::spawn(echo(co_await listener.accept())));
+      for (auto& h : handlers)
+        co_await h;
     };
     auto client = [port](std::size_t id) -> corio::task<std::size_t> {
       auto s = co_await net::tcp_stream::connect("127.0.0.1", port);
@@ -454,14 +473,17 @@ TEST_CASE("tcp_listener: serves 2000 concurrent connections", "[net][tcp][io_uri
       co_await s.read_exact(std::as_writable_bytes(std::span(back)));
       std::array<std::byte, 1> end;
       const bool ended = co_await s.read_some(end) == 0;
-      co_return back == message && ended ? 1 : 0;
+      co_return back == message&& ended ? 1 : 0;
     };
 
     std::vector<corio::task<std::size_t>> clients;
-    for (std::size_t i = 0; i < pairs; ++i) clients.push_back(client(i));
-    auto [ok, _] = co_await corio::wait_for(corio::gather(corio::gather(std::move(clients)), server()), 30s);
+    for (std::size_t i = 0; i < pairs; ++i)
+      clients.push_back(client(i));
+    auto [ok, _] =
+        co_await corio::wait_for(corio::gather(corio::gather(std::move(clients)), server()), 30s);
     std::size_t total = 0;
-    for (std::size_t v : ok) total += v;
+    for (std::size_t v : ok)
+      total += v;
     co_return total;
   }(pairs));
   CHECK(served == pairs);

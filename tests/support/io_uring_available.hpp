@@ -21,14 +21,17 @@ inline int io_uring_setup_errno() {
   static const int err = [] {
     io_uring ring;
     const int res = io_uring_queue_init(4, &ring, 0);
-    if (res < 0) return -res;
+    if (res < 0)
+      return -res;
     io_uring_queue_exit(&ring);
     return 0;
   }();
   return err;
 }
 
-inline bool io_uring_available() { return io_uring_setup_errno() == 0; }
+inline bool io_uring_available() {
+  return io_uring_setup_errno() == 0;
+}
 
 // True when CORIO_REQUIRE_IO_URING=1: a missing io_uring is then a failure.
 inline bool io_uring_required() {
@@ -45,12 +48,12 @@ inline std::string io_uring_unavailable_reason() {
 
 // Skips the current Catch2 test case when io_uring is unavailable, or fails it when
 // CORIO_REQUIRE_IO_URING=1. Include <catch2/catch_test_macros.hpp> before using it.
-#define CORIO_TEST_REQUIRE_IO_URING()                                                  \
-  do {                                                                                 \
-    if (!::corio_test::io_uring_available()) {                                         \
-      if (::corio_test::io_uring_required()) {                                         \
+#define CORIO_TEST_REQUIRE_IO_URING()                                                      \
+  do {                                                                                     \
+    if (!::corio_test::io_uring_available()) {                                             \
+      if (::corio_test::io_uring_required()) {                                             \
         FAIL(::corio_test::io_uring_unavailable_reason() + " (CORIO_REQUIRE_IO_URING=1)"); \
-      }                                                                                \
-      SKIP(::corio_test::io_uring_unavailable_reason());                               \
-    }                                                                                  \
+      }                                                                                    \
+      SKIP(::corio_test::io_uring_unavailable_reason());                                   \
+    }                                                                                      \
   } while (false)

@@ -18,7 +18,8 @@ class unique_fd {
   explicit unique_fd(int fd) noexcept : fd_(fd) {}
   unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
   unique_fd& operator=(unique_fd&& other) noexcept {
-    if (this != &other) reset(other.release());
+    if (this != &other)
+      reset(other.release());
     return *this;
   }
   unique_fd(const unique_fd&) = delete;
@@ -35,7 +36,8 @@ class unique_fd {
   // Closes the owned fd (its error, if any, is dropped: POSIX leaves the fd
   // closed even when close fails) and takes `fd` instead.
   void reset(int fd = -1) noexcept {
-    if (const int old = std::exchange(fd_, fd); old >= 0) ::close(old);
+    if (const int old = std::exchange(fd_, fd); old >= 0)
+      ::close(old);
   }
 
  private:

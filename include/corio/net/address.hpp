@@ -25,8 +25,10 @@ namespace corio::detail {
 
 // inet_pton wants a NUL-terminated string; numeric addresses are short, so a
 // longer text is simply not one (INET6_ADDRSTRLEN counts the NUL).
-inline bool address_c_string(std::string_view text, std::array<char, INET6_ADDRSTRLEN>& out) noexcept {
-  if (text.size() >= out.size() || text.find('\0') != std::string_view::npos) return false;
+inline bool address_c_string(std::string_view text,
+                             std::array<char, INET6_ADDRSTRLEN>& out) noexcept {
+  if (text.size() >= out.size() || text.find('\0') != std::string_view::npos)
+    return false;
   std::memcpy(out.data(), text.data(), text.size());
   out[text.size()] = '\0';
   return true;
@@ -35,15 +37,19 @@ inline bool address_c_string(std::string_view text, std::array<char, INET6_ADDRS
 // Parses all of `text` as a decimal number <= max; no sign, no spaces.
 template <class Int>
 std::optional<Int> parse_bounded_decimal(std::string_view text, Int max) noexcept {
-  if (text.empty() || text.size() > 10) return std::nullopt;
+  if (text.empty() || text.size() > 10)
+    return std::nullopt;
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value > max) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value > max)
+    return std::nullopt;
   return static_cast<Int>(value);
 }
 
-[[noreturn]] inline void throw_invalid_address(const char* who, std::string_view text, const char* expected) {
-  throw std::invalid_argument(std::string(who) + ": \"" + std::string(text) + "\" is not " + expected);
+[[noreturn]] inline void throw_invalid_address(const char* who, std::string_view text,
+                                               const char* expected) {
+  throw std::invalid_argument(std::string(who) + ": \"" + std::string(text) + "\" is not " +
+                              expected);
 }
 
 }  // namespace corio::detail
@@ -74,9 +80,11 @@ class ipv4_address {
   /// 0-255, no leading zeros, nothing around them (inet_pton(3) rules).
   /// Throws: std::invalid_argument naming the text.
   static ipv4_address parse(std::string_view text) {
-    if (auto a = try_parse(text)) return *a;
-    detail::throw_invalid_address("corio::net::ipv4_address::parse", text,
-                    "a numeric IPv4 address (four decimal numbers 0-255, such as 127.0.0.1)");
+    if (auto a = try_parse(text))
+      return *a;
+    detail::throw_invalid_address(
+        "corio::net::ipv4_address::parse", text,
+        "a numeric IPv4 address (four decimal numbers 0-255, such as 127.0.0.1)");
   }
   /// As parse, but returns std::nullopt for invalid text.
   static std::optional<ipv4_address> try_parse(std::string_view text) noexcept {
@@ -142,9 +150,10 @@ class ipv6_address {
   /// use the index (if_nametoindex(3)).
   /// Throws: std::invalid_argument naming the text.
   static ipv6_address parse(std::string_view text) {
-    if (auto a = try_parse(text)) return *a;
+    if (auto a = try_parse(text))
+      return *a;
     detail::throw_invalid_address("corio::net::ipv6_address::parse", text,
-                    "a numeric IPv6 address (such as ::1, [::1] or fe80::1%2)");
+                                  "a numeric IPv6 address (such as ::1, [::1] or fe80::1%2)");
   }
   /// As parse, but returns std::nullopt for invalid text.
   static std::optional<ipv6_address> try_parse(std::string_view text) noexcept {
@@ -153,8 +162,10 @@ class ipv6_address {
     }
     std::uint32_t scope = 0;
     if (const auto percent = text.find('%'); percent != std::string_view::npos) {
-      auto parsed = detail::parse_bounded_decimal<std::uint32_t>(text.substr(percent + 1), UINT32_MAX);
-      if (!parsed) return std::nullopt;
+      auto parsed =
+          detail::parse_bounded_decimal<std::uint32_t>(text.substr(percent + 1), UINT32_MAX);
+      if (!parsed)
+        return std::nullopt;
       scope = *parsed;
       text = text.substr(0, percent);
     }
@@ -178,7 +189,8 @@ class ipv6_address {
   /// True for ::ffff:a.b.c.d, an IPv4 address seen through an IPv6 socket.
   constexpr bool is_v4_mapped() const noexcept {
     for (int i = 0; i < 10; ++i) {
-      if (bytes_[i] != 0) return false;
+      if (bytes_[i] != 0)
+        return false;
     }
     return bytes_[10] == 0xff && bytes_[11] == 0xff;
   }
@@ -188,7 +200,8 @@ class ipv6_address {
     std::array<char, INET6_ADDRSTRLEN> buf{};
     ::inet_ntop(AF_INET6, bytes_.data(), buf.data(), buf.size());
     std::string text = buf.data();
-    if (scope_id_ != 0) text += '%' + std::to_string(scope_id_);
+    if (scope_id_ != 0)
+      text += '%' + std::to_string(scope_id_);
     return text;
   }
 
@@ -217,14 +230,17 @@ class ip_address {
   /// Parses an IPv4 address, or else an IPv6 one (in any form ipv6_address::parse takes).
   /// Throws: std::invalid_argument naming the text.
   static ip_address parse(std::string_view text) {
-    if (auto a = try_parse(text)) return *a;
+    if (auto a = try_parse(text))
+      return *a;
     detail::throw_invalid_address("corio::net::ip_address::parse", text,
-                    "a numeric IP address (such as 127.0.0.1, ::1 or [::1])");
+                                  "a numeric IP address (such as 127.0.0.1, ::1 or [::1])");
   }
   /// As parse, but returns std::nullopt for invalid text.
   static std::optional<ip_address> try_parse(std::string_view text) noexcept {
-    if (auto v4 = ipv4_address::try_parse(text)) return ip_address(*v4);
-    if (auto v6 = ipv6_address::try_parse(text)) return ip_address(*v6);
+    if (auto v4 = ipv4_address::try_parse(text))
+      return ip_address(*v4);
+    if (auto v6 = ipv6_address::try_parse(text))
+      return ip_address(*v6);
     return std::nullopt;
   }
 
@@ -232,12 +248,14 @@ class ip_address {
   constexpr bool is_v6() const noexcept { return std::holds_alternative<ipv6_address>(value_); }
   /// The IPv4 address. Throws: std::logic_error if this is an IPv6 address.
   ipv4_address v4() const {
-    if (!is_v4()) throw std::logic_error("corio::net::ip_address::v4: " + to_string() + " is IPv6");
+    if (!is_v4())
+      throw std::logic_error("corio::net::ip_address::v4: " + to_string() + " is IPv6");
     return std::get<ipv4_address>(value_);
   }
   /// The IPv6 address. Throws: std::logic_error if this is an IPv4 address.
   ipv6_address v6() const {
-    if (!is_v6()) throw std::logic_error("corio::net::ip_address::v6: " + to_string() + " is IPv4");
+    if (!is_v6())
+      throw std::logic_error("corio::net::ip_address::v6: " + to_string() + " is IPv4");
     return std::get<ipv6_address>(value_);
   }
   /// AF_INET or AF_INET6.
@@ -256,8 +274,10 @@ class ip_address {
 
   friend constexpr bool operator==(const ip_address&, const ip_address&) = default;
   friend constexpr auto operator<=>(const ip_address& a, const ip_address& b) noexcept {
-    if (a.value_.index() != b.value_.index()) return a.value_.index() <=> b.value_.index();
-    if (a.is_v4()) return std::get<0>(a.value_) <=> std::get<0>(b.value_);
+    if (a.value_.index() != b.value_.index())
+      return a.value_.index() <=> b.value_.index();
+    if (a.is_v4())
+      return std::get<0>(a.value_) <=> std::get<0>(b.value_);
     return std::get<1>(a.value_) <=> std::get<1>(b.value_);
   }
 
@@ -283,22 +303,28 @@ class endpoint {
   /// since its colons would make the port ambiguous).
   /// Throws: std::invalid_argument naming the text.
   static endpoint parse(std::string_view text) {
-    if (auto e = try_parse(text)) return *e;
-    detail::throw_invalid_address("corio::net::endpoint::parse", text,
-                    "a numeric endpoint (address:port, such as 127.0.0.1:80 or [::1]:80)");
+    if (auto e = try_parse(text))
+      return *e;
+    detail::throw_invalid_address(
+        "corio::net::endpoint::parse", text,
+        "a numeric endpoint (address:port, such as 127.0.0.1:80 or [::1]:80)");
   }
   /// As parse, but returns std::nullopt for invalid text.
   static std::optional<endpoint> try_parse(std::string_view text) noexcept {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
+    if (colon == std::string_view::npos)
+      return std::nullopt;
     const auto port = detail::parse_bounded_decimal<std::uint16_t>(text.substr(colon + 1), 65535);
-    if (!port) return std::nullopt;
+    if (!port)
+      return std::nullopt;
     const std::string_view host = text.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      if (auto v6 = ipv6_address::try_parse(host)) return endpoint(*v6, *port);
+      if (auto v6 = ipv6_address::try_parse(host))
+        return endpoint(*v6, *port);
       return std::nullopt;
     }
-    if (auto v4 = ipv4_address::try_parse(host)) return endpoint(*v4, *port);
+    if (auto v4 = ipv4_address::try_parse(host))
+      return endpoint(*v4, *port);
     return std::nullopt;
   }
 

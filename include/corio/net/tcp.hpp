@@ -23,10 +23,10 @@
 #include <corio/detail/unique_fd.hpp>
 
 #include <liburing.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -99,15 +99,18 @@ inline std::vector<net::endpoint> resolve_blocking(const std::string& host, std:
   const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
   if (rc != 0) {
     const std::string what = "corio::net::resolve: cannot resolve \"" + host + "\"";
-    if (rc == EAI_SYSTEM) throw std::system_error(errno, std::system_category(), what);
+    if (rc == EAI_SYSTEM)
+      throw std::system_error(errno, std::system_category(), what);
     throw std::system_error(rc, net::resolve_category(), what);
   }
   std::vector<net::endpoint> endpoints;
   try {
     for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+      if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+        continue;
       const auto ep = net::endpoint::from_sockaddr(ai->ai_addr, ai->ai_addrlen);
-      if (std::find(endpoints.begin(), endpoints.end(), ep) == endpoints.end()) endpoints.push_back(ep);
+      if (std::find(endpoints.begin(), endpoints.end(), ep) == endpoints.end())
+        endpoints.push_back(ep);
     }
   } catch (...) {
     ::freeaddrinfo(list);
@@ -122,8 +125,10 @@ inline std::vector<net::endpoint> resolve_blocking(const std::string& host, std:
 }
 
 inline task<std::vector<net::endpoint>> resolve_host(std::string host, std::uint16_t port) {
-  if (auto numeric = net::ip_address::try_parse(host)) co_return std::vector{net::endpoint(*numeric, port)};
-  if (host.empty()) throw std::invalid_argument("corio::net::resolve: the host name is empty");
+  if (auto numeric = net::ip_address::try_parse(host))
+    co_return std::vector{net::endpoint(*numeric, port)};
+  if (host.empty())
+    throw std::invalid_argument("corio::net::resolve: the host name is empty");
   co_return co_await to_thread(&resolve_blocking, std::move(host), port);
 }
 
@@ -160,7 +165,8 @@ inline const std::error_category& resolve_category() noexcept {
 /// Thread safety: await only on the loop's thread.
 /// Example:
 ///   std::vector<corio::net::endpoint> eps = co_await corio::net::resolve("example.com", 80);
-[[nodiscard]] inline task<std::vector<endpoint>> resolve(std::string_view host, std::uint16_t port) {
+[[nodiscard]] inline task<std::vector<endpoint>> resolve(std::string_view host,
+                                                         std::uint16_t port) {
   return corio::detail::resolve_host(std::string(host), port);
 }
 
@@ -172,15 +178,16 @@ inline const std::error_category& resolve_category() noexcept {
 /// Thread safety: an exception object; copy it freely.
 /// Example:
 ///   try { co_await s.read_exact(header); }
-///   catch (const corio::net::incomplete_read_error& e) { if (e.bytes_read() == 0) co_return; throw; }
+///   catch (const corio::net::incomplete_read_error& e) { if (e.bytes_read() == 0) co_return;
+///   throw; }
 class incomplete_read_error : public std::runtime_error {
  public:
   incomplete_read_error(std::size_t bytes_read, std::size_t bytes_expected)
       : std::runtime_error("corio::net::tcp_stream::read_exact: the peer ended the stream after " +
                            std::to_string(bytes_read) + " of " + std::to_string(bytes_expected) +
-                           " bytes"),
-        bytes_read_(bytes_read),
-        bytes_expected_(bytes_expected) {}
+                           " bytes")
+      , bytes_read_(bytes_read)
+      , bytes_expected_(bytes_expected) {}
 
   /// How many bytes arrived (they are at the start of the buffer).
   std::size_t bytes_read() const noexcept { return bytes_read_; }
@@ -226,7 +233,9 @@ class tcp_stream {
   ~tcp_stream() = default;
 
   /// Takes ownership of `fd`, a connected SOCK_STREAM socket (blocking or not).
-  static tcp_stream from_native_handle(int fd) noexcept { return tcp_stream(corio::detail::unique_fd(fd)); }
+  static tcp_stream from_native_handle(int fd) noexcept {
+    return tcp_stream(corio::detail::unique_fd(fd));
+  }
 
   /// Connects to `host`:`port`, where `host` is a numeric address ("127.0.0.1",
   /// "::1", "[::1]") or a name; a name is resolved with resolve() (on the
@@ -258,7 +267,8 @@ class tcp_stream {
   ///   auto s = co_await corio::net::tcp_stream::connect(corio::net::endpoint::parse("[::1]:80"));
   [[nodiscard]] static task<tcp_stream> connect(endpoint remote) {
     corio::detail::unique_fd fd(::socket(remote.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
-    if (!fd) corio::detail::throw_socket_error(-errno, "corio::net::tcp_stream::connect", "(socket)");
+    if (!fd)
+      corio::detail::throw_socket_error(-errno, "corio::net::tcp_stream::connect", "(socket)");
     // The kernel reads the address when the SQE is submitted: it lives in this frame.
     const sockaddr_storage address = remote.to_sockaddr();
     const socklen_t length = remote.sockaddr_length();
@@ -266,7 +276,8 @@ class tcp_stream {
       io_uring_prep_connect(sqe, fd.get(), reinterpret_cast<const sockaddr*>(&address), length);
     });
     if (res < 0) {
-      corio::detail::throw_socket_error(res, "corio::net::tcp_stream::connect", "to " + remote.to_string());
+      corio::detail::throw_socket_error(res, "corio::net::tcp_stream::connect",
+                                        "to " + remote.to_string());
     }
     co_return tcp_stream(std::move(fd));
   }
@@ -289,10 +300,12 @@ class tcp_stream {
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await s.read_some(buf);
   [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
-    if (buffer.empty()) co_return 0;
+    if (buffer.empty())
+      co_return 0;
     assert_open();
     const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer);
-    co_return static_cast<std::size_t>(corio::detail::check(res, "corio::net::tcp_stream::read_some"));
+    co_return static_cast<std::size_t>(
+        corio::detail::check(res, "corio::net::tcp_stream::read_some"));
   }
 
   /// Reads exactly `buffer.size()` bytes, as asyncio's readexactly.
@@ -311,12 +324,14 @@ class tcp_stream {
   ///   std::array<std::byte, 4> header;
   ///   co_await s.read_exact(header);
   [[nodiscard]] task<> read_exact(std::span<std::byte> buffer) {
-    if (!buffer.empty()) assert_open();
+    if (!buffer.empty())
+      assert_open();
     std::size_t done = 0;
     while (done < buffer.size()) {
       const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer.subspan(done));
       const int n = corio::detail::check(res, "corio::net::tcp_stream::read_exact");
-      if (n == 0) throw incomplete_read_error(done, buffer.size());
+      if (n == 0)
+        throw incomplete_read_error(done, buffer.size());
       done += static_cast<std::size_t>(n);
     }
   }
@@ -335,10 +350,12 @@ class tcp_stream {
   /// Example:
   ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
   [[nodiscard]] task<std::size_t> write_some(std::span<const std::byte> data) {
-    if (data.empty()) co_return 0;
+    if (data.empty())
+      co_return 0;
     assert_open();
     const int res = co_await corio::detail::socket_send_op(fd_.get(), data);
-    co_return static_cast<std::size_t>(corio::detail::check(res, "corio::net::tcp_stream::write_some"));
+    co_return static_cast<std::size_t>(
+        corio::detail::check(res, "corio::net::tcp_stream::write_some"));
   }
 
   /// Sends all of `data`, continuing after short sends.
@@ -355,13 +372,15 @@ class tcp_stream {
   /// Example:
   ///   co_await s.write_all(std::as_bytes(std::span(payload)));
   [[nodiscard]] task<> write_all(std::span<const std::byte> data) {
-    if (!data.empty()) assert_open();
+    if (!data.empty())
+      assert_open();
     while (!data.empty()) {
       const int res = co_await corio::detail::socket_send_op(fd_.get(), data);
       const int n = corio::detail::check(res, "corio::net::tcp_stream::write_all");
       // send(2) on a stream socket never sends 0 of a non-empty buffer; if it
       // ever did, looping would never end.
-      if (n == 0) corio::detail::throw_errno(-EIO, "corio::net::tcp_stream::write_all: send sent nothing");
+      if (n == 0)
+        corio::detail::throw_errno(-EIO, "corio::net::tcp_stream::write_all: send sent nothing");
       data = data.subspan(static_cast<std::size_t>(n));
     }
   }
@@ -369,7 +388,9 @@ class tcp_stream {
   /// Sends all of `text`; as write_all(std::span<const std::byte>).
   /// Example:
   ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
-  [[nodiscard]] task<> write_all(std::string_view text) { return write_all(std::as_bytes(std::span(text))); }
+  [[nodiscard]] task<> write_all(std::string_view text) {
+    return write_all(std::as_bytes(std::span(text)));
+  }
 
   /// Ends the sending direction (sends a FIN); the peer's read_some then
   /// returns 0. Reading stays possible. Uses shutdown(2) with SHUT_WR, which
@@ -382,7 +403,8 @@ class tcp_stream {
   ///   s.shutdown_write();
   void shutdown_write() {
     assert_open();
-    if (::shutdown(fd_.get(), SHUT_WR) < 0) corio::detail::throw_errno(-errno, "corio::net::tcp_stream::shutdown_write");
+    if (::shutdown(fd_.get(), SHUT_WR) < 0)
+      corio::detail::throw_errno(-errno, "corio::net::tcp_stream::shutdown_write");
   }
 
   /// Closes the socket; does nothing if it is not open.
@@ -397,11 +419,13 @@ class tcp_stream {
   /// Example:
   ///   co_await s.close();
   [[nodiscard]] task<> close() {
-    if (!fd_) co_return;
+    if (!fd_)
+      co_return;
     const int fd = fd_.release();
     int res = 0;
     try {
-      res = co_await corio::detail::io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
+      res =
+          co_await corio::detail::io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
     } catch (const cancelled_error&) {
       ::close(fd);  // cancelled before the close was submitted: do it here
       throw;
@@ -443,7 +467,8 @@ class tcp_stream {
     sockaddr_storage storage{};
     socklen_t length = sizeof storage;
     auto* addr = reinterpret_cast<sockaddr*>(&storage);
-    const int rc = peer ? ::getpeername(fd_.get(), addr, &length) : ::getsockname(fd_.get(), addr, &length);
+    const int rc =
+        peer ? ::getpeername(fd_.get(), addr, &length) : ::getsockname(fd_.get(), addr, &length);
     if (rc < 0) {
       corio::detail::throw_errno(-errno, peer ? "corio::net::tcp_stream::remote_endpoint"
                                               : "corio::net::tcp_stream::local_endpoint");
@@ -463,8 +488,9 @@ class tcp_stream {
       }
       tried += (tried.empty() ? "" : ", ") + candidate.to_string();
     }
-    throw std::system_error(last_error, "corio::net::tcp_stream::connect to \"" + host + "\" port " +
-                                            std::to_string(port) + " (tried " + tried + ")");
+    throw std::system_error(last_error, "corio::net::tcp_stream::connect to \"" + host +
+                                            "\" port " + std::to_string(port) + " (tried " + tried +
+                                            ")");
   }
 
   // Data that only the loop's thread touches.
@@ -520,11 +546,14 @@ class tcp_listener {
     if (host.empty()) {
       // Dual stack: "::" with IPV6_V6ONLY off also accepts IPv4 (as ::ffff:a.b.c.d).
       corio::detail::unique_fd probe(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
-      if (probe) return bind(endpoint(ipv6_address::any(), port), backlog, std::move(probe), true);
+      if (probe)
+        return bind(endpoint(ipv6_address::any(), port), backlog, std::move(probe), true);
       return bind(endpoint(ipv4_address::any(), port), backlog);
     }
-    if (host == "localhost") return bind(endpoint(ipv4_address::loopback(), port), backlog);
-    if (auto numeric = ip_address::try_parse(host)) return bind(endpoint(*numeric, port), backlog);
+    if (host == "localhost")
+      return bind(endpoint(ipv4_address::loopback(), port), backlog);
+    if (auto numeric = ip_address::try_parse(host))
+      return bind(endpoint(*numeric, port), backlog);
     throw std::invalid_argument("corio::net::tcp_listener::bind: \"" + std::string(host) +
                                 "\" is not a numeric address; bind takes a numeric IPv4 or IPv6 "
                                 "address, \"localhost\" or \"\" (every interface). To bind a name, "
@@ -534,7 +563,8 @@ class tcp_listener {
   /// Opens a socket listening on `local`; as bind(host, port, backlog).
   static tcp_listener bind(const endpoint& local, int backlog = 1024) {
     corio::detail::unique_fd fd(::socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
-    if (!fd) corio::detail::throw_socket_error(-errno, "corio::net::tcp_listener::bind", "(socket)");
+    if (!fd)
+      corio::detail::throw_socket_error(-errno, "corio::net::tcp_listener::bind", "(socket)");
     return bind(local, backlog, std::move(fd), false);
   }
 
@@ -562,8 +592,10 @@ class tcp_listener {
       const int res = co_await corio::detail::io_op([fd = fd_.get()](io_uring_sqe* sqe) {
         io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
       });
-      if (res >= 0) co_return tcp_stream(corio::detail::unique_fd(res));
-      if (!is_transient_accept_error(-res)) corio::detail::throw_errno(res, "corio::net::tcp_listener::accept");
+      if (res >= 0)
+        co_return tcp_stream(corio::detail::unique_fd(res));
+      if (!is_transient_accept_error(-res))
+        corio::detail::throw_errno(res, "corio::net::tcp_listener::accept");
     }
   }
 
@@ -580,9 +612,11 @@ class tcp_listener {
   void close() noexcept { fd_.reset(); }
 
  private:
-  static tcp_listener bind(const endpoint& local, int backlog, corio::detail::unique_fd fd, bool dual_stack) {
+  static tcp_listener bind(const endpoint& local, int backlog, corio::detail::unique_fd fd,
+                           bool dual_stack) {
     const char* const who = "corio::net::tcp_listener::bind";
-    if (backlog < 0) throw std::invalid_argument(std::string(who) + ": the backlog must not be negative");
+    if (backlog < 0)
+      throw std::invalid_argument(std::string(who) + ": the backlog must not be negative");
     const int one = 1;
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
       corio::detail::throw_socket_error(-errno, who, "(SO_REUSEADDR)");
@@ -594,10 +628,12 @@ class tcp_listener {
       }
     }
     const sockaddr_storage address = local.to_sockaddr();
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), local.sockaddr_length()) < 0) {
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), local.sockaddr_length()) <
+        0) {
       corio::detail::throw_socket_error(-errno, who, "to " + local.to_string());
     }
-    if (::listen(fd.get(), backlog) < 0) corio::detail::throw_socket_error(-errno, who, "(listen)");
+    if (::listen(fd.get(), backlog) < 0)
+      corio::detail::throw_socket_error(-errno, who, "(listen)");
 
     tcp_listener listener;
     sockaddr_storage bound{};
