@@ -8,6 +8,13 @@
 #include <corio/event_loop.hpp>
 #include <corio/file.hpp>
 #include <corio/gather.hpp>
+#include <corio/http/client.hpp>
+#include <corio/http/headers.hpp>
+#include <corio/http/message.hpp>
+#include <corio/http/parser.hpp>
+#include <corio/http/serialize.hpp>
+#include <corio/http/server.hpp>
+#include <corio/http/url.hpp>
 #include <corio/mutex.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/tcp.hpp>

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+// corio/http/server.hpp: an HTTP/1.1 server that answers each request with a handler's task.
+//
+// - server: bind(), serve(), stop(); one coroutine per connection, keep-alive,
+//   pipelined requests answered in order.
+// - server_options: idle timeout and size limits.
+//
+// Hostile or broken input is answered, never fatal: a malformed request gets
+// 400 (414, 431, 413, 501 or 505 where they fit) and the connection is
+// closed; a client that stalls is disconnected after the idle timeout (408 if
+// it had sent part of a request); a handler that throws gets its client a 500
+// and the server goes on.
+#pragma once
+
+#include <corio/error.hpp>
+#include <corio/http/headers.hpp>
+#include <corio/http/message.hpp>
+#include <corio/http/parser.hpp>
+#include <corio/http/serialize.hpp>
+#include <corio/net/address.hpp>
+#include <corio/net/tcp.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/task_group.hpp>
+#include <corio/wait_for.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace corio::http {
+
+/// Settings of a server.
+///
+/// Example:
+///   using namespace std::chrono_literals;
+///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
+struct server_options {
+  /// How long the server waits for a whole request: from accepting the
+  /// connection, or from sending the previous response, until the request's
+  /// last byte. A connection that stays silent that long is closed; one that
+  /// sent part of a request gets 408 first. Also bounds each response write.
+  /// Zero or negative: wait forever.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+  /// Bytes of request line plus header fields; more is answered with 431
+  /// (414 if the request line alone is too long).
+  std::size_t max_header_bytes = 64 * 1024;
+  /// Bytes of a decoded request body; more is answered with 413.
+  std::size_t max_body_bytes = 1024 * 1024;
+  /// The listen(2) backlog.
+  int backlog = 1024;
+};
+
+namespace detail {
+
+// After a response that ends the connection, the server shuts its side and
+// reads what the client still sends, for at most this long (or the idle
+// timeout if shorter) and at most linger_max_bytes: closing a socket with
+// unread input makes the kernel send a reset, which can destroy the response
+// before the client reads it (RFC 9112 §9.6).
+inline constexpr std::chrono::milliseconds linger_timeout{2000};
+inline constexpr std::size_t linger_max_bytes = 1024 * 1024;
+
+using clock = std::chrono::steady_clock;
+
+struct connection_entry {
+  join_handle<void> handle;
+  bool busy = false;  // between a complete request and the end of its response
+};
+
+struct server_state {
+  server_state(server_options o, std::function<task<response>(request)> h, net::tcp_listener l)
+      : options(o), handler(std::move(h)), listener(std::move(l)), local(listener.local_endpoint()) {}
+
+  // Data that does not change once initialised.
+  server_options options;
+  std::function<task<response>(request)> handler;
+  // Data that only the loop's thread touches.
+  net::tcp_listener listener;
+  net::endpoint local;
+  task_group children;  // the accept loop and every connection
+  join_handle<void> acceptor;
+  std::unordered_map<std::uint64_t, connection_entry> connections;
+  std::uint64_t accepted = 0;
+  std::uint64_t requests = 0;
+  bool serving = false;
+  bool stopping = false;
+};
+
+[[nodiscard]] inline std::optional<clock::time_point> deadline_in(std::chrono::milliseconds d) {
+  if (d <= std::chrono::milliseconds::zero()) return std::nullopt;
+  return clock::now() + d;
+}
+
+// Reads what is available; nullopt when `deadline` passes first.
+inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
+                                                    std::span<std::byte> buffer,
+                                                    std::optional<clock::time_point> deadline) {
+  if (!deadline) co_return co_await stream.read_some(buffer);
+  const clock::duration left = *deadline - clock::now();
+  if (left <= clock::duration::zero()) co_return std::nullopt;
+  try {
+    co_return co_await wait_for(stream.read_some(buffer), left);
+  } catch (const timeout_error&) {
+  }
+  co_return std::nullopt;
+}
+
+// Writes all of `data`; false when `deadline` passes first (the stream is then
+// in an unknown state and must be closed).
+inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
+                               std::optional<clock::time_point> deadline) {
+  if (!deadline) {
+    co_await stream.write_all(data);
+    co_return true;
+  }
+  const clock::duration left = *deadline - clock::now();
+  if (left <= clock::duration::zero()) co_return false;
+  try {
+    co_await wait_for(stream.write_all(data), left);
+    co_return true;
+  } catch (const timeout_error&) {
+  }
+  co_return false;
+}
+
+// Ends the connection from the server's side: FIN first, then drain the
+// client's remaining input briefly so that the close does not reset it.
+inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buffer,
+                               std::chrono::milliseconds idle_timeout) {
+  stream.shutdown_write();
+  std::chrono::milliseconds limit = linger_timeout;
+  if (idle_timeout > std::chrono::milliseconds::zero()) limit = std::min(limit, idle_timeout);
+  const std::optional<clock::time_point> deadline = deadline_in(limit);
+  std::size_t drained = 0;
+  while (drained < linger_max_bytes) {
+    const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
+    if (!n || *n == 0) break;
+    drained += *n;
+  }
+}
+
+[[nodiscard]] inline response error_response(int status, std::string_view text) {
+  std::string body = std::to_string(status) + ' ' + std::string(reason_phrase(status));
+  if (!text.empty()) {
+    body += ": ";
+    body += text;
+  }
+  body += '\n';
+  return {status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)};
+}
+
+// Runs the handler; any exception but cancellation becomes a 500.
+inline task<response> call_handler(server_state* s, request req) {
+  try {
+    co_return co_await s->handler(std::move(req));
+  } catch (const cancelled_error&) {
+    throw;
+  } catch (...) {
+    // The client gets no detail: an exception's text may hold internals.
+  }
+  co_return error_response(500, {});
+}
+
+// Serves requests on one connection until it ends. Returns normally when the
+// connection is over; throws std::system_error when it fails.
+inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream& stream) {
+  const server_options& options = s->options;
+  request_parser parser(
+      parser_limits{.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
+  std::vector<std::byte> buffer(16 * 1024);
+  std::span<const std::byte> pending;  // received, not yet parsed: pipelined requests
+  for (;;) {
+    if (s->stopping) co_return;
+    // Read one request.
+    const std::optional<clock::time_point> deadline = deadline_in(options.idle_timeout);
+    bool started = !pending.empty();
+    bool sent_continue = false;
+    parse_result r{parse_status::need_more, 0};
+    while (r.status == parse_status::need_more) {
+      if (pending.empty()) {
+        const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
+        if (!n) {
+          if (started) {
+            co_await write_before(stream, serialize(error_response(408, {}), {.keep_alive = false}),
+                                  deadline_in(linger_timeout));
+          }
+          co_return;
+        }
+        if (*n == 0) {
+          r = parser.on_eof();
+          break;
+        }
+        pending = std::span<const std::byte>(buffer).first(*n);
+        started = true;
+      }
+      r = parser.feed(pending);
+      pending = pending.subspan(r.consumed);
+      if (r.status == parse_status::need_more && parser.expects_continue() && !sent_continue) {
+        sent_continue = true;
+        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline)) co_return;
+      }
+    }
+    if (r.status == parse_status::closed) co_return;
+    if (r.status == parse_status::error) {
+      const parse_error& e = parser.error();
+      const std::string wire =
+          serialize(error_response(e.status == 0 ? 400 : e.status, e.message), {.keep_alive = false});
+      if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
+        co_await close_gracefully(stream, buffer, options.idle_timeout);
+      }
+      co_return;
+    }
+
+    // Answer it.
+    const bool client_keeps = parser.keep_alive();
+    request req = parser.take();
+    const bool head = req.method == "HEAD";
+    s->connections.at(id).busy = true;
+    response res = co_await call_handler(s, std::move(req));
+    const bool keep = client_keeps && !s->stopping;
+    std::string wire;
+    try {
+      wire = serialize(res, {.keep_alive = keep, .omit_body = head});
+    } catch (const std::invalid_argument&) {
+      wire = serialize(error_response(500, {}), {.keep_alive = keep, .omit_body = head});
+    }
+    const bool written = co_await write_before(stream, wire, deadline_in(options.idle_timeout));
+    s->connections.at(id).busy = false;
+    if (!written) co_return;
+    ++s->requests;
+    if (!keep) {
+      if (s->stopping) {
+        stream.shutdown_write();
+      } else {
+        co_await close_gracefully(stream, buffer, options.idle_timeout);
+      }
+      co_return;
+    }
+  }
+}
+
+inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_stream stream) {
+  struct unregister {
+    server_state* s;
+    std::uint64_t id;
+    // Dropping our own join_handle while running is allowed: the group still
+    // owns the task, and frees it when it finishes.
+    ~unregister() { s->connections.erase(id); }
+  } guard{s, id};
+  try {
+    co_await connection_loop(s, id, stream);
+  } catch (const cancelled_error&) {
+    throw;
+  } catch (const std::exception&) {
+    // A reset, a broken pipe or an allocation failure ends this connection
+    // only; it must not cancel the others through the group.
+  }
+}
+
+[[nodiscard]] inline bool is_resource_exhaustion(const std::system_error& e) noexcept {
+  const std::error_code c = e.code();
+  return c.category() == std::system_category() &&
+         (c.value() == EMFILE || c.value() == ENFILE || c.value() == ENOBUFS || c.value() == ENOMEM);
+}
+
+inline task<> accept_loop(server_state* s) {
+  while (!s->stopping) {
+    net::tcp_stream stream;
+    bool exhausted = false;
+    try {
+      stream = co_await s->listener.accept();
+    } catch (const std::system_error& e) {
+      if (!is_resource_exhaustion(e)) throw;
+      exhausted = true;
+    }
+    if (exhausted) {
+      // Out of file descriptors or memory: connections that close will free
+      // some, so wait a little rather than fail the server.
+      co_await sleep(std::chrono::milliseconds(100));
+      continue;
+    }
+    ++s->accepted;
+    try {
+      stream.set_nodelay(true);
+    } catch (const std::system_error&) {
+      continue;  // the peer reset it already
+    }
+    const std::uint64_t id = s->accepted;
+    join_handle<void> h = s->children.spawn(serve_connection(s, id, std::move(stream)));
+    s->connections.emplace(id, connection_entry{std::move(h), false});
+  }
+}
+
+inline task<> serve(server_state* s) {
+  if (s->serving) throw std::logic_error("corio::http::server::serve: the server is already serving");
+  s->serving = true;
+  struct finish {
+    server_state* s;
+    ~finish() {
+      s->listener.close();
+      s->serving = false;
+      s->stopping = true;  // a server serves once
+    }
+  } guard{s};
+  if (s->stopping) co_return;
+  s->acceptor = s->children.spawn(accept_loop(s));
+  co_await s->children.wait();
+}
+
+}  // namespace detail
+
+/// An HTTP/1.1 server: it accepts connections and answers each request with
+/// the task that a handler returns.
+///
+/// Each connection is served by a coroutine of its own. Requests on one
+/// connection are read and answered one at a time, in order, so pipelined
+/// requests get their responses in the order sent; the connection stays open
+/// while the client wants it (HTTP/1.1 keep-alive). A handler that throws
+/// (anything but cancelled_error) makes the response a 500; the connection
+/// and the server go on. Responses carry Content-Length; a response to HEAD
+/// omits the body. `Expect: 100-continue` is answered with 100 Continue.
+///
+/// Input the server refuses is answered with a status and the connection is
+/// closed: 400 (malformed request, e.g. a bad request line or a missing Host),
+/// 414 (request line too long), 431 (header fields over
+/// server_options::max_header_bytes), 413 (body over max_body_bytes), 501
+/// (a transfer coding other than chunked), 505 (not HTTP/1.x), 408 (part of a
+/// request, then silence for idle_timeout). A silent connection is closed
+/// after idle_timeout without an answer.
+///
+/// Throws: bind: std::invalid_argument for an empty handler or a host that
+///   is not a numeric address or "localhost"; std::system_error (EADDRINUSE,
+///   ...). serve: std::system_error if accepting fails for a reason other
+///   than running out of descriptors or memory (then it waits and retries);
+///   std::logic_error if already serving.
+/// Cancellation: cancelling the task in serve() cancels every connection at
+///   once (handlers included), closes the listener, and throws cancelled_error.
+/// Lifetime: the server must outlive serve(). The handler is kept in the
+///   server, so what it captures lives as long as the server; the request
+///   it receives is its own (by value).
+/// Thread safety: use only on the loop's thread.
+/// Example:
+///   corio::task<corio::http::response> hello(corio::http::request req) {
+///     co_return corio::http::response{200, {{"Content-Type", "text/plain"}}, "hello " + req.target};
+///   }
+///   auto srv = corio::http::server::bind("127.0.0.1", 0, hello);
+///   corio::join_handle<void> running = corio::spawn(srv.serve());
+///   auto res = co_await corio::http::get("http://127.0.0.1:" + std::to_string(srv.port()) + "/x");
+///   srv.stop();
+///   co_await running;
+class server {
+ public:
+  /// What answers a request: called once per request, on the loop's thread.
+  using handler_type = std::function<task<response>(request)>;
+
+  server(server&&) noexcept = default;
+  server& operator=(server&&) noexcept = default;
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  ~server() = default;
+
+  /// Opens a listening socket on `host`:`port` (port 0 picks a free one, see
+  /// port()) with `options`; requests go to `handler` once serve() runs.
+  ///
+  /// `host` is as for net::tcp_listener::bind: a numeric address,
+  /// "localhost" (127.0.0.1) or "" (every interface).
+  ///
+  /// Throws: std::invalid_argument for an empty handler or an unusable host;
+  ///   std::system_error from bind(2) or listen(2).
+  /// Example:
+  ///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
+  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port, server_options options,
+                                   handler_type handler) {
+    if (!handler) throw std::invalid_argument("corio::http::server::bind: the handler is empty");
+    net::tcp_listener listener = net::tcp_listener::bind(host, port, options.backlog);
+    return server(std::make_unique<detail::server_state>(options, std::move(handler), std::move(listener)));
+  }
+
+  /// Opens a listening socket with the default server_options; see above.
+  /// Example:
+  ///   auto srv = corio::http::server::bind("127.0.0.1", 0, handler);
+  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port, handler_type handler) {
+    return bind(host, port, server_options{}, std::move(handler));
+  }
+
+  /// The port the server listens on (the one chosen, when bound to port 0).
+  [[nodiscard]] std::uint16_t port() const noexcept { return state_->local.port(); }
+  /// The address and port the server listens on.
+  [[nodiscard]] const net::endpoint& local_endpoint() const noexcept { return state_->local; }
+
+  /// Accepts connections and serves them until stop(); then waits for every
+  /// connection to end, closes the listener and returns. A server serves
+  /// once: after serve() has returned, calling it again returns at once.
+  ///
+  /// Throws: std::system_error if accepting fails (not for EMFILE, ENFILE,
+  ///   ENOBUFS, ENOMEM: it waits and retries); std::logic_error if the server
+  ///   is serving already; cancelled_error when cancelled.
+  /// Cancellation: every connection is cancelled at once and awaited, the
+  ///   listener is closed, and cancelled_error is thrown.
+  /// Lifetime: the server must outlive the returned task.
+  /// Example:
+  ///   corio::join_handle<void> running = corio::spawn(srv.serve());
+  [[nodiscard]] task<> serve() { return detail::serve(state_.get()); }
+
+  /// Stops the server gracefully: no new connection is accepted, connections
+  /// waiting for a request are closed, and a request being handled is
+  /// answered (with `Connection: close`) before its connection closes; then
+  /// serve() returns. May be called from a handler, before serve(), or twice.
+  /// A handler that never finishes keeps serve() waiting: cancel serve()'s
+  /// task to end everything at once.
+  ///
+  /// Thread safety: call only on the loop's thread.
+  void stop() noexcept {
+    detail::server_state& s = *state_;
+    s.stopping = true;
+    s.acceptor.cancel();
+    for (auto& [id, entry] : s.connections) {
+      if (!entry.busy) entry.handle.cancel();
+    }
+    if (!s.serving) s.listener.close();
+  }
+
+  /// Connections accepted since bind().
+  [[nodiscard]] std::uint64_t connections_accepted() const noexcept { return state_->accepted; }
+  /// Connections open now.
+  [[nodiscard]] std::size_t open_connections() const noexcept { return state_->connections.size(); }
+  /// Responses written completely since bind().
+  [[nodiscard]] std::uint64_t requests_served() const noexcept { return state_->requests; }
+
+ private:
+  explicit server(std::unique_ptr<detail::server_state> state) noexcept : state_(std::move(state)) {}
+
+  std::unique_ptr<detail::server_state> state_;
+};
+
+}  // namespace corio::http
