@@ -38,9 +38,9 @@ struct loop_options {
 namespace detail {
 // A spawned task the loop must cancel and wait for when run() ends; it is
 // also the context its coroutines run in.
-class live_task : public list_hook, public task_context {
+class live_task : public list_hook, public context_owner, public task_context {
  public:
-  explicit live_task(done_fn on_done) noexcept : task_context(on_done) {}
+  explicit live_task(done_fn on_done) noexcept : context_owner(on_done), task_context(this) {}
 };
 }  // namespace detail
 
@@ -196,9 +196,10 @@ class event_loop {
   static constexpr ms no_wait{0};
   static constexpr ms ten_ms{10};
 
-  struct main_context : detail::task_context {
-    main_context() noexcept : task_context(&on_done) {}
-    static std::coroutine_handle<> on_done(task_context* self, detail::task_promise_base&) noexcept {
+  struct main_context : detail::context_owner, detail::task_context {
+    main_context() noexcept : context_owner(&on_done), task_context(this) {}
+    static std::coroutine_handle<> on_done(context_owner* self, task_context*,
+                                           detail::task_promise_base&) noexcept {
       static_cast<main_context*>(self)->done = true;
       return std::noop_coroutine();
     }

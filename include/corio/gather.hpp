@@ -11,6 +11,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -66,9 +67,9 @@ namespace detail {
 // still running (children not yet started never start), and is rethrown once
 // all have finished.
 template <class Derived, bool settled>
-class gather_awaiter_base : public cancellable {
+class gather_awaiter_base : public cancellable, public context_owner {
  public:
-  gather_awaiter_base() noexcept : cancellable(&on_cancel) {}
+  gather_awaiter_base() noexcept : cancellable(&on_cancel), context_owner(&on_child_finished) {}
   gather_awaiter_base(const gather_awaiter_base&) = delete;
   gather_awaiter_base& operator=(const gather_awaiter_base&) = delete;
 
@@ -86,17 +87,18 @@ class gather_awaiter_base : public cancellable {
     parent_ = parent;
     parent_context_->park(this);
     const std::size_t n = self().child_count();
-    children_ = std::vector<child>(n);
-    remaining_ = n + 1;  // +1 until every child has started, so none resumes us early
-    for (std::size_t i = 0; i < n; ++i) {
-      if (failed_ || parent_cancelled_) {
-        --remaining_;  // left unstarted; its frame is freed with the gather
-        continue;
-      }
-      children_[i].owner = this;
-      auto h = self().handle(i);
-      self().promise(i).start_as_root(&children_[i]);
-      h.resume();
+    children_ = std::make_unique<task_context[]>(n);
+    remaining_ = 1;  // until every child has started, so none resumes us early
+    // Children left unstarted after a failure or a cancellation are freed
+    // with the gather. started_ counts the running child too, so that a
+    // cancellation it causes reaches it.
+    for (std::size_t i = 0; i < n && !failed_ && !parent_cancelled_; ++i) {
+      task_context& context = children_[i];
+      context.set_owner(this);
+      ++remaining_;
+      started_ = i + 1;
+      self().promise(i).start_as_root(&context);
+      self().handle(i).resume();
     }
     if (--remaining_ == 0) {
       parent_context_->unpark();
@@ -114,7 +116,8 @@ class gather_awaiter_base : public cancellable {
       if (failed_) std::rethrow_exception(self().promise(first_failure_).exception());
     }
     if (parent_cancelled_) {
-      if constexpr (settled) throw cancelled_error();
+      // Without every child's value there is nothing to return.
+      if (settled || started_ < self().child_count()) throw cancelled_error();
       parent_context_->keep_pending_cancel();  // every child finished anyway
     }
   }
@@ -133,20 +136,15 @@ class gather_awaiter_base : public cancellable {
   }
 
  private:
-  struct child : task_context {
-    child() noexcept : task_context(&on_child_finished) {}
-    gather_awaiter_base* owner = nullptr;
-  };
-
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
   const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
 
-  static std::coroutine_handle<> on_child_finished(task_context* ctx, task_promise_base& p) noexcept {
-    auto& c = static_cast<child&>(*ctx);
-    gather_awaiter_base& g = *c.owner;
+  static std::coroutine_handle<> on_child_finished(context_owner* self, task_context* child,
+                                                   task_promise_base& p) noexcept {
+    auto& g = *static_cast<gather_awaiter_base*>(self);
     if (!settled && p.exception() && !g.failed_) {
       g.failed_ = true;
-      g.first_failure_ = static_cast<std::size_t>(&c - g.children_.data());
+      g.first_failure_ = static_cast<std::size_t>(child - g.children_.get());
       g.cancel_children();
     }
     if (--g.remaining_ == 0) {
@@ -164,12 +162,13 @@ class gather_awaiter_base : public cancellable {
   }
 
   void cancel_children() noexcept {
-    for (std::size_t i = 0; i < children_.size(); ++i) {
-      if (children_[i].owner != nullptr && !self().handle(i).done()) children_[i].request_cancel();
+    for (std::size_t i = 0; i < started_; ++i) {
+      if (!self().handle(i).done()) children_[i].request_cancel();
     }
   }
 
-  std::vector<child> children_;
+  std::unique_ptr<task_context[]> children_;
+  std::size_t started_ = 0;
   std::coroutine_handle<> parent_;
   task_context* parent_context_ = nullptr;
   std::size_t remaining_ = 0;

@@ -20,10 +20,15 @@ namespace detail {
 
 // Runs the child as its own unit beside a timer; the timer cancels the child.
 template <class T>
-class wait_for_awaiter final : public cancellable, public timer_node {
+class wait_for_awaiter final : public cancellable, public timer_node, public context_owner {
  public:
   wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
-      : cancellable(&on_cancel), timer_node(&on_timeout), task_(std::move(t)), deadline_(deadline) {
+      : cancellable(&on_cancel),
+        timer_node(&on_timeout),
+        context_owner(&on_child_finished),
+        task_(std::move(t)),
+        deadline_(deadline),
+        child_(this) {
     task_access::check_awaitable(task_, "corio::wait_for");
   }
   wait_for_awaiter(const wait_for_awaiter&) = delete;
@@ -42,7 +47,6 @@ class wait_for_awaiter final : public cancellable, public timer_node {
     }
     parent_ = parent;
     parent_context_->park(this);
-    child_.owner = this;
     loop_->timers().add(this, deadline_);
     auto h = task_access::handle(task_);
     h.promise().start_as_root(&child_);
@@ -66,13 +70,9 @@ class wait_for_awaiter final : public cancellable, public timer_node {
   }
 
  private:
-  struct child_context : task_context {
-    child_context() noexcept : task_context(&on_child_finished) {}
-    wait_for_awaiter* owner = nullptr;
-  };
-
-  static std::coroutine_handle<> on_child_finished(task_context* ctx, task_promise_base&) noexcept {
-    wait_for_awaiter& w = *static_cast<child_context*>(ctx)->owner;
+  static std::coroutine_handle<> on_child_finished(context_owner* self, task_context*,
+                                                   task_promise_base&) noexcept {
+    auto& w = *static_cast<wait_for_awaiter*>(self);
     w.finished_ = true;
     if (w.armed()) w.loop_->timers().remove(&w);
     if (w.starting_) return std::noop_coroutine();  // await_suspend resumes the parent
@@ -93,7 +93,7 @@ class wait_for_awaiter final : public cancellable, public timer_node {
 
   task<T> task_;
   std::chrono::steady_clock::time_point deadline_;
-  child_context child_;
+  task_context child_;
   event_loop* loop_ = nullptr;
   std::coroutine_handle<> parent_;
   task_context* parent_context_ = nullptr;

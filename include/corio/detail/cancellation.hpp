@@ -14,11 +14,13 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <utility>
 
 namespace corio::detail {
 
 class task_promise_base;
+class task_context;
 
 // A suspension point that can be cancelled. cancel() runs on the loop's
 // thread and must never resume a coroutine inline: it schedules it, or asks
@@ -33,46 +35,69 @@ class cancellable {
   cancel_fn cancel_;
 };
 
+// Who hears when a unit's outermost coroutine finishes: run(), a spawned
+// task, gather, wait_for. One owner may serve many contexts (gather's children).
+class context_owner {
+ public:
+  // Returns the coroutine to transfer to (or std::noop_coroutine()).
+  using done_fn = std::coroutine_handle<> (*)(context_owner*, task_context*,
+                                              task_promise_base&) noexcept;
+  explicit context_owner(done_fn fn) noexcept : done_(fn) {}
+
+ private:
+  friend class task_context;
+  done_fn done_;
+};
+
+// 16 bytes, because gather keeps one per child: a million children are 16 MB.
 class task_context {
  public:
-  // Called when the unit's outermost coroutine finishes; returns the
-  // coroutine to transfer to (or std::noop_coroutine()).
-  using done_fn = std::coroutine_handle<> (*)(task_context*, task_promise_base&) noexcept;
-
   task_context() noexcept = default;
-  explicit task_context(done_fn on_done) noexcept : on_done_(on_done) {}
+  explicit task_context(context_owner* owner) noexcept : owner_(owner) {}
   task_context(const task_context&) = delete;
   task_context& operator=(const task_context&) = delete;
 
+  void set_owner(context_owner* owner) noexcept { owner_ = owner; }
+
   void request_cancel() noexcept {
-    if (parked_on_ != nullptr) {
-      parked_on_->cancel();
+    if (cancellable* leaf = parked_on()) {
+      leaf->cancel();
     } else {
-      cancel_pending_ = true;
+      state_ = pending;
     }
   }
 
   // A leaf calls this before suspending: true means a cancellation is due and
   // the leaf must complete with cancelled_error instead of waiting.
-  bool take_pending_cancel() noexcept { return std::exchange(cancel_pending_, false); }
+  bool take_pending_cancel() noexcept {
+    if (state_ != pending) return false;
+    state_ = idle;
+    return true;
+  }
   // A leaf whose cancellation lost a race (the operation finished first)
   // keeps the request for the next suspension point.
-  void keep_pending_cancel() noexcept { cancel_pending_ = true; }
-  bool cancel_pending() const noexcept { return cancel_pending_; }
+  void keep_pending_cancel() noexcept { state_ = pending; }
+  bool cancel_pending() const noexcept { return state_ == pending; }
 
-  void park(cancellable* leaf) noexcept { parked_on_ = leaf; }
-  void unpark() noexcept { parked_on_ = nullptr; }
-  bool parked() const noexcept { return parked_on_ != nullptr; }
+  void park(cancellable* leaf) noexcept { state_ = reinterpret_cast<std::uintptr_t>(leaf); }
+  void unpark() noexcept { state_ = idle; }
+  bool parked() const noexcept { return parked_on() != nullptr; }
 
   std::coroutine_handle<> finished(task_promise_base& promise) noexcept {
-    return on_done_(this, promise);
+    return owner_->done_(owner_, this, promise);
   }
-  void set_on_done(done_fn fn) noexcept { on_done_ = fn; }
 
  private:
-  cancellable* parked_on_ = nullptr;
-  done_fn on_done_ = nullptr;
-  bool cancel_pending_ = false;
+  // Idle, pending or parked are exclusive: a leaf parks only after taking the
+  // pending request, and a request made while parked goes to the leaf.
+  static constexpr std::uintptr_t idle = 0;
+  static constexpr std::uintptr_t pending = 1;  // never a leaf's address
+  cancellable* parked_on() const noexcept {
+    return state_ > pending ? reinterpret_cast<cancellable*>(state_) : nullptr;
+  }
+
+  std::uintptr_t state_ = idle;
+  context_owner* owner_ = nullptr;
 };
 
 }  // namespace corio::detail

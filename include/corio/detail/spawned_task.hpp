@@ -118,7 +118,8 @@ class spawned_task : public live_task {
   void set_group(task_group_state* g) noexcept { group_ = g; }
 
  private:
-  static std::coroutine_handle<> on_finished(task_context* self, task_promise_base&) noexcept;
+  static std::coroutine_handle<> on_finished(context_owner* self, task_context*,
+                                             task_promise_base&) noexcept;
 
   void finish_and_destroy() noexcept {
     if (!retrieved_) report_unhandled(promise_->exception());
@@ -146,7 +147,7 @@ class task_group_state {
   ~task_group_state() = default;
 };
 
-inline std::coroutine_handle<> spawned_task::on_finished(task_context* self,
+inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, task_context*,
                                                          task_promise_base&) noexcept {
   auto& s = static_cast<spawned_task&>(static_cast<live_task&>(*self));
   s.done_ = true;
