@@ -121,6 +121,11 @@ corio::task<> deadlock() {
   co_await never_set.wait();
 }
 
+corio::task<> deadlock_via_join() {
+  corio::event never_set;
+  co_await corio::spawn(wait_on(&never_set));
+}
+
 corio::task<> deadlock_in_gather() {
   corio::event never_set;
   co_await corio::gather(wait_on(&never_set), wait_on(&never_set));
@@ -189,7 +194,7 @@ TEST_CASE("run: joins the to_thread worker threads on the way out",
   CHECK(count_entries("/proc/self/task") == before);
 }
 
-TEST_CASE("run: two runs in a row both work", "[event_loop][io_uring]") {
+TEST_CASE("run: two runs in a row both work", "[event_loop][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(value(1)) == 1);
   corio::run(uses_everything());
@@ -214,6 +219,7 @@ TEST_CASE("run: a deadlock (awaiting an event nobody sets) throws std::logic_err
     CHECK(std::string(e.what()).find("deadlock") != std::string::npos);
   }
   CHECK_THROWS_AS(corio::run(deadlock_in_gather()), std::logic_error);
+  CHECK_THROWS_AS(corio::run(deadlock_via_join()), std::logic_error);
   CHECK(corio::run(value(3)) == 3);  // the loop after a deadlock is a fresh one
 }
 
@@ -233,6 +239,18 @@ TEST_CASE("event_loop: a thread has one loop at most", "[event_loop][io_uring][m
   CHECK_THROWS_AS(corio::event_loop(), std::logic_error);
   CHECK(&corio::event_loop::current() == &loop);
   CHECK(loop.run_until_complete(value(5)) == 5);
+}
+
+TEST_CASE("event_loop: one loop runs several main tasks in a row", "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::event_loop loop;
+  CHECK(loop.run_until_complete(value(1)) == 1);
+  CHECK_THROWS_AS(loop.run_until_complete(throw_test_error()), test_error);
+  shutdown_record r;
+  corio::event never_set;
+  CHECK(loop.run_until_complete(spawn_and_return(&r, &never_set)) == 7);
+  CHECK(r.cancelled == 3);
+  CHECK(loop.run_until_complete(value(2)) == 2);
 }
 
 TEST_CASE("event_loop: current() outside a loop throws std::logic_error", "[event_loop][misuse]") {

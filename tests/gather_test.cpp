@@ -323,6 +323,39 @@ corio::task<int> cancel_while_not_parked(bool* started) {
   co_return co_await h;
 }
 
+
+// A child that cancels the very task awaiting the gather, then catches the
+// cancellation (delivered at its next suspension) and returns normally.
+corio::task<int> cancel_own_gatherer(corio::join_handle<std::tuple<int, std::string>>* gatherer) {
+  gatherer->cancel();
+  try {
+    co_await corio::sleep(0ms);
+  } catch (const corio::cancelled_error&) {
+  }
+  co_return 1;
+}
+
+corio::task<std::string> never_started(bool* started) {
+  *started = true;
+  co_return std::string(100, 'x');
+}
+
+corio::task<std::tuple<int, std::string>> gatherer(
+    corio::join_handle<std::tuple<int, std::string>>* self, bool* started) {
+  co_return co_await corio::gather(cancel_own_gatherer(self), never_started(started));
+}
+
+corio::task<bool> cancelled_while_starting(bool* started) {
+  corio::join_handle<std::tuple<int, std::string>> h;
+  h = corio::spawn(gatherer(&h, started));
+  try {
+    co_await h;
+  } catch (const corio::cancelled_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
 // ---- The cancellation storm: tasks parked on every kind of leaf. ----
 
 struct storm {
@@ -532,6 +565,14 @@ TEST_CASE("gather: a cancellation pending before gather is delivered there; no c
   CHECK(corio::run(cancel_while_not_parked(&started)) == 1);
   CHECK_FALSE(started);
   CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("gather: cancelled while starting its children, it throws cancelled_error rather than return values it never got",
+          "[gather][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  bool started = false;
+  CHECK(corio::run(cancelled_while_starting(&started)));
+  CHECK_FALSE(started);
 }
 
 TEST_CASE("gather: an empty (moved-from) task throws std::logic_error", "[gather][io_uring][misuse]") {
