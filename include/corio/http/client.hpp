@@ -44,6 +44,7 @@ namespace corio::http {
 
 /// Settings of get() and of a client.
 ///
+/// Thread safety: a plain value type.
 /// Example:
 ///   using namespace std::chrono_literals;
 ///   auto res = co_await corio::http::get(url, {.timeout = 5s, .follow_redirects = true});
@@ -69,7 +70,16 @@ struct client_options {
 /// client_options::max_body_bytes, or more redirects than allowed.
 ///
 /// `what()` names the URL and the fault; `url()` is the URL that failed (after
-/// redirects, the last one requested).
+/// redirects, the last one requested). Connection failures are not
+/// response_errors: they are std::system_error.
+///
+/// Thread safety: a plain value type.
+/// Example:
+///   try {
+///     auto res = co_await corio::http::get(url);
+///   } catch (const corio::http::response_error& e) {
+///     std::fprintf(stderr, "%s\n", e.what());  // "corio::http: http://...: malformed response: ..."
+///   }
 class response_error : public std::runtime_error {
  public:
   response_error(std::string url, const std::string& fault)

@@ -47,6 +47,7 @@ namespace corio::http {
 
 /// Settings of a server.
 ///
+/// Thread safety: a plain value type.
 /// Example:
 ///   using namespace std::chrono_literals;
 ///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
