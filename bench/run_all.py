@@ -263,12 +263,6 @@ def report(build, full, elapsed):
                 if r["workload"] == workload and field in r and (arg0 is None or r["args"][0] == arg0)]
         return statistics.median(vals) if vals else None
 
-    def py_note(workload, arg0=None):
-        ns = {r["args"][0] for r in py_runs if r["workload"] == workload and r["args"]}
-        if arg0 is not None or not ns:
-            return ""
-        return f" (N = {', '.join(f'{n:,}' for n in sorted(ns))})"
-
     rows = []  # (workload, unit note, corio, floor, asio epoll, asio uring, asyncio, lower_is_better, target)
 
     def row(name, c, floor, e, u, p, lower=True, target=None, floor_text=None, digits=3):
@@ -284,13 +278,15 @@ def report(build, full, elapsed):
         checks = [("≤ 1.3× bare", ratio(c, b), 1.3)]
         best_asio = min([x for x in (e, u) if x is not None], default=None)
         checks.append(("≤ 0.5× Asio", ratio(c, best_asio), 0.5))
-        row(f"W1 spawn+gather 1M, ns/task, {label} round", c, b, e, u,
+        py_n = "" if py("w1", field, 1000000) is not None or py("w1", field) is None else \
+            " (asyncio at 100k tasks)"
+        row(f"W1 spawn+gather 1M, ns/task, {label} round{py_n}", c, b, e, u,
             py("w1", field), target=checks)
     c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", "peak_rss_MB")
     b = corio.get(r"^BM_baseline_bare_gather/1000000", "peak_rss_MB")
     row("W1 peak RSS growth, MB, 1M tasks", c, b,
         ae.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"),
-        au.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"), py("w1", "peak_rss_MB"),
+        au.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"), py("w1", "peak_rss_MB", 1000000),
         target=[("≤ 1.2× bare", ratio(c, b), 1.2)])
 
     # W2
