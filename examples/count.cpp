@@ -12,7 +12,10 @@
 //   Two
 //   Two
 //   count executed in 1.00 seconds.
-#include <corio/corio.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/sleep.hpp>
+#include <corio/task.hpp>
 
 #include <chrono>
 #include <cstdio>

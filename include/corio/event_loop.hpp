@@ -247,6 +247,7 @@ class event_loop {
       // Run what is ready now; what they make ready runs in the next turn,
       // after the I/O completions that arrived meanwhile.
       for (std::size_t n = ready_.size(); n > 0; --n) ready_.pop().resume();
+      if (workers_) workers_->flush();  // the to_thread calls of this turn, in one batch
       if (done()) break;
       deliver_remote();
       if (!timers_.empty()) timers_.fire_due(clock::now());

@@ -4,6 +4,7 @@
 
 #include <corio/detail/remote_queue.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -39,17 +40,27 @@ class thread_pool {
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
   // Waits for the jobs already running and those still queued.
-  ~thread_pool() { stop(); }
+  ~thread_pool() {
+    flush();
+    stop();
+  }
 
-  // Loop thread.
-  void submit(thread_job* job) {
-    bool wake;
+  // Loop thread: queues `job` for the next flush().
+  void submit(thread_job* job) { pending_.push_back(job); }
+
+  // Loop thread, once per loop turn: hands every job submitted since the last
+  // flush to the workers under one lock, waking at most one idle worker per
+  // job (a wake-up costs a futex call and a cross-core switch).
+  void flush() {
+    if (pending_.empty()) return;
+    std::size_t wake;
     {
       std::lock_guard lock(mutex_);
-      jobs_.push_back(job);
-      wake = idle_ > 0;
+      jobs_.insert(jobs_.end(), pending_.begin(), pending_.end());
+      wake = std::min<std::size_t>(pending_.size(), idle_);
     }
-    if (wake) work_available_.notify_one();
+    pending_.clear();
+    for (std::size_t i = 0; i < wake; ++i) work_available_.notify_one();
   }
   std::size_t size() const noexcept { return threads_.size(); }
 
@@ -90,6 +101,8 @@ class thread_pool {
   std::deque<thread_job*> jobs_;
   unsigned idle_ = 0;
   bool stopping_ = false;
+  // Data only the loop's thread touches.
+  std::vector<thread_job*> pending_;
 };
 
 }  // namespace corio::detail
