@@ -225,6 +225,31 @@ corio::task<> leave_items_in_queue(corio::queue<counted>* q) {
   co_await corio::sleep(0ms);
 }
 
+corio::task<int> get_or_minus_one(corio::queue<int>* q) {
+  try {
+    co_return co_await q->get();
+  } catch (const corio::cancelled_error&) {
+    co_return -1;
+  }
+}
+
+// A thousand getters; every other one is cancelled; 500 items go, in order,
+// to exactly the getters left.
+corio::task<bool> cancel_half_of_the_getters() {
+  corio::queue<int> q;
+  std::vector<corio::join_handle<int>> handles;
+  for (int i = 0; i < 1000; ++i) handles.push_back(corio::spawn(get_or_minus_one(&q)));
+  co_await corio::sleep(0ms);
+  for (std::size_t i = 0; i < handles.size(); i += 2) handles[i].cancel();
+  for (int i = 0; i < 500; ++i) co_await q.put(i);
+  bool exact = true;
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    const int v = co_await handles[i];
+    exact = exact && v == (i % 2 == 0 ? -1 : static_cast<int>(i / 2));
+  }
+  co_return exact && q.empty();
+}
+
 #ifndef NDEBUG
 corio::task<std::string> try_put_from_another_thread() {
   corio::queue<int> q;
@@ -333,6 +358,12 @@ TEST_CASE("queue: many producers and consumers pass every item exactly once, and
     CHECK(counted::active_count() == 3);
   }
   CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("queue: cancelling half of a thousand getters loses no item and keeps the order",
+          "[queue][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(cancel_half_of_the_getters()));
 }
 
 #ifndef NDEBUG

@@ -105,6 +105,35 @@ corio::task<std::size_t> cancelled_acquire_takes_nothing(std::vector<int>* log) 
   co_return s.available();
 }
 
+corio::task<bool> acquire_counting(corio::semaphore* s, int* acquired) {
+  try {
+    co_await s->acquire();
+  } catch (const corio::cancelled_error&) {
+    co_return false;
+  }
+  ++*acquired;
+  co_return true;
+}
+
+// A thousand waiters; every other one is cancelled; as many permits as
+// waiters are left go to exactly those, and none is left over.
+corio::task<int> cancel_half_of_the_waiters(std::size_t* left_over) {
+  corio::semaphore s(0);
+  int acquired = 0;
+  std::vector<corio::join_handle<bool>> handles;
+  for (int i = 0; i < 1000; ++i) handles.push_back(corio::spawn(acquire_counting(&s, &acquired)));
+  co_await corio::sleep(0ms);
+  for (std::size_t i = 0; i < handles.size(); i += 2) handles[i].cancel();
+  for (int i = 0; i < 500; ++i) s.release();
+  int winners = 0;
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    const bool got = co_await handles[i];
+    winners += got && i % 2 == 1 ? 1 : 0;
+  }
+  *left_over = s.available();
+  co_return winners == acquired ? winners : -1;
+}
+
 #ifndef NDEBUG
 corio::task<std::string> release_from_another_thread() {
   corio::semaphore s(0);
@@ -159,6 +188,14 @@ TEST_CASE("semaphore: a cancelled acquire does not consume a permit",
   std::vector<int> log;
   CHECK(corio::run(cancelled_acquire_takes_nothing(&log)) == 1);
   CHECK(log == std::vector<int>{-1, 2});
+}
+
+TEST_CASE("semaphore: cancelling half of a thousand waiters leaks and loses no permit",
+          "[semaphore][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::size_t left_over = 99;
+  CHECK(corio::run(cancel_half_of_the_waiters(&left_over)) == 500);
+  CHECK(left_over == 0);
 }
 
 #ifndef NDEBUG

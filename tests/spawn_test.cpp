@@ -5,6 +5,7 @@
 #include <corio/event_loop.hpp>
 #include <corio/sleep.hpp>
 #include <corio/task.hpp>
+#include <corio/to_thread.hpp>
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -284,6 +285,18 @@ corio::task<bool> cancel_the_joiner(join_cancel_record* r) {
   co_return false;
 }
 
+corio::task<bool> spawn_from_worker_thread() {
+  // A worker thread has no loop: spawning there is refused.
+  co_return co_await corio::to_thread([] {
+    try {
+      corio::spawn(value_after_yield(1));
+    } catch (const std::logic_error&) {
+      return corio::event_loop::current_or_null() == nullptr;
+    }
+    return false;
+  });
+}
+
 corio::task<int> counted_result(counted c) {
   co_await corio::sleep(0ms);
   co_return c.id;
@@ -412,6 +425,12 @@ TEST_CASE("spawn: outside a loop throws std::logic_error", "[spawn][misuse]") {
   counted::reset_counts();
   CHECK_THROWS_AS(corio::spawn(counted_result(counted(1))), std::logic_error);
   CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("spawn: on a to_thread worker (no loop there) throws std::logic_error",
+          "[spawn][io_uring][threads][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(spawn_from_worker_thread()));
 }
 
 TEST_CASE("spawn: a moved-from task throws std::logic_error", "[spawn][io_uring][misuse]") {

@@ -165,6 +165,25 @@ corio::task<> destroy_group_with_children(record* r, corio::event* never) {
   co_await corio::sleep(0ms);
 }
 
+corio::task<int> group_is_reusable(record* r) {
+  corio::event never;
+  corio::task_group group;
+  group.spawn(fail_after(0ms, 5));
+  group.spawn(park_until_cancelled(&never, r));
+  int code = 0;
+  try {
+    co_await group.wait();
+  } catch (const test_error& e) {
+    code = e.code;
+  }
+  // After wait() the failure is spent: new children run normally, and a
+  // second wait() rethrows nothing.
+  group.spawn(finish_after(1ms, r));
+  group.spawn(finish_after(0ms, r));
+  co_await group.wait();
+  co_return code;
+}
+
 // ---- The cancellation storm: tasks parked on every kind of leaf. ----
 
 struct storm {
@@ -283,6 +302,15 @@ TEST_CASE("task_group: cancelling the task in wait() cancels every child",
   CORIO_TEST_REQUIRE_IO_URING();
   record r;
   CHECK(corio::run(cancel_the_waiter(&r)));
+}
+
+TEST_CASE("task_group: after wait() has rethrown a failure, the group runs new children normally",
+          "[task_group][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  record r;
+  CHECK(corio::run(group_is_reusable(&r)) == 5);
+  CHECK(r.cancelled == 1);
+  CHECK(r.finished == 2);
 }
 
 TEST_CASE("task_group: spawn returns a join_handle for the child's value", "[task_group][io_uring]") {

@@ -111,6 +111,51 @@ TEST_CASE("timer_heap: fires in deadline order under random adds and removes", "
   CHECK(heap.empty());
 }
 
+TEST_CASE("timer_heap: random adds, removes and partial firings keep the heap exact",
+          "[timer_heap]") {
+  // Against a reference: every timer due fires once, in deadline order, and
+  // no timer fires early or after being removed.
+  corio::detail::timer_heap heap;
+  std::vector<int> log;
+  constexpr int n = 3000;
+  std::vector<std::unique_ptr<test_timer>> timers;
+  std::vector<clock_type::time_point> deadline(n);
+  std::vector<bool> armed(n, false);
+  for (int i = 0; i < n; ++i) timers.push_back(std::make_unique<test_timer>(&log, i));
+  std::mt19937 rng(777);
+  auto now = t0;
+  bool exact = true;
+  for (int step = 0; step < 20'000 && exact; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    const auto i = static_cast<std::size_t>(rng() % n);
+    if (op < 5 && !armed[i]) {
+      deadline[i] = now + std::chrono::microseconds(rng() % 5000);
+      heap.add(timers[i].get(), deadline[i]);
+      armed[i] = true;
+    } else if (op < 8 && armed[i]) {
+      heap.remove(timers[i].get());
+      armed[i] = false;
+    } else if (op >= 8) {
+      now += std::chrono::microseconds(rng() % 500);
+      log.clear();
+      heap.fire_due(now);
+      auto last = clock_type::time_point::min();
+      for (int id : log) {
+        const auto k = static_cast<std::size_t>(id);
+        exact = exact && armed[k] && deadline[k] <= now && deadline[k] >= last;
+        last = deadline[k];
+        armed[k] = false;
+      }
+      for (std::size_t k = 0; k < n; ++k) exact = exact && !(armed[k] && deadline[k] <= now);
+    }
+    for (std::size_t k = 0; k < n && exact; k += 97) exact = timers[k]->armed() == armed[k];
+  }
+  CHECK(exact);
+  std::size_t still_armed = 0;
+  for (bool a : armed) still_armed += a ? 1 : 0;
+  CHECK(heap.size() == still_armed);
+}
+
 TEST_CASE("timer_heap: a timer fired may be armed again", "[timer_heap]") {
   corio::detail::timer_heap heap;
   std::vector<int> log;
