@@ -155,7 +155,30 @@ corio::task<> sleep_as_task() {
   co_await corio::gather(std::move(v));
 }
 
+corio::task<> yield_until(const bool* stop, long* yields, long cap) {
+  while (!*stop && *yields < cap) {
+    ++*yields;
+    co_await corio::sleep(0ms);
+  }
+}
+
+corio::task<long> timer_fires_beside_a_busy_task(long cap) {
+  bool stop = false;
+  long yields = 0;
+  corio::join_handle<void> busy = corio::spawn(yield_until(&stop, &yields, cap));
+  co_await corio::sleep(10ms);  // must fire although a task is always ready
+  stop = true;
+  co_await busy;
+  co_return yields;
+}
+
 }  // namespace
+
+TEST_CASE("sleep: a task that keeps yielding does not starve a timer", "[sleep][io_uring][timing]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  constexpr long cap = 50'000'000;
+  CHECK(corio::run(timer_fires_beside_a_busy_task(cap)) < cap);
+}
 
 TEST_CASE("sleep: suspends the task for at least the duration", "[sleep][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();

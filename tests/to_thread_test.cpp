@@ -235,7 +235,38 @@ corio::task<> blocked_call_at_shutdown(cancel_state* s) {
   s->release.count_down();
 }
 
+corio::task<> yield_until(const bool* stop) {
+  while (!*stop) co_await corio::sleep(0ms);
+}
+
+corio::task<int> result_beside_a_busy_task() {
+  bool stop = false;
+  corio::join_handle<void> busy = corio::spawn(yield_until(&stop));
+  const int v = co_await corio::to_thread([] { return 5; });  // the loop never blocks meanwhile
+  stop = true;
+  co_await busy;
+  co_return v;
+}
+
+corio::task<int*> reference_result(int* target) {
+  int& r = co_await corio::to_thread([target]() -> int& { return *target; });
+  co_return &r;
+}
+
 }  // namespace
+
+TEST_CASE("to_thread: a result arrives while another task keeps the loop busy",
+          "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(result_beside_a_busy_task()) == 5);
+}
+
+TEST_CASE("to_thread: a call returning a reference gives that very object back",
+          "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  int target = 0;
+  CHECK(corio::run(reference_result(&target)) == &target);
+}
 
 TEST_CASE("to_thread: the call runs on a worker; its result and exception come back on the loop's thread",
           "[to_thread][io_uring][threads]") {

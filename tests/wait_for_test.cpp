@@ -185,7 +185,39 @@ corio::task<bool> empty_task_throws() {
   co_return threw && co_await std::move(other) == 1;
 }
 
+corio::task<int> started_flag(bool* started, counted c) {
+  *started = true;
+  co_return c.id;
+}
+
+corio::task<bool> pending_cancel_before_wait_for(bool* started) {
+  co_await corio::sleep(0ms);  // cancelled here, while not parked
+  try {
+    co_await corio::wait_for(started_flag(started, counted(1)), 1h);
+  } catch (const corio::cancelled_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+corio::task<bool> cancel_while_not_parked(bool* started) {
+  corio::join_handle<bool> h = corio::spawn(pending_cancel_before_wait_for(started));
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
 }  // namespace
+
+TEST_CASE("wait_for: a cancellation pending before wait_for is delivered there; the task never starts",
+          "[wait_for][io_uring][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  bool started = false;
+  CHECK(corio::run(cancel_while_not_parked(&started)));
+  CHECK_FALSE(started);
+  CHECK(counted::active_count() == 0);
+}
 
 TEST_CASE("wait_for: returns the task's value when it finishes in time", "[wait_for][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
