@@ -356,6 +356,31 @@ corio::task<bool> cancelled_while_starting(bool* started) {
   co_return false;
 }
 
+corio::task<int> swallow_cancel_and_return(int v) {
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+  }
+  co_return v;
+}
+
+corio::task<int> gather_values_then_sleep(bool* later_sleep_cancelled) {
+  auto [a, b] = co_await corio::gather(swallow_cancel_and_return(1), swallow_cancel_and_return(2));
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    *later_sleep_cancelled = true;
+  }
+  co_return a + b;
+}
+
+corio::task<int> cancel_gatherer_of_swallowing_children(bool* later_sleep_cancelled) {
+  corio::join_handle<int> h = corio::spawn(gather_values_then_sleep(later_sleep_cancelled));
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
 // ---- The cancellation storm: tasks parked on every kind of leaf. ----
 
 struct storm {
@@ -573,6 +598,14 @@ TEST_CASE("gather: cancelled while starting its children, it throws cancelled_er
   bool started = false;
   CHECK(corio::run(cancelled_while_starting(&started)));
   CHECK_FALSE(started);
+}
+
+TEST_CASE("gather: cancelled, it returns the values of children that swallowed the cancellation; the next suspension is cancelled",
+          "[gather][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  bool later_sleep_cancelled = false;
+  CHECK(corio::run(cancel_gatherer_of_swallowing_children(&later_sleep_cancelled)) == 3);
+  CHECK(later_sleep_cancelled);
 }
 
 TEST_CASE("gather: an empty (moved-from) task throws std::logic_error", "[gather][io_uring][misuse]") {

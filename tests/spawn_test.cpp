@@ -285,6 +285,32 @@ corio::task<bool> cancel_the_joiner(join_cancel_record* r) {
   co_return false;
 }
 
+corio::task<int> swallow_cancel_and_return(int v) {
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+  }
+  co_return v;
+}
+
+corio::task<int> join_value_then_sleep(bool* later_sleep_cancelled) {
+  const int v = co_await corio::spawn(swallow_cancel_and_return(12));
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    *later_sleep_cancelled = true;
+  }
+  co_return v;
+}
+
+corio::task<int> cancel_joiner_of_swallowing_task(bool* later_sleep_cancelled) {
+  corio::join_handle<int> h = corio::spawn(join_value_then_sleep(later_sleep_cancelled));
+  co_await corio::sleep(0ms);
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
 corio::task<bool> spawn_from_worker_thread() {
   // A worker thread has no loop: spawning there is refused.
   co_return co_await corio::to_thread([] {
@@ -449,6 +475,14 @@ TEST_CASE("join_handle: cancelling the task that awaits a handle cancels the spa
   join_cancel_record r;
   CHECK(corio::run(cancel_the_joiner(&r)));
   CHECK(r.log == std::vector<std::string>{"child cleanup", "joiner cancelled"});
+}
+
+TEST_CASE("join_handle: a cancelled joiner gets the value of a task that swallowed the cancellation; its next suspension is cancelled",
+          "[spawn][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  bool later_sleep_cancelled = false;
+  CHECK(corio::run(cancel_joiner_of_swallowing_task(&later_sleep_cancelled)) == 12);
+  CHECK(later_sleep_cancelled);
 }
 
 TEST_CASE("spawn: every spawned task's state and frame is freed (counted returns to 0)",

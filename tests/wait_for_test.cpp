@@ -185,6 +185,23 @@ corio::task<bool> empty_task_throws() {
   co_return threw && co_await std::move(other) == 1;
 }
 
+corio::task<int> wait_for_value_then_sleep(bool* later_sleep_cancelled) {
+  const int v = co_await corio::wait_for(catches_cancellation_and_returns(), 24h);
+  try {
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    *later_sleep_cancelled = true;
+  }
+  co_return v;
+}
+
+corio::task<int> cancel_caller_of_swallowing_task(bool* later_sleep_cancelled) {
+  corio::join_handle<int> h = corio::spawn(wait_for_value_then_sleep(later_sleep_cancelled));
+  co_await corio::sleep(0ms);
+  h.cancel();
+  co_return co_await h;
+}
+
 corio::task<int> started_flag(bool* started, counted c) {
   *started = true;
   co_return c.id;
@@ -208,6 +225,14 @@ corio::task<bool> cancel_while_not_parked(bool* started) {
 }
 
 }  // namespace
+
+TEST_CASE("wait_for: a cancelled caller gets the value of a task that swallowed the cancellation; its next suspension is cancelled",
+          "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  bool later_sleep_cancelled = false;
+  CHECK(corio::run(cancel_caller_of_swallowing_task(&later_sleep_cancelled)) == 99);
+  CHECK(later_sleep_cancelled);
+}
 
 TEST_CASE("wait_for: a cancellation pending before wait_for is delivered there; the task never starts",
           "[wait_for][io_uring][cancellation][lifetime]") {
