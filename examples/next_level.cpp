@@ -46,12 +46,16 @@
 
 #include "pokemon_server.hpp"
 
-std::size_t discard_body(char*, std::size_t size, std::size_t count, void*) { return size * count; }
+std::size_t discard_body(char*, std::size_t size, std::size_t count, void*) {
+  return size * count;
+}
 
 // Blocks until the response has arrived; returns its status code.
 long http_get_status_sync(std::string url) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) throw std::runtime_error("curl_easy_init failed");
+  if (!curl) {
+    throw std::runtime_error("curl_easy_init failed");
+  }
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &discard_body);
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 30L);
@@ -92,7 +96,9 @@ corio::task<> main_task(settings s) {
     s.url = local->base_url() + "/pokemon/1";
   }
   co_await corio::gather(send_async_request(s.url), counter());
-  if (local) co_await local->stop();
+  if (local) {
+    co_await local->stop();
+  }
 }
 
 int main(int argc, char** argv) {

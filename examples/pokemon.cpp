@@ -47,7 +47,9 @@ std::size_t append_to_string(char* data, std::size_t size, std::size_t count, vo
 // The synchronous program's building block: blocks until the whole body is here.
 std::string http_get_sync(std::string url) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) throw std::runtime_error("curl_easy_init failed");
+  if (!curl) {
+    throw std::runtime_error("curl_easy_init failed");
+  }
   std::string body;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &append_to_string);
@@ -87,9 +89,13 @@ corio::task<> main_task(settings s) {
     id = std::uniform_int_distribution<int>(1, 898)(random);
   }
   std::string name = co_await fetch_pokemon_name(s.base_url, id);
-  if (!name.empty()) name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+  if (!name.empty()) {
+    name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+  }
   std::printf("#%d %s\n", id, name.c_str());
-  if (local) co_await local->stop();
+  if (local) {
+    co_await local->stop();
+  }
 }
 
 int main(int argc, char** argv) {

@@ -51,7 +51,9 @@ struct fetcher {
 
 corio::task<std::string> fetch_name(std::shared_ptr<fetcher> f, std::string url) {
   const corio::http::response res = co_await f->http.get(url);
-  if (res.status != 200) throw std::runtime_error("GET " + url + ": status " + std::to_string(res.status));
+  if (res.status != 200) {
+    throw std::runtime_error("GET " + url + ": status " + std::to_string(res.status));
+  }
   co_return nlohmann::json::parse(res.body).at("name").get<std::string>();
 }
 
@@ -66,11 +68,14 @@ corio::task<std::string> fetch_name_limited(std::shared_ptr<fetcher> f, std::str
     failure = std::current_exception();
   }
   f->limit.release();
-  if (failure) std::rethrow_exception(failure);
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
   co_return std::move(*name);
 }
 
-corio::task<std::vector<std::string>> fetch_one_by_one(std::shared_ptr<fetcher> f, std::string base_url, int n) {
+corio::task<std::vector<std::string>> fetch_one_by_one(std::shared_ptr<fetcher> f,
+                                                       std::string base_url, int n) {
   std::vector<std::string> names;
   for (int id = 1; id <= n; ++id) {
     names.push_back(co_await fetch_name(f, base_url + "/pokemon/" + std::to_string(id)));
@@ -78,7 +83,8 @@ corio::task<std::vector<std::string>> fetch_one_by_one(std::shared_ptr<fetcher> 
   co_return names;
 }
 
-corio::task<std::vector<std::string>> fetch_all_at_once(std::shared_ptr<fetcher> f, std::string base_url, int n) {
+corio::task<std::vector<std::string>> fetch_all_at_once(std::shared_ptr<fetcher> f,
+                                                        std::string base_url, int n) {
   std::vector<corio::task<std::string>> fetches;
   for (int id = 1; id <= n; ++id) {
     fetches.push_back(fetch_name_limited(f, base_url + "/pokemon/" + std::to_string(id)));
@@ -111,11 +117,14 @@ corio::task<int> main_task(settings s) {
   const std::vector<std::string> at_once = co_await fetch_all_at_once(f, s.base_url, s.count);
   const seconds concurrent = std::chrono::steady_clock::now() - start;
 
-  std::printf("fetched %d Pokémon: %s ... %s\n", s.count, at_once.front().c_str(), at_once.back().c_str());
+  std::printf("fetched %d Pokémon: %s ... %s\n", s.count, at_once.front().c_str(),
+              at_once.back().c_str());
   std::printf("sequential: %.2f s\n", sequential.count());
   std::printf("concurrent: %.2f s\n", concurrent.count());
   std::printf("speed-up: %.1f×\n", sequential / concurrent);
-  if (local) co_await local->stop();
+  if (local) {
+    co_await local->stop();
+  }
   if (one_by_one != at_once) {
     std::fprintf(stderr, "pokemon_many: the two runs got different names\n");
     co_return 1;

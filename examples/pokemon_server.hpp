@@ -47,19 +47,24 @@ using names_ptr = std::shared_ptr<const std::vector<std::string>>;
 inline names_ptr load_names(const std::string& data_dir) {
   const std::string path = data_dir + "/pokemon.json";
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path + " (use --data-dir DIR)");
+  if (!in) {
+    throw std::runtime_error("cannot open " + path + " (use --data-dir DIR)");
+  }
   return std::make_shared<const std::vector<std::string>>(
       nlohmann::json::parse(in).get<std::vector<std::string>>());
 }
 
 // The id of the Pokémon that `key` (a number or a name) names, or 0.
 inline std::size_t find_pokemon(const std::vector<std::string>& names, std::string_view key) {
-  if (!key.empty() && key.find_first_not_of("0123456789") == std::string_view::npos && key.size() < 6) {
+  if (!key.empty() && key.find_first_not_of("0123456789") == std::string_view::npos &&
+      key.size() < 6) {
     const std::size_t id = std::stoul(std::string(key));
     return id >= 1 && id <= names.size() ? id : 0;
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == key) return i + 1;
+    if (names[i] == key) {
+      return i + 1;
+    }
   }
   return 0;
 }
@@ -67,7 +72,9 @@ inline std::size_t find_pokemon(const std::vector<std::string>& names, std::stri
 // Answers one request, after `delay`.
 inline corio::task<corio::http::response> answer(names_ptr names, std::chrono::milliseconds delay,
                                                  corio::http::request req) {
-  if (delay > std::chrono::milliseconds::zero()) co_await corio::sleep(delay);
+  if (delay > std::chrono::milliseconds::zero()) {
+    co_await corio::sleep(delay);
+  }
   constexpr std::string_view prefix = "/api/v2/pokemon/";
   std::string_view target = req.target;
   target = target.substr(0, target.find('?'));
@@ -75,11 +82,16 @@ inline corio::task<corio::http::response> answer(names_ptr names, std::chrono::m
     co_return corio::http::response{404, {{"Content-Type", "text/plain"}}, "Not Found"};
   }
   std::string_view key = target.substr(prefix.size());
-  if (!key.empty() && key.back() == '/') key.remove_suffix(1);
+  if (!key.empty() && key.back() == '/') {
+    key.remove_suffix(1);
+  }
   const std::size_t id = find_pokemon(*names, key);
-  if (id == 0) co_return corio::http::response{404, {{"Content-Type", "text/plain"}}, "Not Found"};
+  if (id == 0) {
+    co_return corio::http::response{404, {{"Content-Type", "text/plain"}}, "Not Found"};
+  }
   const nlohmann::json body = {{"id", id}, {"name", (*names)[id - 1]}};
-  co_return corio::http::response{200, {{"Content-Type", "application/json; charset=utf-8"}}, body.dump()};
+  co_return corio::http::response{
+      200, {{"Content-Type", "application/json; charset=utf-8"}}, body.dump()};
 }
 
 // The running stand-in: a server and the task that serves it.
@@ -88,14 +100,18 @@ class local_api {
   // Binds 127.0.0.1 on a free port and starts serving (needs a running loop).
   static local_api start(std::string data_dir, std::chrono::milliseconds delay) {
     names_ptr names = load_names(data_dir);
-    auto handler = [names, delay](corio::http::request req) { return answer(names, delay, std::move(req)); };
+    auto handler = [names, delay](corio::http::request req) {
+      return answer(names, delay, std::move(req));
+    };
     local_api api(corio::http::server::bind("127.0.0.1", 0, handler));
     api.serving_ = corio::spawn(api.server_.serve());
     return api;
   }
 
   // "http://127.0.0.1:PORT/api/v2", the counterpart of https://pokeapi.co/api/v2.
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v2"; }
+  std::string base_url() const {
+    return "http://127.0.0.1:" + std::to_string(server_.port()) + "/api/v2";
+  }
 
   // Stops the server and waits until it has closed every connection.
   corio::task<> stop() {

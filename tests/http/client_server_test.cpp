@@ -51,17 +51,27 @@ using clock_type = std::chrono::steady_clock;
 //   /a            answers after 50 ms (so that /b, sent after it, would overtake it)
 //   anything else echoes "<method> <target> <body>"
 corio::task<http::response> routes(http::request req) {
-  if (req.target == "/slow") co_await corio::sleep(2s);
-  if (req.target == "/boom") throw std::runtime_error("handler failure");
-  if (req.target == "/old") co_return http::response{302, {{"Location", "/new"}}};
-  if (req.target == "/new") co_return http::response{200, {}, "new"};
-  if (req.target == "/loop") co_return http::response{302, {{"Location", "/loop"}}};
-  if (req.target == "/see-other") co_return http::response{303, {{"Location", "/echo"}}};
-  if (req.target == "/a") co_await corio::sleep(50ms);
-  co_return http::response{200, {{"Content-Type", "text/plain"}}, req.method + " " + req.target + " " + req.body};
+  if (req.target == "/slow")
+    co_await corio::sleep(2s);
+  if (req.target == "/boom")
+    throw std::runtime_error("handler failure");
+  if (req.target == "/old")
+    co_return http::response{302, {{"Location", "/new"}}};
+  if (req.target == "/new")
+    co_return http::response{200, {}, "new"};
+  if (req.target == "/loop")
+    co_return http::response{302, {{"Location", "/loop"}}};
+  if (req.target == "/see-other")
+    co_return http::response{303, {{"Location", "/echo"}}};
+  if (req.target == "/a")
+    co_await corio::sleep(50ms);
+  co_return http::response{
+      200, {{"Content-Type", "text/plain"}}, req.method + " " + req.target + " " + req.body};
 }
 
-std::string base_url(const http::server& srv) { return "http://127.0.0.1:" + std::to_string(srv.port()); }
+std::string base_url(const http::server& srv) {
+  return "http://127.0.0.1:" + std::to_string(srv.port());
+}
 
 // Reads until the peer ends the stream (or 5 s pass).
 corio::task<std::string> read_to_end(net::tcp_stream& s) {
@@ -70,7 +80,8 @@ corio::task<std::string> read_to_end(net::tcp_stream& s) {
   const auto deadline = clock_type::now() + 5s;
   while (clock_type::now() < deadline) {
     const std::size_t n = co_await corio::wait_for(s.read_some(buf), 5s);
-    if (n == 0) break;
+    if (n == 0)
+      break;
     out.append(reinterpret_cast<const char*>(buf.data()), n);
   }
   co_return out;
@@ -85,18 +96,23 @@ corio::task<std::vector<http::response>> read_responses(net::tcp_stream& s, std:
   while (out.size() < count) {
     if (pending.empty()) {
       const std::size_t n = co_await corio::wait_for(s.read_some(buf), 5s);
-      if (n == 0) break;
+      if (n == 0)
+        break;
       pending = std::span<const std::byte>(buf).first(n);
     }
     const http::parse_result r = parser.feed(pending);
     pending = pending.subspan(r.consumed);
-    if (r.status == http::parse_status::complete) out.push_back(parser.take());
-    if (r.status == http::parse_status::error) break;
+    if (r.status == http::parse_status::complete)
+      out.push_back(parser.take());
+    if (r.status == http::parse_status::error)
+      break;
   }
   co_return out;
 }
 
-corio::task<> joined(corio::join_handle<void>& h) { co_await h; }
+corio::task<> joined(corio::join_handle<void>& h) {
+  co_await h;
+}
 
 // Accepts one connection, reads one request head, writes `reply` and closes.
 corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
@@ -105,7 +121,8 @@ corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
   std::array<std::byte, 1024> buf;
   while (head.find("\r\n\r\n") == std::string::npos) {
     const std::size_t n = co_await s.read_some(buf);
-    if (n == 0) co_return;
+    if (n == 0)
+      co_return;
     head.append(reinterpret_cast<const char*>(buf.data()), n);
   }
   co_await s.write_all(reply);
@@ -114,7 +131,8 @@ corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
 
 }  // namespace
 
-TEST_CASE("http::get: returns status, header fields and a Content-Length body", "[http][net][io_uring]") {
+TEST_CASE("http::get: returns status, header fields and a Content-Length body",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -133,11 +151,12 @@ TEST_CASE("http::get: decodes a chunked body", "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
-    const std::string url = "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/chunked";
-    corio::join_handle<void> server = corio::spawn(raw_reply_once(
-        listener,
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"));
+    const std::string url =
+        "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/chunked";
+    corio::join_handle<void> server = corio::spawn(
+        raw_reply_once(listener,
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"));
     http::response res = co_await http::get(url);
     co_await server;
     CHECK(res.status == 200);
@@ -159,7 +178,8 @@ TEST_CASE("http::get: reads a body that ends when the server closes", "[http][ne
   }());
 }
 
-TEST_CASE("http::client: sends two requests to one host on one connection", "[http][net][io_uring]") {
+TEST_CASE("http::client: sends two requests to one host on one connection",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -180,7 +200,8 @@ TEST_CASE("http::client: sends two requests to one host on one connection", "[ht
   }());
 }
 
-TEST_CASE("http::client: replaces a pooled connection the server has closed", "[http][net][io_uring]") {
+TEST_CASE("http::client: replaces a pooled connection the server has closed",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, {.idle_timeout = 100ms}, routes);
@@ -205,7 +226,8 @@ TEST_CASE("http::client: request() sends method, fields and body", "[http][net][
     http::client c;
     // Built before the co_await: g++ 12 rejects an initializer list inside one ("array used as
     // initializer").
-    http::request req("POST", base_url(srv) + "/items", {{"Content-Type", "text/plain"}}, "payload");
+    http::request req("POST", base_url(srv) + "/items", {{"Content-Type", "text/plain"}},
+                      "payload");
     http::response res = co_await c.request(std::move(req));
     CHECK(res.status == 200);
     CHECK(res.body == "POST /items payload");
@@ -214,7 +236,8 @@ TEST_CASE("http::client: request() sends method, fields and body", "[http][net][
   }());
 }
 
-TEST_CASE("http::server: answers pipelined requests in the order they were sent", "[http][net][io_uring]") {
+TEST_CASE("http::server: answers pipelined requests in the order they were sent",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -235,7 +258,8 @@ TEST_CASE("http::server: answers pipelined requests in the order they were sent"
   }());
 }
 
-TEST_CASE("http::server: answers a malformed request line with 400 and closes", "[http][net][io_uring]") {
+TEST_CASE("http::server: answers a malformed request line with 400 and closes",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -280,7 +304,8 @@ TEST_CASE("http::server: answers a body over max_body_bytes with 413", "[http][n
 
     // Announced too large.
     net::tcp_stream s = co_await net::tcp_stream::connect("127.0.0.1", srv.port());
-    co_await s.write_all("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'b'));
+    co_await s.write_all("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+                         std::string(4096, 'b'));
     std::vector<http::response> got = co_await read_responses(s, 1);
     REQUIRE(got.size() == 1);
     CHECK(got[0].status == 413);
@@ -297,7 +322,8 @@ TEST_CASE("http::server: answers a body over max_body_bytes with 413", "[http][n
   }());
 }
 
-TEST_CASE("http::server: closes a connection that sends nothing after idle_timeout", "[http][net][io_uring][timing]") {
+TEST_CASE("http::server: closes a connection that sends nothing after idle_timeout",
+          "[http][net][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, {.idle_timeout = 200ms}, routes);
@@ -315,7 +341,8 @@ TEST_CASE("http::server: closes a connection that sends nothing after idle_timeo
   }());
 }
 
-TEST_CASE("http::server: answers a request cut short by silence with 408", "[http][net][io_uring][timing]") {
+TEST_CASE("http::server: answers a request cut short by silence with 408",
+          "[http][net][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, {.idle_timeout = 200ms}, routes);
@@ -333,7 +360,8 @@ TEST_CASE("http::server: answers a request cut short by silence with 408", "[htt
   }());
 }
 
-TEST_CASE("http::server: answers 500 when the handler throws, and goes on", "[http][net][io_uring]") {
+TEST_CASE("http::server: answers 500 when the handler throws, and goes on",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -350,7 +378,8 @@ TEST_CASE("http::server: answers 500 when the handler throws, and goes on", "[ht
   }());
 }
 
-TEST_CASE("http::server: answers HEAD without a body and Expect: 100-continue with 100", "[http][net][io_uring]") {
+TEST_CASE("http::server: answers HEAD without a body and Expect: 100-continue with 100",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -363,7 +392,8 @@ TEST_CASE("http::server: answers HEAD without a body and Expect: 100-continue wi
     CHECK(head.substr(head.size() - 4) == "\r\n\r\n");  // nothing after the head
 
     net::tcp_stream t = co_await net::tcp_stream::connect("127.0.0.1", srv.port());
-    co_await t.write_all("PUT /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    co_await t.write_all(
+        "PUT /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     std::array<std::byte, 25> interim;
     co_await corio::wait_for(t.read_exact(interim), 5s);
     CHECK(std::string(reinterpret_cast<const char*>(interim.data()), interim.size()) ==
@@ -377,7 +407,8 @@ TEST_CASE("http::server: answers HEAD without a body and Expect: 100-continue wi
   }());
 }
 
-TEST_CASE("http::server: stop() closes idle connections and serve() returns", "[http][net][io_uring]") {
+TEST_CASE("http::server: stop() closes idle connections and serve() returns",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -414,7 +445,8 @@ corio::task<http::response> stop_from_handler(http::request) {
 }
 }  // namespace
 
-TEST_CASE("http::server: stop() from a handler still answers that request", "[http][net][io_uring]") {
+TEST_CASE("http::server: stop() from a handler still answers that request",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, stop_from_handler);
@@ -431,7 +463,8 @@ TEST_CASE("http::server: stop() from a handler still answers that request", "[ht
   }());
 }
 
-TEST_CASE("http::server: cancelling serve() ends every connection, handlers included", "[http][net][io_uring]") {
+TEST_CASE("http::server: cancelling serve() ends every connection, handlers included",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -455,7 +488,8 @@ TEST_CASE("http::server: cancelling serve() ends every connection, handlers incl
   }());
 }
 
-TEST_CASE("http::get: refuses https:// and says to use to_thread with a TLS client", "[http][net][io_uring]") {
+TEST_CASE("http::get: refuses https:// and says to use to_thread with a TLS client",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     std::string message;
@@ -469,7 +503,8 @@ TEST_CASE("http::get: refuses https:// and says to use to_thread with a TLS clie
   }());
 }
 
-TEST_CASE("http::get: returns a redirect as it is unless asked to follow it", "[http][net][io_uring]") {
+TEST_CASE("http::get: returns a redirect as it is unless asked to follow it",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -478,7 +513,8 @@ TEST_CASE("http::get: returns a redirect as it is unless asked to follow it", "[
     CHECK(plain.status == 302);
     CHECK(plain.headers.get("location") == "/new");
 
-    http::response followed = co_await http::get(base_url(srv) + "/old", {.follow_redirects = true});
+    http::response followed =
+        co_await http::get(base_url(srv) + "/old", {.follow_redirects = true});
     CHECK(followed.status == 200);
     CHECK(followed.body == "new");
 
@@ -500,7 +536,8 @@ TEST_CASE("http::get: returns a redirect as it is unless asked to follow it", "[
   }());
 }
 
-TEST_CASE("http::get: throws timeout_error when the server answers too late", "[http][net][io_uring][timing]") {
+TEST_CASE("http::get: throws timeout_error when the server answers too late",
+          "[http][net][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto srv = http::server::bind("127.0.0.1", 0, routes);
@@ -521,7 +558,8 @@ TEST_CASE("http::get: throws timeout_error when the server answers too late", "[
   }());
 }
 
-TEST_CASE("http::get: a refused connection throws system_error ECONNREFUSED", "[http][net][io_uring]") {
+TEST_CASE("http::get: a refused connection throws system_error ECONNREFUSED",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   std::uint16_t port = 0;
   {
@@ -539,12 +577,14 @@ TEST_CASE("http::get: a refused connection throws system_error ECONNREFUSED", "[
   }(port));
 }
 
-TEST_CASE("http::get: a malformed response throws response_error naming the URL", "[http][net][io_uring]") {
+TEST_CASE("http::get: a malformed response throws response_error naming the URL",
+          "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     const std::string url = "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/bad";
-    corio::join_handle<void> server = corio::spawn(raw_reply_once(listener, "SPDY/3 200 OK\r\n\r\n"));
+    corio::join_handle<void> server =
+        corio::spawn(raw_reply_once(listener, "SPDY/3 200 OK\r\n\r\n"));
     std::string error;
     std::string error_url;
     try {

@@ -78,7 +78,8 @@ struct client_options {
 ///   try {
 ///     auto res = co_await corio::http::get(url);
 ///   } catch (const corio::http::response_error& e) {
-///     std::fprintf(stderr, "%s\n", e.what());  // "corio::http: http://...: malformed response: ..."
+///     std::fprintf(stderr, "%s\n", e.what());  // "corio::http: http://...: malformed response:
+///     ..."
 ///   }
 class response_error : public std::runtime_error {
  public:
@@ -103,27 +104,37 @@ class connection_pool {
   // An idle connection to `key` that still looks open, if any.
   std::optional<net::tcp_stream> take(const std::string& key) {
     auto it = idle_.find(key);
-    if (it == idle_.end()) return std::nullopt;
+    if (it == idle_.end()) {
+      return std::nullopt;
+    }
     std::optional<net::tcp_stream> found;
     while (!it->second.empty() && !found) {
       net::tcp_stream s = std::move(it->second.back());
       it->second.pop_back();
-      if (looks_open(s)) found = std::move(s);
+      if (looks_open(s)) {
+        found = std::move(s);
+      }
     }
-    if (it->second.empty()) idle_.erase(it);
+    if (it->second.empty()) {
+      idle_.erase(it);
+    }
     return found;
   }
 
   void put(const std::string& key, net::tcp_stream s) {
     std::vector<net::tcp_stream>& list = idle_[key];
-    if (list.size() < max_idle_per_host_) list.push_back(std::move(s));
+    if (list.size() < max_idle_per_host_) {
+      list.push_back(std::move(s));
+    }
   }
 
   void clear() noexcept { idle_.clear(); }
 
   [[nodiscard]] std::size_t size() const noexcept {
     std::size_t n = 0;
-    for (const auto& [key, list] : idle_) n += list.size();
+    for (const auto& [key, list] : idle_) {
+      n += list.size();
+    }
     return n;
   }
 
@@ -177,7 +188,9 @@ inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string
   try {
     co_await stream.write_all(wire);
   } catch (const std::system_error& e) {
-    if (!reused || !is_stale_connection_error(e)) throw;
+    if (!reused || !is_stale_connection_error(e)) {
+      throw;
+    }
     write_failed_stale = true;
   }
   if (write_failed_stale) {
@@ -195,7 +208,9 @@ inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string
     try {
       n = co_await stream.read_some(buffer);
     } catch (const std::system_error& e) {
-      if (!reused || received_any || !is_stale_connection_error(e)) throw;
+      if (!reused || received_any || !is_stale_connection_error(e)) {
+        throw;
+      }
       read_failed_stale = true;
     }
     if (read_failed_stale) {
@@ -221,10 +236,12 @@ inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string
         throw response_error(url_text, "the server closed the connection without answering");
       case parse_status::error:
         if (parser.error().status == 413) {
-          throw response_error(url_text, "the response body exceeds client_options::max_body_bytes (" +
-                                             std::to_string(limits.max_body_bytes) + " bytes)");
+          throw response_error(url_text,
+                               "the response body exceeds client_options::max_body_bytes (" +
+                                   std::to_string(limits.max_body_bytes) + " bytes)");
         }
-        throw response_error(url_text, "malformed response: " + std::string(parser.error().message));
+        throw response_error(url_text,
+                             "malformed response: " + std::string(parser.error().message));
     }
   }
 }
@@ -242,20 +259,26 @@ inline task<response> send_once(client_state& state, const request& req, const u
     while (std::optional<net::tcp_stream> pooled = state.pool.take(key)) {
       exchange_result r = co_await exchange(*pooled, wire, req.method, url_text, limits, true);
       if (!r.stale) {
-        if (r.reusable) state.pool.put(key, std::move(*pooled));
+        if (r.reusable) {
+          state.pool.put(key, std::move(*pooled));
+        }
         co_return std::move(r.res);
       }
       if (!is_idempotent(req.method)) {
-        throw response_error(url_text,
-                             "the server closed an idle keep-alive connection while the request was "
-                             "sent; " + req.method + " is not idempotent, so it was not retried");
+        throw response_error(
+            url_text,
+            "the server closed an idle keep-alive connection while the request was "
+            "sent; " +
+                req.method + " is not idempotent, so it was not retried");
       }
     }
   }
   net::tcp_stream stream = co_await net::tcp_stream::connect(u.host, u.port);
   stream.set_nodelay(true);
   exchange_result r = co_await exchange(stream, wire, req.method, url_text, limits, false);
-  if (pooling && r.reusable) state.pool.put(key, std::move(stream));
+  if (pooling && r.reusable) {
+    state.pool.put(key, std::move(stream));
+  }
   co_return std::move(r.res);
 }
 
@@ -267,10 +290,9 @@ inline task<response> send_once(client_state& state, const request& req, const u
 // without dot-segment removal, which servers do not depend on in practice).
 [[nodiscard]] inline std::string resolve_location(const url& base, std::string_view location) {
   std::size_t i = 0;
-  while (i < location.size() && (is_alpha(location[i]) || (i > 0 && (is_digit(location[i]) ||
-                                                                    location[i] == '+' ||
-                                                                    location[i] == '-' ||
-                                                                    location[i] == '.')))) {
+  while (i < location.size() &&
+         (is_alpha(location[i]) || (i > 0 && (is_digit(location[i]) || location[i] == '+' ||
+                                              location[i] == '-' || location[i] == '.')))) {
     ++i;
   }
   if (i > 0 && i < location.size() && location[i] == ':') {
@@ -308,9 +330,13 @@ inline task<response> fetch(client_state* state, request req, std::string url_te
     req.target = u.target;
     req.headers.set("Host", u.authority());
     response res = co_await send_once(*state, req, u, url_text);
-    if (!state->options.follow_redirects || !is_redirect(res.status)) co_return res;
+    if (!state->options.follow_redirects || !is_redirect(res.status)) {
+      co_return res;
+    }
     const std::optional<std::string_view> location = res.headers.get("location");
-    if (!location) co_return res;
+    if (!location) {
+      co_return res;
+    }
     if (redirects >= state->options.max_redirects) {
       throw response_error(url_text, "more than " + std::to_string(state->options.max_redirects) +
                                          " redirects (client_options::max_redirects)");
@@ -433,8 +459,9 @@ class client {
 /// Lifetime: `url` is copied; it need not outlive the call.
 /// Thread safety: await only on the loop's thread.
 /// Example:
-///   corio::http::response res = co_await corio::http::get("http://127.0.0.1:8080/api/v2/pokemon/25");
-///   if (res.status == 200) std::puts(res.body.c_str());
+///   corio::http::response res = co_await
+///   corio::http::get("http://127.0.0.1:8080/api/v2/pokemon/25"); if (res.status == 200)
+///   std::puts(res.body.c_str());
 [[nodiscard]] inline task<response> get(std::string_view url, client_options options) {
   return detail::one_shot_get(std::string(url), options);
 }

@@ -86,7 +86,10 @@ struct connection_entry {
 
 struct server_state {
   server_state(server_options o, std::function<task<response>(request)> h, net::tcp_listener l)
-      : options(o), handler(std::move(h)), listener(std::move(l)), local(listener.local_endpoint()) {}
+      : options(o)
+      , handler(std::move(h))
+      , listener(std::move(l))
+      , local(listener.local_endpoint()) {}
 
   // Data that does not change once initialised.
   server_options options;
@@ -104,7 +107,8 @@ struct server_state {
 };
 
 [[nodiscard]] inline std::optional<clock::time_point> deadline_in(std::chrono::milliseconds d) {
-  if (d <= std::chrono::milliseconds::zero()) return std::nullopt;
+  if (d <= std::chrono::milliseconds::zero())
+    return std::nullopt;
   return clock::now() + d;
 }
 
@@ -112,9 +116,11 @@ struct server_state {
 inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
                                                     std::span<std::byte> buffer,
                                                     std::optional<clock::time_point> deadline) {
-  if (!deadline) co_return co_await stream.read_some(buffer);
+  if (!deadline)
+    co_return co_await stream.read_some(buffer);
   const clock::duration left = *deadline - clock::now();
-  if (left <= clock::duration::zero()) co_return std::nullopt;
+  if (left <= clock::duration::zero())
+    co_return std::nullopt;
   try {
     co_return co_await wait_for(stream.read_some(buffer), left);
   } catch (const timeout_error&) {
@@ -131,7 +137,8 @@ inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
     co_return true;
   }
   const clock::duration left = *deadline - clock::now();
-  if (left <= clock::duration::zero()) co_return false;
+  if (left <= clock::duration::zero())
+    co_return false;
   try {
     co_await wait_for(stream.write_all(data), left);
     co_return true;
@@ -146,12 +153,14 @@ inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buf
                                std::chrono::milliseconds idle_timeout) {
   stream.shutdown_write();
   std::chrono::milliseconds limit = linger_timeout;
-  if (idle_timeout > std::chrono::milliseconds::zero()) limit = std::min(limit, idle_timeout);
+  if (idle_timeout > std::chrono::milliseconds::zero())
+    limit = std::min(limit, idle_timeout);
   const std::optional<clock::time_point> deadline = deadline_in(limit);
   std::size_t drained = 0;
   while (drained < linger_max_bytes) {
     const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
-    if (!n || *n == 0) break;
+    if (!n || *n == 0)
+      break;
     drained += *n;
   }
 }
@@ -182,12 +191,13 @@ inline task<response> call_handler(server_state* s, request req) {
 // connection is over; throws std::system_error when it fails.
 inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream& stream) {
   const server_options& options = s->options;
-  request_parser parser(
-      parser_limits{.max_header_bytes = options.max_header_bytes, .max_body_bytes = options.max_body_bytes});
+  request_parser parser(parser_limits{.max_header_bytes = options.max_header_bytes,
+                                      .max_body_bytes = options.max_body_bytes});
   std::vector<std::byte> buffer(16 * 1024);
   std::span<const std::byte> pending;  // received, not yet parsed: pipelined requests
   for (;;) {
-    if (s->stopping) co_return;
+    if (s->stopping)
+      co_return;
     // Read one request.
     const std::optional<clock::time_point> deadline = deadline_in(options.idle_timeout);
     bool started = !pending.empty();
@@ -214,14 +224,16 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
       pending = pending.subspan(r.consumed);
       if (r.status == parse_status::need_more && parser.expects_continue() && !sent_continue) {
         sent_continue = true;
-        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline)) co_return;
+        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline))
+          co_return;
       }
     }
-    if (r.status == parse_status::closed) co_return;
+    if (r.status == parse_status::closed)
+      co_return;
     if (r.status == parse_status::error) {
       const parse_error& e = parser.error();
-      const std::string wire =
-          serialize(error_response(e.status == 0 ? 400 : e.status, e.message), {.keep_alive = false});
+      const std::string wire = serialize(error_response(e.status == 0 ? 400 : e.status, e.message),
+                                         {.keep_alive = false});
       if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
         co_await close_gracefully(stream, buffer, options.idle_timeout);
       }
@@ -243,7 +255,8 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
     }
     const bool written = co_await write_before(stream, wire, deadline_in(options.idle_timeout));
     s->connections.at(id).busy = false;
-    if (!written) co_return;
+    if (!written)
+      co_return;
     ++s->requests;
     if (!keep) {
       if (s->stopping) {
@@ -276,8 +289,8 @@ inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_strea
 
 [[nodiscard]] inline bool is_resource_exhaustion(const std::system_error& e) noexcept {
   const std::error_code c = e.code();
-  return c.category() == std::system_category() &&
-         (c.value() == EMFILE || c.value() == ENFILE || c.value() == ENOBUFS || c.value() == ENOMEM);
+  return c.category() == std::system_category() && (c.value() == EMFILE || c.value() == ENFILE ||
+                                                    c.value() == ENOBUFS || c.value() == ENOMEM);
 }
 
 inline task<> accept_loop(server_state* s) {
@@ -287,7 +300,8 @@ inline task<> accept_loop(server_state* s) {
     try {
       stream = co_await s->listener.accept();
     } catch (const std::system_error& e) {
-      if (!is_resource_exhaustion(e)) throw;
+      if (!is_resource_exhaustion(e))
+        throw;
       exhausted = true;
     }
     if (exhausted) {
@@ -309,7 +323,8 @@ inline task<> accept_loop(server_state* s) {
 }
 
 inline task<> serve(server_state* s) {
-  if (s->serving) throw std::logic_error("corio::http::server::serve: the server is already serving");
+  if (s->serving)
+    throw std::logic_error("corio::http::server::serve: the server is already serving");
   s->serving = true;
   struct finish {
     server_state* s;
@@ -319,7 +334,8 @@ inline task<> serve(server_state* s) {
       s->stopping = true;  // a server serves once
     }
   } guard{s};
-  if (s->stopping) co_return;
+  if (s->stopping)
+    co_return;
   s->acceptor = s->children.spawn(accept_loop(s));
   co_await s->children.wait();
 }
@@ -358,7 +374,8 @@ inline task<> serve(server_state* s) {
 /// Thread safety: use only on the loop's thread.
 /// Example:
 ///   corio::task<corio::http::response> hello(corio::http::request req) {
-///     co_return corio::http::response{200, {{"Content-Type", "text/plain"}}, "hello " + req.target};
+///     co_return corio::http::response{200, {{"Content-Type", "text/plain"}}, "hello " +
+///     req.target};
 ///   }
 ///   auto srv = corio::http::server::bind("127.0.0.1", 0, hello);
 ///   corio::join_handle<void> running = corio::spawn(srv.serve());
@@ -386,17 +403,20 @@ class server {
   ///   std::system_error from bind(2) or listen(2).
   /// Example:
   ///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
-  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port, server_options options,
-                                   handler_type handler) {
-    if (!handler) throw std::invalid_argument("corio::http::server::bind: the handler is empty");
+  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port,
+                                   server_options options, handler_type handler) {
+    if (!handler)
+      throw std::invalid_argument("corio::http::server::bind: the handler is empty");
     net::tcp_listener listener = net::tcp_listener::bind(host, port, options.backlog);
-    return server(std::make_unique<detail::server_state>(options, std::move(handler), std::move(listener)));
+    return server(
+        std::make_unique<detail::server_state>(options, std::move(handler), std::move(listener)));
   }
 
   /// Opens a listening socket with the default server_options; see above.
   /// Example:
   ///   auto srv = corio::http::server::bind("127.0.0.1", 0, handler);
-  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port, handler_type handler) {
+  [[nodiscard]] static server bind(std::string_view host, std::uint16_t port,
+                                   handler_type handler) {
     return bind(host, port, server_options{}, std::move(handler));
   }
 
@@ -432,9 +452,11 @@ class server {
     s.stopping = true;
     s.acceptor.cancel();
     for (auto& [id, entry] : s.connections) {
-      if (!entry.busy) entry.handle.cancel();
+      if (!entry.busy)
+        entry.handle.cancel();
     }
-    if (!s.serving) s.listener.close();
+    if (!s.serving)
+      s.listener.close();
   }
 
   /// Connections accepted since bind().
@@ -445,7 +467,8 @@ class server {
   [[nodiscard]] std::uint64_t requests_served() const noexcept { return state_->requests; }
 
  private:
-  explicit server(std::unique_ptr<detail::server_state> state) noexcept : state_(std::move(state)) {}
+  explicit server(std::unique_ptr<detail::server_state> state) noexcept
+      : state_(std::move(state)) {}
 
   std::unique_ptr<detail::server_state> state_;
 };
