@@ -51,20 +51,27 @@ using clock_type = std::chrono::steady_clock;
 //   /a            answers after 50 ms (so that /b, sent after it, would overtake it)
 //   anything else echoes "<method> <target> <body>"
 corio::task<http::response> routes(http::request req) {
-  if (req.target == "/slow")
+  if (req.target == "/slow") {
     co_await corio::sleep(2s);
-  if (req.target == "/boom")
+  }
+  if (req.target == "/boom") {
     throw std::runtime_error("handler failure");
-  if (req.target == "/old")
+  }
+  if (req.target == "/old") {
     co_return http::response{302, {{"Location", "/new"}}};
-  if (req.target == "/new")
+  }
+  if (req.target == "/new") {
     co_return http::response{200, {}, "new"};
-  if (req.target == "/loop")
+  }
+  if (req.target == "/loop") {
     co_return http::response{302, {{"Location", "/loop"}}};
-  if (req.target == "/see-other")
+  }
+  if (req.target == "/see-other") {
     co_return http::response{303, {{"Location", "/echo"}}};
-  if (req.target == "/a")
+  }
+  if (req.target == "/a") {
     co_await corio::sleep(50ms);
+  }
   co_return http::response{
       200, {{"Content-Type", "text/plain"}}, req.method + " " + req.target + " " + req.body};
 }
@@ -80,8 +87,9 @@ corio::task<std::string> read_to_end(net::tcp_stream& s) {
   const auto deadline = clock_type::now() + 5s;
   while (clock_type::now() < deadline) {
     const std::size_t n = co_await corio::wait_for(s.read_some(buf), 5s);
-    if (n == 0)
+    if (n == 0) {
       break;
+    }
     out.append(reinterpret_cast<const char*>(buf.data()), n);
   }
   co_return out;
@@ -96,16 +104,19 @@ corio::task<std::vector<http::response>> read_responses(net::tcp_stream& s, std:
   while (out.size() < count) {
     if (pending.empty()) {
       const std::size_t n = co_await corio::wait_for(s.read_some(buf), 5s);
-      if (n == 0)
+      if (n == 0) {
         break;
+      }
       pending = std::span<const std::byte>(buf).first(n);
     }
     const http::parse_result r = parser.feed(pending);
     pending = pending.subspan(r.consumed);
-    if (r.status == http::parse_status::complete)
+    if (r.status == http::parse_status::complete) {
       out.push_back(parser.take());
-    if (r.status == http::parse_status::error)
+    }
+    if (r.status == http::parse_status::error) {
       break;
+    }
   }
   co_return out;
 }
@@ -121,8 +132,9 @@ corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
   std::array<std::byte, 1024> buf;
   while (head.find("\r\n\r\n") == std::string::npos) {
     const std::size_t n = co_await s.read_some(buf);
-    if (n == 0)
+    if (n == 0) {
       co_return;
+    }
     head.append(reinterpret_cast<const char*>(buf.data()), n);
   }
   co_await s.write_all(reply);
@@ -131,7 +143,7 @@ corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
 
 }  // namespace
 
-TEST_CASE("http::get: returns status, header fields and a Content-Length body",
+TEST_CASE("http::get: returns status, header fields (Date among them) and a Content-Length body",
           "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
@@ -142,6 +154,9 @@ TEST_CASE("http::get: returns status, header fields and a Content-Length body",
     CHECK(res.body == "GET /hello?x=1 ");
     CHECK(res.headers.get("content-type") == "text/plain");
     CHECK(res.headers.get("content-length") == "15");
+    const std::string date(res.headers.get("date").value_or(""));
+    CHECK(date.size() == 29);  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    CHECK_THAT(date, Catch::Matchers::EndsWith(" GMT"));
     srv.stop();
     co_await running;
   }());

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -79,6 +80,34 @@ inline constexpr std::size_t linger_max_bytes = 1024 * 1024;
 
 using clock = std::chrono::steady_clock;
 
+// The Date field (RFC 9110 §6.6.1) in IMF-fixdate form, formatted once per
+// second. Written by hand: strftime's %a and %b follow the C locale.
+class date_cache {
+ public:
+  std::string_view now() {
+    const std::time_t t = std::time(nullptr);
+    if (t != last_) {
+      static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+      static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      auto two = [](int v) {
+        return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
+      };
+      value_ = std::string(days[tm.tm_wday]) + ", " + two(tm.tm_mday) + ' ' + months[tm.tm_mon] +
+               ' ' + std::to_string(tm.tm_year + 1900) + ' ' + two(tm.tm_hour) + ':' +
+               two(tm.tm_min) + ':' + two(tm.tm_sec) + " GMT";
+      last_ = t;
+    }
+    return value_;
+  }
+
+ private:
+  std::time_t last_ = -1;
+  std::string value_;
+};
+
 struct connection_entry {
   join_handle<void> handle;
   bool busy = false;  // between a complete request and the end of its response
@@ -100,6 +129,7 @@ struct server_state {
   task_group children;  // the accept loop and every connection
   join_handle<void> acceptor;
   std::unordered_map<std::uint64_t, connection_entry> connections;
+  date_cache dates;
   std::uint64_t accepted = 0;
   std::uint64_t requests = 0;
   bool serving = false;
@@ -107,8 +137,9 @@ struct server_state {
 };
 
 [[nodiscard]] inline std::optional<clock::time_point> deadline_in(std::chrono::milliseconds d) {
-  if (d <= std::chrono::milliseconds::zero())
+  if (d <= std::chrono::milliseconds::zero()) {
     return std::nullopt;
+  }
   return clock::now() + d;
 }
 
@@ -116,11 +147,13 @@ struct server_state {
 inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
                                                     std::span<std::byte> buffer,
                                                     std::optional<clock::time_point> deadline) {
-  if (!deadline)
+  if (!deadline) {
     co_return co_await stream.read_some(buffer);
+  }
   const clock::duration left = *deadline - clock::now();
-  if (left <= clock::duration::zero())
+  if (left <= clock::duration::zero()) {
     co_return std::nullopt;
+  }
   try {
     co_return co_await wait_for(stream.read_some(buffer), left);
   } catch (const timeout_error&) {
@@ -137,8 +170,9 @@ inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
     co_return true;
   }
   const clock::duration left = *deadline - clock::now();
-  if (left <= clock::duration::zero())
+  if (left <= clock::duration::zero()) {
     co_return false;
+  }
   try {
     co_await wait_for(stream.write_all(data), left);
     co_return true;
@@ -153,14 +187,16 @@ inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buf
                                std::chrono::milliseconds idle_timeout) {
   stream.shutdown_write();
   std::chrono::milliseconds limit = linger_timeout;
-  if (idle_timeout > std::chrono::milliseconds::zero())
+  if (idle_timeout > std::chrono::milliseconds::zero()) {
     limit = std::min(limit, idle_timeout);
+  }
   const std::optional<clock::time_point> deadline = deadline_in(limit);
   std::size_t drained = 0;
   while (drained < linger_max_bytes) {
     const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
-    if (!n || *n == 0)
+    if (!n || *n == 0) {
       break;
+    }
     drained += *n;
   }
 }
@@ -173,6 +209,22 @@ inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buf
   }
   body += '\n';
   return {status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)};
+}
+
+// The wire form of `res`, with a Date field unless the handler set one; a
+// response the writer refuses (a status outside 100..999, a control character
+// in the reason) becomes a 500.
+[[nodiscard]] inline std::string to_wire(server_state* s, response res, write_options options) {
+  if (!res.headers.contains("date")) {
+    res.headers.add("Date", s->dates.now());
+  }
+  try {
+    return serialize(res, options);
+  } catch (const std::invalid_argument&) {
+    response fallback = error_response(500, {});
+    fallback.headers.add("Date", s->dates.now());
+    return serialize(fallback, options);
+  }
 }
 
 // Runs the handler; any exception but cancellation becomes a 500.
@@ -196,8 +248,9 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
   std::vector<std::byte> buffer(16 * 1024);
   std::span<const std::byte> pending;  // received, not yet parsed: pipelined requests
   for (;;) {
-    if (s->stopping)
+    if (s->stopping) {
       co_return;
+    }
     // Read one request.
     const std::optional<clock::time_point> deadline = deadline_in(options.idle_timeout);
     bool started = !pending.empty();
@@ -208,7 +261,8 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
         const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
         if (!n) {
           if (started) {
-            co_await write_before(stream, serialize(error_response(408, {}), {.keep_alive = false}),
+            co_await write_before(stream,
+                                  to_wire(s, error_response(408, {}), {.keep_alive = false}),
                                   deadline_in(linger_timeout));
           }
           co_return;
@@ -224,16 +278,18 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
       pending = pending.subspan(r.consumed);
       if (r.status == parse_status::need_more && parser.expects_continue() && !sent_continue) {
         sent_continue = true;
-        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline))
+        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline)) {
           co_return;
+        }
       }
     }
-    if (r.status == parse_status::closed)
+    if (r.status == parse_status::closed) {
       co_return;
+    }
     if (r.status == parse_status::error) {
       const parse_error& e = parser.error();
-      const std::string wire = serialize(error_response(e.status == 0 ? 400 : e.status, e.message),
-                                         {.keep_alive = false});
+      const std::string wire = to_wire(s, error_response(e.status == 0 ? 400 : e.status, e.message),
+                                       {.keep_alive = false});
       if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
         co_await close_gracefully(stream, buffer, options.idle_timeout);
       }
@@ -247,16 +303,12 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
     s->connections.at(id).busy = true;
     response res = co_await call_handler(s, std::move(req));
     const bool keep = client_keeps && !s->stopping;
-    std::string wire;
-    try {
-      wire = serialize(res, {.keep_alive = keep, .omit_body = head});
-    } catch (const std::invalid_argument&) {
-      wire = serialize(error_response(500, {}), {.keep_alive = keep, .omit_body = head});
-    }
+    const std::string wire = to_wire(s, std::move(res), {.keep_alive = keep, .omit_body = head});
     const bool written = co_await write_before(stream, wire, deadline_in(options.idle_timeout));
     s->connections.at(id).busy = false;
-    if (!written)
+    if (!written) {
       co_return;
+    }
     ++s->requests;
     if (!keep) {
       if (s->stopping) {
@@ -300,8 +352,9 @@ inline task<> accept_loop(server_state* s) {
     try {
       stream = co_await s->listener.accept();
     } catch (const std::system_error& e) {
-      if (!is_resource_exhaustion(e))
+      if (!is_resource_exhaustion(e)) {
         throw;
+      }
       exhausted = true;
     }
     if (exhausted) {
@@ -323,8 +376,9 @@ inline task<> accept_loop(server_state* s) {
 }
 
 inline task<> serve(server_state* s) {
-  if (s->serving)
+  if (s->serving) {
     throw std::logic_error("corio::http::server::serve: the server is already serving");
+  }
   s->serving = true;
   struct finish {
     server_state* s;
@@ -334,8 +388,9 @@ inline task<> serve(server_state* s) {
       s->stopping = true;  // a server serves once
     }
   } guard{s};
-  if (s->stopping)
+  if (s->stopping) {
     co_return;
+  }
   s->acceptor = s->children.spawn(accept_loop(s));
   co_await s->children.wait();
 }
@@ -405,8 +460,9 @@ class server {
   ///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
   [[nodiscard]] static server bind(std::string_view host, std::uint16_t port,
                                    server_options options, handler_type handler) {
-    if (!handler)
+    if (!handler) {
       throw std::invalid_argument("corio::http::server::bind: the handler is empty");
+    }
     net::tcp_listener listener = net::tcp_listener::bind(host, port, options.backlog);
     return server(
         std::make_unique<detail::server_state>(options, std::move(handler), std::move(listener)));
@@ -452,11 +508,13 @@ class server {
     s.stopping = true;
     s.acceptor.cancel();
     for (auto& [id, entry] : s.connections) {
-      if (!entry.busy)
+      if (!entry.busy) {
         entry.handle.cancel();
+      }
     }
-    if (!s.serving)
+    if (!s.serving) {
       s.listener.close();
+    }
   }
 
   /// Connections accepted since bind().
