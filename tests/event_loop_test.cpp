@@ -41,7 +41,8 @@ struct test_error : std::runtime_error {
 
 std::size_t count_entries(const char* dir) {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir))
+    ++n;
   return n;
 }
 
@@ -53,7 +54,9 @@ std::chrono::microseconds process_cpu_time() {
          std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
-corio::task<int> value(int v) { co_return v; }
+corio::task<int> value(int v) {
+  co_return v;
+}
 
 corio::task<> throw_test_error() {
   co_await corio::sleep(0ms);
@@ -114,7 +117,9 @@ corio::task<> nested_run(std::string* what) {
   co_return;
 }
 
-corio::task<> wait_on(corio::event* ev) { co_await ev->wait(); }
+corio::task<> wait_on(corio::event* ev) {
+  co_await ev->wait();
+}
 
 corio::task<> deadlock() {
   corio::event never_set;
@@ -138,14 +143,18 @@ corio::task<int> nop() {
 corio::task<std::size_t> many_nops(std::size_t n) {
   std::vector<corio::task<int>> ops;
   ops.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) ops.push_back(nop());
+  for (std::size_t i = 0; i < n; ++i)
+    ops.push_back(nop());
   std::vector<int> results = co_await corio::gather(std::move(ops));
   std::size_t zeros = 0;
-  for (int r : results) zeros += r == 0 ? 1 : 0;
+  for (int r : results)
+    zeros += r == 0 ? 1 : 0;
   co_return zeros;
 }
 
-corio::task<> sleep_for(std::chrono::milliseconds d) { co_await corio::sleep(d); }
+corio::task<> sleep_for(std::chrono::milliseconds d) {
+  co_await corio::sleep(d);
+}
 
 corio::task<std::size_t> worker_count_after_use() {
   co_await corio::to_thread([] {});
@@ -179,7 +188,8 @@ TEST_CASE("run: cancels every task still pending on the way out, and they finish
   CHECK(counted::active_count() == 0);
 }
 
-TEST_CASE("run: releases every file descriptor it opened", "[event_loop][io_uring][threads][lifetime]") {
+TEST_CASE("run: releases every file descriptor it opened",
+          "[event_loop][io_uring][threads][lifetime]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const std::size_t before = count_entries("/proc/self/fd");
   corio::run(uses_everything());
@@ -258,9 +268,11 @@ TEST_CASE("event_loop: current() outside a loop throws std::logic_error", "[even
   CHECK_THROWS_AS(corio::event_loop::current(), std::logic_error);
 }
 
-TEST_CASE("event_loop: queue_depth 0 throws std::invalid_argument", "[event_loop][io_uring][misuse]") {
+TEST_CASE("event_loop: queue_depth 0 throws std::invalid_argument",
+          "[event_loop][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  CHECK_THROWS_AS(corio::run(value(1), corio::loop_options{.queue_depth = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(corio::run(value(1), corio::loop_options{.queue_depth = 0}),
+                  std::invalid_argument);
   CHECK(corio::event_loop::current_or_null() == nullptr);
 }
 
@@ -284,8 +296,9 @@ TEST_CASE("run: more operations in flight than queue_depth are all submitted and
   CHECK(corio::run(many_nops(1000), corio::loop_options{.queue_depth = 4}) == 1000);
 }
 
-TEST_CASE("run: twenty thousand completions at once (more than the completion ring holds) are all reaped",
-          "[event_loop][io_uring][slow]") {
+TEST_CASE(
+    "run: twenty thousand completions at once (more than the completion ring holds) are all reaped",
+    "[event_loop][io_uring][slow]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(many_nops(20'000)) == 20'000);
 }
@@ -301,7 +314,8 @@ TEST_CASE("run: loop_options::sqpoll gives a working loop", "[event_loop][io_uri
   }
 }
 
-TEST_CASE("run: the loop waits in the kernel, not by busy polling", "[event_loop][io_uring][timing]") {
+TEST_CASE("run: the loop waits in the kernel, not by busy polling",
+          "[event_loop][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const auto cpu_before = process_cpu_time();
   const auto start = std::chrono::steady_clock::now();

@@ -29,11 +29,13 @@ corio::task<> wait_and_log(corio::event* ev, std::vector<int>* log, int id) {
 corio::task<> set_wakes_all_fifo(std::vector<int>* log) {
   corio::event ev;
   std::vector<corio::join_handle<void>> handles;
-  for (int i = 0; i < 5; ++i) handles.push_back(corio::spawn(wait_and_log(&ev, log, i)));
+  for (int i = 0; i < 5; ++i)
+    handles.push_back(corio::spawn(wait_and_log(&ev, log, i)));
   co_await corio::sleep(0ms);  // all five are waiting now
   CHECK(log->empty());
   ev.set();
-  for (auto& h : handles) co_await h;
+  for (auto& h : handles)
+    co_await h;
 }
 
 corio::task<std::vector<bool>> flag_states() {
@@ -118,7 +120,8 @@ corio::task<std::string> set_from_another_thread() {
 
 }  // namespace
 
-TEST_CASE("event: set() wakes every waiter, in the order they started waiting", "[event][io_uring]") {
+TEST_CASE("event: set() wakes every waiter, in the order they started waiting",
+          "[event][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   std::vector<int> log;
   corio::run(set_wakes_all_fifo(&log));

@@ -49,14 +49,18 @@ corio::task<int> value_after(int v, std::chrono::milliseconds d) {
   co_return v;
 }
 
-corio::task<int> value_now(int v) { co_return v; }
+corio::task<int> value_now(int v) {
+  co_return v;
+}
 
 corio::task<std::string> string_after(std::string s, std::chrono::milliseconds d) {
   co_await corio::sleep(d);
   co_return s;
 }
 
-corio::task<> nothing_after(std::chrono::milliseconds d) { co_await corio::sleep(d); }
+corio::task<> nothing_after(std::chrono::milliseconds d) {
+  co_await corio::sleep(d);
+}
 
 corio::task<std::tuple<int, std::string, int>> gather_in_argument_order() {
   // Finish in the reverse order of the arguments.
@@ -69,13 +73,15 @@ corio::task<std::tuple<int, std::monostate, int>> gather_with_void() {
 
 corio::task<std::vector<int>> gather_vector(int n) {
   std::vector<corio::task<int>> tasks;
-  for (int i = 0; i < n; ++i) tasks.push_back(value_after(i, std::chrono::milliseconds((n - i) % 5)));
+  for (int i = 0; i < n; ++i)
+    tasks.push_back(value_after(i, std::chrono::milliseconds((n - i) % 5)));
   co_return co_await corio::gather(std::move(tasks));
 }
 
 corio::task<int> gather_void_vector(int* finished) {
   std::vector<corio::task<>> tasks;
-  for (int i = 0; i < 10; ++i) tasks.push_back(nothing_after(std::chrono::milliseconds(i % 3)));
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back(nothing_after(std::chrono::milliseconds(i % 3)));
   co_await corio::gather(std::move(tasks));
   *finished = 10;
   co_return 0;
@@ -132,7 +138,8 @@ corio::task<int> first_failure_cancels_siblings(sibling_record* r) {
 
 corio::task<int> failure_in_vector(sibling_record* r) {
   std::vector<corio::task<int>> tasks;
-  for (int i = 0; i < 5; ++i) tasks.push_back(sleeping_sibling(r));
+  for (int i = 0; i < 5; ++i)
+    tasks.push_back(sleeping_sibling(r));
   tasks.push_back(fail_after(1ms, 9));
   try {
     co_await corio::gather(std::move(tasks));
@@ -189,7 +196,8 @@ corio::task<std::vector<corio::outcome<int>>> settled_vector() {
 
 corio::task<std::chrono::steady_clock::duration> gather_sleeps() {
   const auto start = std::chrono::steady_clock::now();
-  auto [a, b, c] = co_await corio::gather(corio::sleep(200ms), corio::sleep(200ms), corio::sleep(200ms));
+  auto [a, b, c] =
+      co_await corio::gather(corio::sleep(200ms), corio::sleep(200ms), corio::sleep(200ms));
   static_assert(std::is_same_v<decltype(a), std::monostate>);
   co_return std::chrono::steady_clock::now() - start;
 }
@@ -250,8 +258,10 @@ corio::task<int> counted_gathers() {
   auto [a, b] = co_await corio::gather(counted_after(1, 1ms), counted_after(2, 2ms));
   sum += a.id + b.id;
   std::vector<corio::task<counted>> tasks;
-  for (int i = 0; i < 10; ++i) tasks.push_back(counted_after(i, std::chrono::milliseconds(i % 3)));
-  for (const counted& c : co_await corio::gather(std::move(tasks))) sum += c.id;
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back(counted_after(i, std::chrono::milliseconds(i % 3)));
+  for (const counted& c : co_await corio::gather(std::move(tasks)))
+    sum += c.id;
   try {
     co_await corio::gather(counted_after(1, 1h), counted_fail(counted(5)));
   } catch (const test_error& e) {
@@ -262,7 +272,9 @@ corio::task<int> counted_gathers() {
   co_return sum;
 }
 
-corio::task<std::size_t> immediate(std::size_t v) { co_return v; }
+corio::task<std::size_t> immediate(std::size_t v) {
+  co_return v;
+}
 
 corio::task<std::size_t> yield_then(std::size_t v) {
   co_await corio::sleep(0ms);
@@ -274,10 +286,12 @@ corio::task<std::size_t> gather_a_million() {
   std::vector<corio::task<std::size_t>> tasks;
   tasks.reserve(n);
   // Half finish at once, half after a yield through the ready queue.
-  for (std::size_t i = 0; i < n; ++i) tasks.push_back(i % 2 == 0 ? immediate(i) : yield_then(i));
+  for (std::size_t i = 0; i < n; ++i)
+    tasks.push_back(i % 2 == 0 ? immediate(i) : yield_then(i));
   std::vector<std::size_t> results = co_await corio::gather(std::move(tasks));
   std::size_t in_order = 0;
-  for (std::size_t i = 0; i < n; ++i) in_order += results[i] == i ? 1 : 0;
+  for (std::size_t i = 0; i < n; ++i)
+    in_order += results[i] == i ? 1 : 0;
   co_return in_order;
 }
 
@@ -322,7 +336,6 @@ corio::task<int> cancel_while_not_parked(bool* started) {
   h.cancel();
   co_return co_await h;
 }
-
 
 // A child that cancels the very task awaiting the gather, then catches the
 // cancellation (delivered at its next suspension) and returns normally.
@@ -394,9 +407,13 @@ struct storm {
   int cancelled = 0;
 };
 
-corio::task<> wait_event(corio::event* e) { co_await e->wait(); }
+corio::task<> wait_event(corio::event* e) {
+  co_await e->wait();
+}
 
-corio::task<> sleep_a_day() { co_await corio::sleep(24h); }
+corio::task<> sleep_a_day() {
+  co_await corio::sleep(24h);
+}
 
 corio::task<> leaf(storm* s, int kind, counted c) {
   (void)c;
@@ -459,7 +476,8 @@ corio::task<int> storm_via_gather(storm* s, int n) {
   auto held = co_await s->held.lock();
   REQUIRE(s->full_queue.try_put(0));
   std::vector<corio::task<>> tasks;
-  for (int i = 0; i < n; ++i) tasks.push_back(leaf(s, i % leaf_kinds, counted(i)));
+  for (int i = 0; i < n; ++i)
+    tasks.push_back(leaf(s, i % leaf_kinds, counted(i)));
   tasks.push_back(fail_storm_after(5ms, 43));
   int code = 0;
   try {
@@ -492,14 +510,16 @@ TEST_CASE("gather: a task<void> contributes std::monostate at its position", "[g
 TEST_CASE("gather: a vector of task<T> gives a vector of T in order", "[gather][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   std::vector<int> expected;
-  for (int i = 0; i < 50; ++i) expected.push_back(i);
+  for (int i = 0; i < 50; ++i)
+    expected.push_back(i);
   CHECK(corio::run(gather_vector(50)) == expected);
   CHECK(corio::run(gather_empty_vector()) == 0);
 }
 
 TEST_CASE("gather: a vector of task<void> gives void", "[gather][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  STATIC_REQUIRE(std::is_same_v<decltype(corio::gather(std::vector<corio::task<>>{})), corio::task<>>);
+  STATIC_REQUIRE(
+      std::is_same_v<decltype(corio::gather(std::vector<corio::task<>>{})), corio::task<>>);
   int finished = 0;
   corio::run(gather_void_vector(&finished));
   CHECK(finished == 10);
@@ -592,23 +612,28 @@ TEST_CASE("gather: a cancellation pending before gather is delivered there; no c
   CHECK(counted::active_count() == 0);
 }
 
-TEST_CASE("gather: cancelled while starting its children, it throws cancelled_error rather than return values it never got",
-          "[gather][io_uring][cancellation]") {
+TEST_CASE(
+    "gather: cancelled while starting its children, it throws cancelled_error rather than return "
+    "values it never got",
+    "[gather][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   bool started = false;
   CHECK(corio::run(cancelled_while_starting(&started)));
   CHECK_FALSE(started);
 }
 
-TEST_CASE("gather: cancelled, it returns the values of children that swallowed the cancellation; the next suspension is cancelled",
-          "[gather][io_uring][cancellation]") {
+TEST_CASE(
+    "gather: cancelled, it returns the values of children that swallowed the cancellation; the "
+    "next suspension is cancelled",
+    "[gather][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   bool later_sleep_cancelled = false;
   CHECK(corio::run(cancel_gatherer_of_swallowing_children(&later_sleep_cancelled)) == 3);
   CHECK(later_sleep_cancelled);
 }
 
-TEST_CASE("gather: an empty (moved-from) task throws std::logic_error", "[gather][io_uring][misuse]") {
+TEST_CASE("gather: an empty (moved-from) task throws std::logic_error",
+          "[gather][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(gather_empty_task()));
 }
@@ -626,8 +651,10 @@ TEST_CASE("gather: a million tasks gathered finish in order", "[gather][io_uring
   CHECK(corio::run(gather_a_million()) == 1'000'000);
 }
 
-TEST_CASE("gather: a storm of ten thousand children parked on every kind of leaf is cancelled by one failure",
-          "[gather][io_uring][threads][cancellation][slow]") {
+TEST_CASE(
+    "gather: a storm of ten thousand children parked on every kind of leaf is cancelled by one "
+    "failure",
+    "[gather][io_uring][threads][cancellation][slow]") {
   CORIO_TEST_REQUIRE_IO_URING();
   counted::reset_counts();
   storm s;

@@ -33,7 +33,8 @@ corio::task<> critical_section(corio::mutex* m, section_state* s) {
   for (int i = 0; i < 3; ++i) {
     auto guard = co_await m->lock();
     ++s->inside;
-    if (s->inside > s->most_inside) s->most_inside = s->inside;
+    if (s->inside > s->most_inside)
+      s->most_inside = s->inside;
     ++s->entries;
     co_await corio::sleep(0ms);  // other tasks run meanwhile, but cannot enter
     --s->inside;
@@ -43,7 +44,8 @@ corio::task<> critical_section(corio::mutex* m, section_state* s) {
 corio::task<> exclusive(section_state* s) {
   corio::mutex m;
   std::vector<corio::task<>> tasks;
-  for (int i = 0; i < 5; ++i) tasks.push_back(critical_section(&m, s));
+  for (int i = 0; i < 5; ++i)
+    tasks.push_back(critical_section(&m, s));
   co_await corio::gather(std::move(tasks));
   CHECK_FALSE(m.is_locked());
 }
@@ -58,14 +60,16 @@ corio::task<> fifo_handoff(std::vector<int>* log) {
   std::vector<corio::join_handle<void>> handles;
   {
     auto guard = co_await m.lock();
-    for (int i = 0; i < 5; ++i) handles.push_back(corio::spawn(lock_and_log(&m, log, i)));
+    for (int i = 0; i < 5; ++i)
+      handles.push_back(corio::spawn(lock_and_log(&m, log, i)));
     co_await corio::sleep(0ms);  // all five wait, in spawn order
     CHECK(log->empty());
   }
   // The lock passed to waiter 0 without being released: nobody can barge in.
   CHECK(m.is_locked());
   CHECK_FALSE(m.try_lock());
-  for (auto& h : handles) co_await h;
+  for (auto& h : handles)
+    co_await h;
   CHECK_FALSE(m.is_locked());
 }
 

@@ -28,11 +28,13 @@ namespace {
 
 corio::task<std::vector<int>> fifo_unbounded() {
   corio::queue<int> q;
-  for (int i = 0; i < 100; ++i) co_await q.put(i);  // never waits
+  for (int i = 0; i < 100; ++i)
+    co_await q.put(i);  // never waits
   CHECK(q.size() == 100);
   CHECK_FALSE(q.full());
   std::vector<int> out;
-  while (!q.empty()) out.push_back(co_await q.get());
+  while (!q.empty())
+    out.push_back(co_await q.get());
   co_return out;
 }
 
@@ -52,12 +54,14 @@ corio::task<> bounded_put_waits(std::vector<std::string>* log) {
   log->push_back("get " + std::to_string(co_await q.get()));  // lets the third item in
   CHECK(q.size() == 2);
   co_await corio::sleep(0ms);
-  for (int i = 0; i < 3; ++i) log->push_back("get " + std::to_string(co_await q.get()));
+  for (int i = 0; i < 3; ++i)
+    log->push_back("get " + std::to_string(co_await q.get()));
   co_await h;
 }
 
 corio::task<> consumer(corio::queue<int>* q, std::vector<int>* log, int n) {
-  for (int i = 0; i < n; ++i) log->push_back(co_await q->get());
+  for (int i = 0; i < n; ++i)
+    log->push_back(co_await q->get());
 }
 
 corio::task<> get_waits_when_empty(std::vector<int>* log) {
@@ -75,10 +79,13 @@ corio::task<> get_waits_when_empty(std::vector<int>* log) {
 corio::task<> getter_fifo(std::vector<int>* log) {
   corio::queue<int> q;
   std::vector<corio::join_handle<void>> handles;
-  for (int i = 0; i < 3; ++i) handles.push_back(corio::spawn(consumer(&q, log, 1)));
+  for (int i = 0; i < 3; ++i)
+    handles.push_back(corio::spawn(consumer(&q, log, 1)));
   co_await corio::sleep(0ms);
-  for (int i = 0; i < 3; ++i) CHECK(q.try_put(100 + i));
-  for (auto& h : handles) co_await h;
+  for (int i = 0; i < 3; ++i)
+    CHECK(q.try_put(100 + i));
+  for (auto& h : handles)
+    co_await h;
 }
 
 corio::task<> put_logging(corio::queue<int>* q, std::vector<int>* log, int v) {
@@ -90,11 +97,14 @@ corio::task<std::vector<int>> putter_fifo(std::vector<int>* put_log) {
   corio::queue<int> q(1);
   CHECK(q.try_put(0));
   std::vector<corio::join_handle<void>> handles;
-  for (int i = 1; i <= 3; ++i) handles.push_back(corio::spawn(put_logging(&q, put_log, i)));
+  for (int i = 1; i <= 3; ++i)
+    handles.push_back(corio::spawn(put_logging(&q, put_log, i)));
   co_await corio::sleep(0ms);
   std::vector<int> got;
-  for (int i = 0; i < 4; ++i) got.push_back(co_await q.get());
-  for (auto& h : handles) co_await h;
+  for (int i = 0; i < 4; ++i)
+    got.push_back(co_await q.get());
+  for (auto& h : handles)
+    co_await h;
   co_return got;
 }
 
@@ -192,35 +202,43 @@ corio::task<std::unique_ptr<int>> move_only_items() {
 }
 
 corio::task<> produce_counted(corio::queue<counted>* q, int from, int n) {
-  for (int i = from; i < from + n; ++i) co_await q->put(counted(i));
+  for (int i = from; i < from + n; ++i)
+    co_await q->put(counted(i));
 }
 
 corio::task<long> consume_counted(corio::queue<counted>* q, int n) {
   long sum = 0;
-  for (int i = 0; i < n; ++i) sum += (co_await q->get()).id;
+  for (int i = 0; i < n; ++i)
+    sum += (co_await q->get()).id;
   co_return sum;
 }
 
 corio::task<long> many_producers_and_consumers() {
   corio::queue<counted> q(8);
   std::vector<corio::task<>> producers;
-  for (int p = 0; p < 10; ++p) producers.push_back(produce_counted(&q, p * 1000, 1000));
+  for (int p = 0; p < 10; ++p)
+    producers.push_back(produce_counted(&q, p * 1000, 1000));
   std::vector<corio::task<long>> consumers;
-  for (int c = 0; c < 5; ++c) consumers.push_back(consume_counted(&q, 2000));
-  auto [unused, sums] =
-      co_await corio::gather(corio::gather(std::move(producers)), corio::gather(std::move(consumers)));
+  for (int c = 0; c < 5; ++c)
+    consumers.push_back(consume_counted(&q, 2000));
+  auto [unused, sums] = co_await corio::gather(corio::gather(std::move(producers)),
+                                               corio::gather(std::move(consumers)));
   (void)unused;
   long total = 0;
-  for (long s : sums) total += s;
+  for (long s : sums)
+    total += s;
   CHECK(q.empty());
   co_return total;
 }
 
-corio::task<> put_one(corio::queue<counted>* q, int id) { co_await q->put(counted(id)); }
+corio::task<> put_one(corio::queue<counted>* q, int id) {
+  co_await q->put(counted(id));
+}
 
 // Leaves items in the queue and a putter parked on it when run() ends.
 corio::task<> leave_items_in_queue(corio::queue<counted>* q) {
-  for (int i = 0; i < 3; ++i) co_await q->put(counted(i));
+  for (int i = 0; i < 3; ++i)
+    co_await q->put(counted(i));
   corio::spawn(put_one(q, 99));
   co_await corio::sleep(0ms);
 }
@@ -238,16 +256,19 @@ corio::task<int> get_or_minus_one(corio::queue<int>* q) {
 corio::task<bool> cancel_half_of_the_getters() {
   corio::queue<int> q;
   std::vector<corio::join_handle<int>> handles;
-  for (int i = 0; i < 1000; ++i) handles.push_back(corio::spawn(get_or_minus_one(&q)));
+  for (int i = 0; i < 1000; ++i)
+    handles.push_back(corio::spawn(get_or_minus_one(&q)));
   co_await corio::sleep(0ms);
-  for (std::size_t i = 0; i < handles.size(); i += 2) handles[i].cancel();
-  for (int i = 0; i < 500; ++i) co_await q.put(i);
+  for (std::size_t i = 0; i < handles.size(); i += 2)
+    handles[i].cancel();
+  for (int i = 0; i < 500; ++i)
+    co_await q.put(i);
   bool exact = true;
   for (std::size_t i = 0; i < handles.size(); ++i) {
     const int v = co_await handles[i];
     exact = exact && v == (i % 2 == 0 ? -1 : static_cast<int>(i / 2));
   }
-  co_return exact && q.empty();
+  co_return exact&& q.empty();
 }
 
 #ifndef NDEBUG
@@ -278,7 +299,8 @@ corio::task<std::string> try_put_from_another_thread() {
 TEST_CASE("queue: an unbounded queue is FIFO and never makes put() wait", "[queue][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   std::vector<int> expected;
-  for (int i = 0; i < 100; ++i) expected.push_back(i);
+  for (int i = 0; i < 100; ++i)
+    expected.push_back(i);
   CHECK(corio::run(fifo_unbounded()) == expected);
 }
 

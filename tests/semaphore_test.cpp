@@ -35,7 +35,8 @@ corio::task<std::vector<std::size_t>> permits_without_waiting() {
   available.push_back(s.available());
   CHECK(s.try_acquire());
   available.push_back(s.available());
-  for (int i = 0; i < 3; ++i) s.release();
+  for (int i = 0; i < 3; ++i)
+    s.release();
   available.push_back(s.available());
   co_return available;
 }
@@ -49,7 +50,8 @@ struct limit_state {
 corio::task<> limited_work(corio::semaphore* s, limit_state* st) {
   co_await s->acquire();
   ++st->inside;
-  if (st->inside > st->most_inside) st->most_inside = st->inside;
+  if (st->inside > st->most_inside)
+    st->most_inside = st->inside;
   co_await corio::sleep(std::chrono::microseconds(100));
   --st->inside;
   ++st->done;
@@ -59,7 +61,8 @@ corio::task<> limited_work(corio::semaphore* s, limit_state* st) {
 corio::task<> caps_concurrency(limit_state* st) {
   corio::semaphore s(3);
   std::vector<corio::task<>> tasks;
-  for (int i = 0; i < 50; ++i) tasks.push_back(limited_work(&s, st));
+  for (int i = 0; i < 50; ++i)
+    tasks.push_back(limited_work(&s, st));
   co_await corio::gather(std::move(tasks));
   CHECK(s.available() == 3);
 }
@@ -78,14 +81,16 @@ corio::task<bool> acquire_catching(corio::semaphore* s, std::vector<int>* log, i
 corio::task<> fifo_and_no_barging(std::vector<int>* log) {
   corio::semaphore s(0);
   std::vector<corio::join_handle<bool>> handles;
-  for (int i = 1; i <= 3; ++i) handles.push_back(corio::spawn(acquire_catching(&s, log, i)));
+  for (int i = 1; i <= 3; ++i)
+    handles.push_back(corio::spawn(acquire_catching(&s, log, i)));
   co_await corio::sleep(0ms);
-  s.release();                  // handed straight to waiter 1
-  CHECK(s.available() == 0);    // not counted as free
+  s.release();                   // handed straight to waiter 1
+  CHECK(s.available() == 0);     // not counted as free
   CHECK_FALSE(s.try_acquire());  // waiters 2 and 3 come first
   s.release();
   s.release();
-  for (auto& h : handles) co_await h;
+  for (auto& h : handles)
+    co_await h;
   CHECK(s.available() == 0);
 }
 
@@ -121,10 +126,13 @@ corio::task<int> cancel_half_of_the_waiters(std::size_t* left_over) {
   corio::semaphore s(0);
   int acquired = 0;
   std::vector<corio::join_handle<bool>> handles;
-  for (int i = 0; i < 1000; ++i) handles.push_back(corio::spawn(acquire_counting(&s, &acquired)));
+  for (int i = 0; i < 1000; ++i)
+    handles.push_back(corio::spawn(acquire_counting(&s, &acquired)));
   co_await corio::sleep(0ms);
-  for (std::size_t i = 0; i < handles.size(); i += 2) handles[i].cancel();
-  for (int i = 0; i < 500; ++i) s.release();
+  for (std::size_t i = 0; i < handles.size(); i += 2)
+    handles[i].cancel();
+  for (int i = 0; i < 500; ++i)
+    s.release();
   int winners = 0;
   for (std::size_t i = 0; i < handles.size(); ++i) {
     const bool got = co_await handles[i];

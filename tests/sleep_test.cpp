@@ -142,9 +142,11 @@ corio::task<std::size_t> short_sleep(std::size_t i) {
 corio::task<std::size_t> many_sleeps(std::size_t n) {
   std::vector<corio::task<std::size_t>> tasks;
   tasks.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) tasks.push_back(short_sleep(i));
+  for (std::size_t i = 0; i < n; ++i)
+    tasks.push_back(short_sleep(i));
   std::size_t sum = 0;
-  for (std::size_t v : co_await corio::gather(std::move(tasks))) sum += v;
+  for (std::size_t v : co_await corio::gather(std::move(tasks)))
+    sum += v;
   co_return sum;
 }
 
@@ -174,7 +176,8 @@ corio::task<long> timer_fires_beside_a_busy_task(long cap) {
 
 }  // namespace
 
-TEST_CASE("sleep: a task that keeps yielding does not starve a timer", "[sleep][io_uring][timing]") {
+TEST_CASE("sleep: a task that keeps yielding does not starve a timer",
+          "[sleep][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   constexpr long cap = 50'000'000;
   CHECK(corio::run(timer_fires_beside_a_busy_task(cap)) < cap);
@@ -222,8 +225,7 @@ TEST_CASE("sleep_until: a time point already passed is a yield", "[sleep][io_uri
   CHECK(woke <= clock_type::now());
 }
 
-TEST_CASE("sleep: timers fire in deadline order",
-          "[sleep][io_uring][timing]") {
+TEST_CASE("sleep: timers fire in deadline order", "[sleep][io_uring][timing]") {
   CORIO_TEST_REQUIRE_IO_URING();
   std::vector<int> log;
   corio::run(deadline_order(&log));

@@ -233,7 +233,7 @@ corio::task<bool> spawn_moved_from() {
   } catch (const std::logic_error&) {
     threw = true;
   }
-  co_return threw && co_await std::move(other) == 1;
+  co_return threw&& co_await std::move(other) == 1;
 }
 
 corio::task<> dropped_handle_keeps_running(corio::event* ev) {
@@ -330,11 +330,14 @@ corio::task<int> counted_result(counted c) {
 
 corio::task<int> spawn_many_counted() {
   std::vector<corio::join_handle<int>> handles;
-  for (int i = 0; i < 100; ++i) handles.push_back(corio::spawn(counted_result(counted(i))));
+  for (int i = 0; i < 100; ++i)
+    handles.push_back(corio::spawn(counted_result(counted(i))));
   int sum = 0;
-  for (auto& h : handles) sum += co_await h;
+  for (auto& h : handles)
+    sum += co_await h;
   // A few more, dropped without awaiting.
-  for (int i = 0; i < 10; ++i) corio::spawn(counted_result(counted(i)));
+  for (int i = 0; i < 10; ++i)
+    corio::spawn(counted_result(counted(i)));
   co_return sum;
 }
 
@@ -422,7 +425,8 @@ TEST_CASE("spawn: an exception is reported when the last handle to the failed ta
   CHECK(message_of(capture.reported[0]) == "dropped later");
 }
 
-TEST_CASE("spawn: cancelled_error is never reported as unhandled", "[spawn][io_uring][cancellation]") {
+TEST_CASE("spawn: cancelled_error is never reported as unhandled",
+          "[spawn][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   handler_capture capture;
   corio::run(spawn_cancelled_and_dropped());
@@ -441,7 +445,8 @@ TEST_CASE("spawn: the previous unhandled-exception handler is returned by the se
   CHECK(calls == 1);
 }
 
-TEST_CASE("join_handle: awaiting a handle twice throws std::logic_error", "[spawn][io_uring][misuse]") {
+TEST_CASE("join_handle: awaiting a handle twice throws std::logic_error",
+          "[spawn][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(await_handle_twice()).find("awaited already") != std::string::npos);
   CHECK(corio::run(await_empty_handle()));
@@ -477,8 +482,10 @@ TEST_CASE("join_handle: cancelling the task that awaits a handle cancels the spa
   CHECK(r.log == std::vector<std::string>{"child cleanup", "joiner cancelled"});
 }
 
-TEST_CASE("join_handle: a cancelled joiner gets the value of a task that swallowed the cancellation; its next suspension is cancelled",
-          "[spawn][io_uring][cancellation]") {
+TEST_CASE(
+    "join_handle: a cancelled joiner gets the value of a task that swallowed the cancellation; its "
+    "next suspension is cancelled",
+    "[spawn][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   bool later_sleep_cancelled = false;
   CHECK(corio::run(cancel_joiner_of_swallowing_task(&later_sleep_cancelled)) == 12);

@@ -68,7 +68,8 @@ corio::task<> finish_after(std::chrono::milliseconds d, record* r) {
 
 corio::task<std::size_t> children_run(record* r) {
   corio::task_group group;
-  for (int i = 0; i < 10; ++i) group.spawn(finish_after(std::chrono::milliseconds(i % 3), r));
+  for (int i = 0; i < 10; ++i)
+    group.spawn(finish_after(std::chrono::milliseconds(i % 3), r));
   const std::size_t size = group.size();
   co_await group.wait();
   CHECK(group.size() == 0);
@@ -97,7 +98,8 @@ corio::task<> fail_after(std::chrono::milliseconds d, int code) {
 corio::task<int> first_failure(record* r) {
   corio::event never;
   corio::task_group group;
-  for (int i = 0; i < 5; ++i) group.spawn(park_until_cancelled(&never, r));
+  for (int i = 0; i < 5; ++i)
+    group.spawn(park_until_cancelled(&never, r));
   group.spawn(fail_after(1ms, 1));
   group.spawn(fail_after(1ms, 2));  // a later failure, dropped
   try {
@@ -126,7 +128,8 @@ corio::task<int> spawn_after_failure(record* r) {
 corio::task<> group_waiter(record* r) {
   corio::event never;
   corio::task_group group;
-  for (int i = 0; i < 4; ++i) group.spawn(park_until_cancelled(&never, r));
+  for (int i = 0; i < 4; ++i)
+    group.spawn(park_until_cancelled(&never, r));
   co_await group.wait();
 }
 
@@ -158,7 +161,8 @@ corio::task<int> handle_of_child() {
 corio::task<> destroy_group_with_children(record* r, corio::event* never) {
   {
     corio::task_group group;
-    for (int i = 0; i < 3; ++i) group.spawn(park_until_cancelled(never, r));
+    for (int i = 0; i < 3; ++i)
+      group.spawn(park_until_cancelled(never, r));
     co_await corio::sleep(0ms);
   }  // destroyed without wait(): the children are cancelled and finish on their own
   co_await corio::sleep(0ms);
@@ -197,9 +201,13 @@ struct storm {
   int cancelled = 0;
 };
 
-corio::task<> wait_event(corio::event* e) { co_await e->wait(); }
+corio::task<> wait_event(corio::event* e) {
+  co_await e->wait();
+}
 
-corio::task<> sleep_a_day() { co_await corio::sleep(24h); }
+corio::task<> sleep_a_day() {
+  co_await corio::sleep(24h);
+}
 
 corio::task<> leaf(storm* s, int kind, counted c) {
   (void)c;
@@ -257,7 +265,8 @@ corio::task<int> storm_via_group(storm* s, int n) {
   auto held = co_await s->held.lock();
   REQUIRE(s->full_queue.try_put(0));
   corio::task_group group;
-  for (int i = 0; i < n; ++i) group.spawn(leaf(s, i % leaf_kinds, counted(i)));
+  for (int i = 0; i < n; ++i)
+    group.spawn(leaf(s, i % leaf_kinds, counted(i)));
   group.spawn(fail_after(5ms, 42));
   int code = 0;
   try {
@@ -313,7 +322,8 @@ TEST_CASE("task_group: after wait() has rethrown a failure, the group runs new c
   CHECK(r.finished == 2);
 }
 
-TEST_CASE("task_group: spawn returns a join_handle for the child's value", "[task_group][io_uring]") {
+TEST_CASE("task_group: spawn returns a join_handle for the child's value",
+          "[task_group][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(handle_of_child()) == 8);
 }
@@ -327,8 +337,10 @@ TEST_CASE("task_group: destroying a group cancels its children, which finish on 
   CHECK(r.cancelled == 3);
 }
 
-TEST_CASE("task_group: a storm of ten thousand children parked on every kind of leaf is cancelled by one failure",
-          "[task_group][io_uring][threads][cancellation][slow]") {
+TEST_CASE(
+    "task_group: a storm of ten thousand children parked on every kind of leaf is cancelled by one "
+    "failure",
+    "[task_group][io_uring][threads][cancellation][slow]") {
   CORIO_TEST_REQUIRE_IO_URING();
   counted::reset_counts();
   handler_capture capture;

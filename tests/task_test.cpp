@@ -25,7 +25,9 @@ struct test_error : std::runtime_error {
   int code;
 };
 
-corio::task<int> forty_two() { co_return 42; }
+corio::task<int> forty_two() {
+  co_return 42;
+}
 
 corio::task<> set_flag(bool* flag) {
   *flag = true;
@@ -45,14 +47,18 @@ corio::task<int> await_lazily(bool* inner_ran) {
   co_return ran ? 1 : 0;
 }
 
-corio::task<int&> reference_to(int* target) { co_return *target; }
+corio::task<int&> reference_to(int* target) {
+  co_return *target;
+}
 
 corio::task<int*> address_via_reference(int* target) {
   int& r = co_await reference_to(target);
   co_return &r;
 }
 
-corio::task<std::unique_ptr<int>> make_unique_int(int v) { co_return std::make_unique<int>(v); }
+corio::task<std::unique_ptr<int>> make_unique_int(int v) {
+  co_return std::make_unique<int>(v);
+}
 
 corio::task<int> unwrap_unique() {
   std::unique_ptr<int> p = co_await make_unique_int(7);
@@ -79,24 +85,31 @@ corio::task<int> catch_code(corio::task<int> t) {
 }
 
 corio::task<> rethrow_through_chain(int depth) {
-  if (depth == 0) throw test_error(99);
+  if (depth == 0)
+    throw test_error(99);
   co_await rethrow_through_chain(depth - 1);
 }
 
 corio::task<std::size_t> nested(std::size_t depth) {
-  if (depth == 0) co_return 0;
+  if (depth == 0)
+    co_return 0;
   co_return 1 + co_await nested(depth - 1);
 }
 
-corio::task<std::size_t> immediate(std::size_t v) { co_return v; }
+corio::task<std::size_t> immediate(std::size_t v) {
+  co_return v;
+}
 
 corio::task<std::size_t> await_many_immediate(std::size_t count) {
   std::size_t sum = 0;
-  for (std::size_t i = 0; i < count; ++i) sum += co_await immediate(1);
+  for (std::size_t i = 0; i < count; ++i)
+    sum += co_await immediate(1);
   co_return sum;
 }
 
-corio::task<int> take_counted(counted c) { co_return c.id; }
+corio::task<int> take_counted(counted c) {
+  co_return c.id;
+}
 
 corio::task<counted> make_counted(int id) {
   counted local(1000 + id);
@@ -233,8 +246,9 @@ TEST_CASE("task: a chain of a million nested awaits does not overflow the stack"
   CHECK(corio::run(nested(1'000'000)) == 1'000'000);
 }
 
-TEST_CASE("task: a loop of a million awaits of tasks that complete at once does not overflow the stack",
-          "[task][io_uring][slow]") {
+TEST_CASE(
+    "task: a loop of a million awaits of tasks that complete at once does not overflow the stack",
+    "[task][io_uring][slow]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(await_many_immediate(1'000'000)) == 1'000'000);
 }
@@ -274,7 +288,8 @@ TEST_CASE("task: awaiting a moved-from task throws std::logic_error", "[task][io
   CHECK(what.find("moved from") != std::string::npos);
 }
 
-TEST_CASE("task: awaiting a task a second time throws std::logic_error", "[task][io_uring][misuse]") {
+TEST_CASE("task: awaiting a task a second time throws std::logic_error",
+          "[task][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const std::string what = corio::run(await_twice());
   CHECK(what.find("awaited once") != std::string::npos);

@@ -181,9 +181,11 @@ corio::task<bool> cancel_then_drain(cancel_state* s) {
 corio::task<int> sum_of_calls(int n) {
   std::vector<corio::task<int>> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) tasks.push_back(corio::to_thread([i] { return i; }));
+  for (int i = 0; i < n; ++i)
+    tasks.push_back(corio::to_thread([i] { return i; }));
   int sum = 0;
-  for (int v : co_await corio::gather(std::move(tasks))) sum += v;
+  for (int v : co_await corio::gather(std::move(tasks)))
+    sum += v;
   co_return sum;
 }
 
@@ -236,7 +238,8 @@ corio::task<> blocked_call_at_shutdown(cancel_state* s) {
 }
 
 corio::task<> yield_until(const bool* stop) {
-  while (!*stop) co_await corio::sleep(0ms);
+  while (!*stop)
+    co_await corio::sleep(0ms);
 }
 
 corio::task<int> result_beside_a_busy_task() {
@@ -268,8 +271,9 @@ TEST_CASE("to_thread: a call returning a reference gives that very object back",
   CHECK(corio::run(reference_result(&target)) == &target);
 }
 
-TEST_CASE("to_thread: the call runs on a worker; its result and exception come back on the loop's thread",
-          "[to_thread][io_uring][threads]") {
+TEST_CASE(
+    "to_thread: the call runs on a worker; its result and exception come back on the loop's thread",
+    "[to_thread][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   thread_ids ids;
   CHECK(corio::run(value_and_exception_on_loop_thread(&ids)) == 47);
@@ -286,20 +290,24 @@ TEST_CASE("to_thread: the pool starts on first use with min(32, cores + 4) worke
   CHECK(corio::run(worker_count_after_use()) == std::min(32u, cores + 4));
 }
 
-TEST_CASE("to_thread: loop_options::worker_threads sets the pool size", "[to_thread][io_uring][threads]") {
+TEST_CASE("to_thread: loop_options::worker_threads sets the pool size",
+          "[to_thread][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(worker_count_after_use(), corio::loop_options{.worker_threads = 3}) == 3);
   CHECK(corio::run(at_most_n_at_once(8), corio::loop_options{.worker_threads = 2}) <= 2);
   CHECK(corio::run(at_most_n_at_once(4), corio::loop_options{.worker_threads = 1}) == 1);
 }
 
-TEST_CASE("to_thread: the loop keeps running other tasks during the call", "[to_thread][io_uring][threads]") {
+TEST_CASE("to_thread: the loop keeps running other tasks during the call",
+          "[to_thread][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(loop_runs_during_call()));
 }
 
-TEST_CASE("to_thread: cancelling the awaiting task gives cancelled_error at once; the call runs on and its result is dropped",
-          "[to_thread][io_uring][threads][cancellation][lifetime]") {
+TEST_CASE(
+    "to_thread: cancelling the awaiting task gives cancelled_error at once; the call runs on and "
+    "its result is dropped",
+    "[to_thread][io_uring][threads][cancellation][lifetime]") {
   CORIO_TEST_REQUIRE_IO_URING();
   SECTION("dropped when the loop shuts down") {
     counted::reset_counts();

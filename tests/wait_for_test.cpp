@@ -39,11 +39,17 @@ corio::task<int> value_after(int v, std::chrono::milliseconds d) {
   co_return v;
 }
 
-corio::task<int> value_now(int v) { co_return v; }
+corio::task<int> value_now(int v) {
+  co_return v;
+}
 
-corio::task<int> in_time() { co_return co_await corio::wait_for(value_after(5, 1ms), 10s); }
+corio::task<int> in_time() {
+  co_return co_await corio::wait_for(value_after(5, 1ms), 10s);
+}
 
-corio::task<int> synchronous_in_time() { co_return co_await corio::wait_for(value_now(6), 0ms); }
+corio::task<int> synchronous_in_time() {
+  co_return co_await corio::wait_for(value_now(6), 0ms);
+}
 
 struct child_record {
   std::vector<std::string> log;
@@ -182,7 +188,7 @@ corio::task<bool> empty_task_throws() {
   } catch (const std::logic_error&) {
     threw = true;
   }
-  co_return threw && co_await std::move(other) == 1;
+  co_return threw&& co_await std::move(other) == 1;
 }
 
 corio::task<int> wait_for_value_then_sleep(bool* later_sleep_cancelled) {
@@ -226,16 +232,19 @@ corio::task<bool> cancel_while_not_parked(bool* started) {
 
 }  // namespace
 
-TEST_CASE("wait_for: a cancelled caller gets the value of a task that swallowed the cancellation; its next suspension is cancelled",
-          "[wait_for][io_uring][cancellation]") {
+TEST_CASE(
+    "wait_for: a cancelled caller gets the value of a task that swallowed the cancellation; its "
+    "next suspension is cancelled",
+    "[wait_for][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   bool later_sleep_cancelled = false;
   CHECK(corio::run(cancel_caller_of_swallowing_task(&later_sleep_cancelled)) == 99);
   CHECK(later_sleep_cancelled);
 }
 
-TEST_CASE("wait_for: a cancellation pending before wait_for is delivered there; the task never starts",
-          "[wait_for][io_uring][cancellation][lifetime]") {
+TEST_CASE(
+    "wait_for: a cancellation pending before wait_for is delivered there; the task never starts",
+    "[wait_for][io_uring][cancellation][lifetime]") {
   CORIO_TEST_REQUIRE_IO_URING();
   counted::reset_counts();
   bool started = false;
@@ -276,8 +285,9 @@ TEST_CASE("wait_for: the task's own exception propagates", "[wait_for][io_uring]
   CHECK_THROWS_AS(corio::run(corio::wait_for(throws_own_error(), 10s)), test_error);
 }
 
-TEST_CASE("wait_for: cancelling the caller cancels the task and gives cancelled_error, not timeout_error",
-          "[wait_for][io_uring][cancellation]") {
+TEST_CASE(
+    "wait_for: cancelling the caller cancels the task and gives cancelled_error, not timeout_error",
+    "[wait_for][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   child_record r;
   CHECK(corio::run(cancel_the_caller(&r)) == -1);
@@ -299,14 +309,16 @@ TEST_CASE("wait_for: the shorter of nested deadlines wins", "[wait_for][io_uring
   CHECK(r.log.size() == 2);
 }
 
-TEST_CASE("wait_for: timed-out tasks are freed (counted returns to 0)", "[wait_for][io_uring][lifetime]") {
+TEST_CASE("wait_for: timed-out tasks are freed (counted returns to 0)",
+          "[wait_for][io_uring][lifetime]") {
   CORIO_TEST_REQUIRE_IO_URING();
   counted::reset_counts();
   CHECK(corio::run(counted_timeouts()) == 5);
   CHECK(counted::active_count() == 0);
 }
 
-TEST_CASE("wait_for: an empty (moved-from) task throws std::logic_error", "[wait_for][io_uring][misuse]") {
+TEST_CASE("wait_for: an empty (moved-from) task throws std::logic_error",
+          "[wait_for][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(empty_task_throws()));
 }

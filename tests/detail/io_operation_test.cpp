@@ -53,8 +53,9 @@ corio::task<int> kernel_timeout(std::chrono::milliseconds d) {
 corio::task<std::string> read_pipe(int fd, std::vector<std::string>* log) {
   char buffer[16] = {};
   try {
-    const int n = co_await corio::detail::io_op(
-        [fd, &buffer](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, buffer, sizeof buffer, 0); });
+    const int n = co_await corio::detail::io_op([fd, &buffer](io_uring_sqe* sqe) {
+      io_uring_prep_read(sqe, fd, buffer, sizeof buffer, 0);
+    });
     co_return std::string(buffer, static_cast<std::size_t>(n));
   } catch (const corio::cancelled_error&) {
     log->push_back("read cancelled");
@@ -68,7 +69,8 @@ corio::task<std::string> read_after_write(const pipe_fds* p) {
   co_return co_await read_pipe(p->read_end(), &log);
 }
 
-corio::task<int> kernel_timeout_catching(std::chrono::milliseconds d, std::vector<std::string>* log) {
+corio::task<int> kernel_timeout_catching(std::chrono::milliseconds d,
+                                         std::vector<std::string>* log) {
   try {
     co_return co_await kernel_timeout(d);
   } catch (const corio::cancelled_error&) {
@@ -159,8 +161,10 @@ TEST_CASE("io_op: a negative res is returned as -errno, not thrown", "[io_operat
   CHECK(corio::run(kernel_timeout(1ms)) == -ETIME);
 }
 
-TEST_CASE("io_op: cancelling a pending kernel operation sends IORING_OP_ASYNC_CANCEL and throws cancelled_error",
-          "[io_operation][io_uring][cancellation]") {
+TEST_CASE(
+    "io_op: cancelling a pending kernel operation sends IORING_OP_ASYNC_CANCEL and throws "
+    "cancelled_error",
+    "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   pipe_fds p;
   std::vector<std::string> log;
@@ -170,8 +174,10 @@ TEST_CASE("io_op: cancelling a pending kernel operation sends IORING_OP_ASYNC_CA
   CHECK(log == std::vector<std::string>{"read cancelled", "timeout cancelled"});
 }
 
-TEST_CASE("io_op: an operation that completes before its cancel keeps its result; the cancellation stays pending",
-          "[io_operation][io_uring][cancellation]") {
+TEST_CASE(
+    "io_op: an operation that completes before its cancel keeps its result; the cancellation stays "
+    "pending",
+    "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   bool sleep_cancelled = false;
   CHECK(corio::run(cancel_loses_the_race(&sleep_cancelled)) == 0);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <corio/detail/remote_queue.hpp>
 
-#include <poll.h>
 #include <unistd.h>
+#include <poll.h>
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -26,7 +26,8 @@ struct test_node : corio::detail::remote_node {
 // Waits (at most 10s) for the eventfd to be signalled and consumes the signal.
 bool wait_for_signal(corio::detail::remote_queue& q) {
   pollfd p{q.eventfd(), POLLIN, 0};
-  if (::poll(&p, 1, 10'000) != 1) return false;
+  if (::poll(&p, 1, 10'000) != 1)
+    return false;
   std::uint64_t value = 0;
   return ::read(q.eventfd(), &value, sizeof value) == sizeof value;
 }
@@ -48,8 +49,9 @@ TEST_CASE("remote_queue: delivers on the consumer's thread, oldest first", "[rem
   CHECK(q.deliver_all() == 0);
 }
 
-TEST_CASE("remote_queue: pushes from many threads all arrive, each thread's in order, no wake-up lost",
-          "[remote_queue][threads]") {
+TEST_CASE(
+    "remote_queue: pushes from many threads all arrive, each thread's in order, no wake-up lost",
+    "[remote_queue][threads]") {
   constexpr int producers = 4;
   constexpr int per_producer = 20'000;
   corio::detail::remote_queue q;
@@ -65,7 +67,8 @@ TEST_CASE("remote_queue: pushes from many threads all arrive, each thread's in o
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&q, &nodes, p] {
-      for (test_node& n : nodes[p]) q.push(&n);
+      for (test_node& n : nodes[p])
+        q.push(&n);
     });
   }
   std::size_t delivered = 0;
@@ -75,7 +78,8 @@ TEST_CASE("remote_queue: pushes from many threads all arrive, each thread's in o
     q.consumed_signal();
     delivered += q.deliver_all();
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads)
+    t.join();
   CHECK(signalled);
   REQUIRE(delivered == std::size_t{producers} * per_producer);
   std::vector<int> next(producers, 0);

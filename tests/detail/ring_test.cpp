@@ -13,7 +13,9 @@
 
 namespace {
 
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -49,7 +51,8 @@ TEST_CASE("describe_setup_error: EPERM with the sysctl at 0 or absent blames a s
   }
 }
 
-TEST_CASE("describe_setup_error: ENOMEM names RLIMIT_MEMLOCK, its value and queue_depth", "[ring]") {
+TEST_CASE("describe_setup_error: ENOMEM names RLIMIT_MEMLOCK, its value and queue_depth",
+          "[ring]") {
   const std::string m = corio::detail::describe_setup_error(ENOMEM, 0);
   CHECK(contains(m, "ENOMEM"));
   CHECK(contains(m, "RLIMIT_MEMLOCK is "));

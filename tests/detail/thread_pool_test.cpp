@@ -49,11 +49,13 @@ TEST_CASE("thread_pool: runs every job on a worker and posts it to the remote qu
   CHECK(done.deliver_all() == n);
   CHECK(delivered == n);
   bool all_on_workers = true;
-  for (const counting_job& j : jobs) all_on_workers = all_on_workers && j.ran_on != std::this_thread::get_id();
+  for (const counting_job& j : jobs)
+    all_on_workers = all_on_workers && j.ran_on != std::this_thread::get_id();
   CHECK(all_on_workers);
 }
 
-TEST_CASE("thread_pool: an idle pool is destroyed at once, joining its threads", "[thread_pool][threads]") {
+TEST_CASE("thread_pool: an idle pool is destroyed at once, joining its threads",
+          "[thread_pool][threads]") {
   corio::detail::remote_queue done;
   { corio::detail::thread_pool pool(8, done); }
   CHECK(done.deliver_all() == 0);

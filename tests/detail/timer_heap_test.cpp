@@ -89,23 +89,28 @@ TEST_CASE("timer_heap: fires in deadline order under random adds and removes", "
     heap.add(timers.back().get(), deadline);
     expected.emplace_back(deadline, i);
   }
-  for (int i = 0; i < n; i += 3) heap.remove(timers[static_cast<std::size_t>(i)].get());
+  for (int i = 0; i < n; i += 3)
+    heap.remove(timers[static_cast<std::size_t>(i)].get());
   std::erase_if(expected, [](const auto& p) { return p.second % 3 == 0; });
   std::stable_sort(expected.begin(), expected.end(),
                    [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<clock_type::time_point> deadlines(n);
-  for (const auto& p : expected) deadlines[static_cast<std::size_t>(p.second)] = p.first;
+  for (const auto& p : expected)
+    deadlines[static_cast<std::size_t>(p.second)] = p.first;
   heap.fire_due(t0 + 1h);
   // Deadlines in order; the set of timers exactly those not removed.
   std::vector<clock_type::time_point> fired;
-  for (int id : log) fired.push_back(deadlines[static_cast<std::size_t>(id)]);
+  for (int id : log)
+    fired.push_back(deadlines[static_cast<std::size_t>(id)]);
   std::vector<clock_type::time_point> expected_deadlines;
-  for (const auto& p : expected) expected_deadlines.push_back(p.first);
+  for (const auto& p : expected)
+    expected_deadlines.push_back(p.first);
   CHECK(fired == expected_deadlines);
   std::vector<int> fired_ids = log;
   std::sort(fired_ids.begin(), fired_ids.end());
   std::vector<int> expected_ids;
-  for (const auto& p : expected) expected_ids.push_back(p.second);
+  for (const auto& p : expected)
+    expected_ids.push_back(p.second);
   std::sort(expected_ids.begin(), expected_ids.end());
   CHECK(fired_ids == expected_ids);
   CHECK(heap.empty());
@@ -121,7 +126,8 @@ TEST_CASE("timer_heap: random adds, removes and partial firings keep the heap ex
   std::vector<std::unique_ptr<test_timer>> timers;
   std::vector<clock_type::time_point> deadline(n);
   std::vector<bool> armed(n, false);
-  for (int i = 0; i < n; ++i) timers.push_back(std::make_unique<test_timer>(&log, i));
+  for (int i = 0; i < n; ++i)
+    timers.push_back(std::make_unique<test_timer>(&log, i));
   std::mt19937 rng(777);
   auto now = t0;
   bool exact = true;
@@ -146,13 +152,16 @@ TEST_CASE("timer_heap: random adds, removes and partial firings keep the heap ex
         last = deadline[k];
         armed[k] = false;
       }
-      for (std::size_t k = 0; k < n; ++k) exact = exact && !(armed[k] && deadline[k] <= now);
+      for (std::size_t k = 0; k < n; ++k)
+        exact = exact && !(armed[k] && deadline[k] <= now);
     }
-    for (std::size_t k = 0; k < n && exact; k += 97) exact = timers[k]->armed() == armed[k];
+    for (std::size_t k = 0; k < n && exact; k += 97)
+      exact = timers[k]->armed() == armed[k];
   }
   CHECK(exact);
   std::size_t still_armed = 0;
-  for (bool a : armed) still_armed += a ? 1 : 0;
+  for (bool a : armed)
+    still_armed += a ? 1 : 0;
   CHECK(heap.size() == still_armed);
 }
 
@@ -168,7 +177,8 @@ TEST_CASE("timer_heap: a timer fired may be armed again", "[timer_heap]") {
   CHECK(log == std::vector<int>{1, 1});
 }
 
-TEST_CASE("deadline_after: a negative or zero duration is now, a huge one saturates", "[timer_heap]") {
+TEST_CASE("deadline_after: a negative or zero duration is now, a huge one saturates",
+          "[timer_heap]") {
   const auto before = clock_type::now();
   const auto zero = corio::detail::deadline_after(0s);
   const auto negative = corio::detail::deadline_after(-1h);
@@ -180,7 +190,8 @@ TEST_CASE("deadline_after: a negative or zero duration is now, a huge one satura
   CHECK(negative <= after);
   CHECK(most_negative >= before);
   CHECK(corio::detail::deadline_after(std::chrono::hours::max()) == clock_type::time_point::max());
-  CHECK(corio::detail::deadline_after(std::chrono::nanoseconds::max()) == clock_type::time_point::max());
+  CHECK(corio::detail::deadline_after(std::chrono::nanoseconds::max()) ==
+        clock_type::time_point::max());
   CHECK(corio::detail::deadline_after(std::chrono::duration<double>(1e300)) ==
         clock_type::time_point::max());
   const auto one_ms = corio::detail::deadline_after(1ms);
