@@ -164,3 +164,21 @@ TEST_CASE("event: set() from another thread while the loop uses it throws std::l
   CHECK(corio::run(set_from_another_thread()).find("corio::event") != std::string::npos);
 }
 #endif
+
+namespace {
+
+corio::task<int> set_then_wait(corio::event* ev, int round) {
+  ev->set();
+  co_await ev->wait();
+  ev->clear();
+  co_return round;
+}
+
+}  // namespace
+
+TEST_CASE("event: a second run() on the same thread may use it again", "[event][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::event ev;
+  CHECK(corio::run(set_then_wait(&ev, 1)) == 1);
+  CHECK(corio::run(set_then_wait(&ev, 2)) == 2);
+}

@@ -12,22 +12,28 @@
 #include <corio/detail/intrusive_list.hpp>
 
 #include <coroutine>
+#include <thread>
 #include <type_traits>
 
 namespace corio::detail {
 
-// Primitives belong to the loop that first uses them. Using one from another
-// thread is a programmer error, reported in debug builds.
+// Primitives belong to the thread that first uses them (the thread of its
+// loop; run() may be called there again, with a new loop, and reuse them).
+// Using one from another thread is a programmer error, reported in debug builds.
 class loop_affinity {
  public:
-  void check(const char* who) {
-    event_loop* current = event_loop::current_or_null();
-    if (loop_ == nullptr) loop_ = current;
-    CORIO_ASSERT(current == loop_ || (current == nullptr && loop_ == nullptr), who);
+  void check([[maybe_unused]] const char* who) {
+#ifndef NDEBUG
+    const std::thread::id me = std::this_thread::get_id();
+    if (owner_ == std::thread::id()) owner_ = me;
+    CORIO_ASSERT(owner_ == me, who);
+#endif
   }
 
  private:
-  event_loop* loop_ = nullptr;
+#ifndef NDEBUG
+  std::thread::id owner_;
+#endif
 };
 
 // A task parked on a primitive. Waking it hands it what it waited for (the
