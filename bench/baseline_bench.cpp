@@ -9,6 +9,7 @@
 
 #include <liburing.h>
 
+#include <sys/eventfd.h>
 #include <atomic>
 #include <condition_variable>
 #include <coroutine>
@@ -19,7 +20,6 @@
 #include <optional>
 #include <queue>
 #include <stdexcept>
-#include <sys/eventfd.h>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -38,7 +38,8 @@ class ready_queue {
   void push(std::coroutine_handle<> h) {
     if (size_ == buffer_.size()) {
       std::vector<std::coroutine_handle<>> bigger(buffer_.size() * 2);
-      for (std::size_t i = 0; i < size_; ++i) bigger[i] = buffer_[(head_ + i) & (buffer_.size() - 1)];
+      for (std::size_t i = 0; i < size_; ++i)
+        bigger[i] = buffer_[(head_ + i) & (buffer_.size() - 1)];
       buffer_.swap(bigger);
       head_ = 0;
     }
@@ -73,14 +74,18 @@ class [[nodiscard]] task {
     std::coroutine_handle<> continuation;
     join_counter* join = nullptr;
 
-    task get_return_object() { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    task get_return_object() {
+      return task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
     std::suspend_always initial_suspend() noexcept { return {}; }
     struct final_awaiter {
       bool await_ready() noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
         promise_type& p = h.promise();
-        if (p.continuation) return p.continuation;
-        if (p.join != nullptr && --p.join->remaining == 0) return p.join->waiter;
+        if (p.continuation)
+          return p.continuation;
+        if (p.join != nullptr && --p.join->remaining == 0)
+          return p.join->waiter;
         return std::noop_coroutine();
       }
       void await_resume() noexcept {}
@@ -92,7 +97,8 @@ class [[nodiscard]] task {
 
   task(task&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
   ~task() {
-    if (h_) h_.destroy();
+    if (h_)
+      h_.destroy();
   }
 
   auto operator co_await() noexcept {
@@ -131,7 +137,8 @@ struct gather_all {
   std::vector<long> await_resume() {
     std::vector<long> values;
     values.reserve(tasks.size());
-    for (task& t : tasks) values.push_back(t.handle().promise().value);
+    for (task& t : tasks)
+      values.push_back(t.handle().promise().value);
     return values;
   }
 };
@@ -170,7 +177,8 @@ struct channel {
     channel& c;
     long v = 0;
     bool await_ready() {
-      if (!c.slot) return false;
+      if (!c.slot)
+        return false;
       v = *c.slot;
       c.slot.reset();
       if (c.putter) {
@@ -194,18 +202,22 @@ inline long run(task main) {
   ready_queue queue;
   ready = &queue;
   queue.push(main.handle());
-  while (!queue.empty()) queue.pop().resume();
+  while (!queue.empty())
+    queue.pop().resume();
   ready = nullptr;
   return main.handle().promise().value;
 }
 
-task index_task(long i) { co_return i; }
+task index_task(long i) {
+  co_return i;
+}
 
 task w1_round(long n, double* seconds) {
   const auto start = bench::clock::now();
   std::vector<task> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
-  for (long i = 0; i < n; ++i) tasks.push_back(index_task(i));
+  for (long i = 0; i < n; ++i)
+    tasks.push_back(index_task(i));
   const std::vector<long> values = co_await gather_all{tasks, {}};
   const long sum = std::accumulate(values.begin(), values.end(), 0L);
   tasks.clear();
@@ -252,9 +264,11 @@ void BM_baseline_bare_gather(benchmark::State& state) {
   for (auto _ : state) {
     const bench::child_report r = bench::run_in_child([n](double* v) {
       const long sum = bare::run(bare::w1_two_rounds(n, v));
-      if (sum != n * (n - 1)) throw std::runtime_error("bare W1: wrong sum");
+      if (sum != n * (n - 1))
+        throw std::runtime_error("bare W1: wrong sum");
     });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
     state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
@@ -272,7 +286,8 @@ BENCHMARK(BM_baseline_bare_gather)
 // item is one hand-off.
 void BM_baseline_bare_ping_pong(benchmark::State& state) {
   const long handoffs = state.range(0);
-  for (auto _ : state) benchmark::DoNotOptimize(bare::run(bare::ping_pong(handoffs / 2)));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(bare::run(bare::ping_pong(handoffs / 2)));
   state.SetItemsProcessed(state.iterations() * handoffs);
 }
 BENCHMARK(BM_baseline_bare_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
@@ -287,7 +302,9 @@ unsigned reap(io_uring& ring) {
   unsigned seen = 0;
   unsigned head;
   io_uring_cqe* cqe;
-  io_uring_for_each_cqe(&ring, head, cqe) { ++seen; }
+  io_uring_for_each_cqe(&ring, head, cqe) {
+    ++seen;
+  }
   io_uring_cq_advance(&ring, seen);
   return seen;
 }
@@ -324,7 +341,8 @@ void w2_raw_heap(long n, double* values) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
   };
-  for (long i = 0; i < n; ++i) heap.emplace(now_ns() + w2_sleep_ns, static_cast<std::uint32_t>(i));
+  for (long i = 0; i < n; ++i)
+    heap.emplace(now_ns() + w2_sleep_ns, static_cast<std::uint32_t>(i));
   long fired = 0;
   while (!heap.empty()) {
     const std::int64_t now = now_ns();
@@ -332,7 +350,8 @@ void w2_raw_heap(long n, double* values) {
       heap.pop();
       ++fired;
     }
-    if (heap.empty()) break;
+    if (heap.empty())
+      break;
     const std::int64_t deadline = heap.top().first;
     __kernel_timespec ts{deadline / 1'000'000'000, deadline % 1'000'000'000};
     io_uring_sqe* sqe = bench::get_sqe(ring);
@@ -340,7 +359,8 @@ void w2_raw_heap(long n, double* values) {
     io_uring_submit_and_wait(&ring, 1);
     reap(ring);
   }
-  if (fired != n) throw std::runtime_error("raw heap: lost timers");
+  if (fired != n)
+    throw std::runtime_error("raw heap: lost timers");
   values[0] = bench::seconds_since(start);
   io_uring_queue_exit(&ring);
 }
@@ -350,15 +370,20 @@ void w2_case(benchmark::State& state) {
   const long n = state.range(0);
   for (auto _ : state) {
     const bench::child_report r = bench::run_in_child([n](double* v) { Case(n, v); });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
     state.counters["peak_rss_MB"] = r.peak_rss_mb;
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
-void BM_baseline_liburing_timeout_each(benchmark::State& state) { w2_case<w2_raw_timeout_each>(state); }
-void BM_baseline_liburing_timer_heap(benchmark::State& state) { w2_case<w2_raw_heap>(state); }
+void BM_baseline_liburing_timeout_each(benchmark::State& state) {
+  w2_case<w2_raw_timeout_each>(state);
+}
+void BM_baseline_liburing_timer_heap(benchmark::State& state) {
+  w2_case<w2_raw_heap>(state);
+}
 BENCHMARK(BM_baseline_liburing_timeout_each)
     ->Arg(100'000)
     ->Arg(1'000'000)
@@ -378,7 +403,8 @@ void BM_baseline_liburing_count_demo(benchmark::State& state) {
   bench::init_raw_ring(ring);
   for (auto _ : state) {
     __kernel_timespec ts{1, 0};
-    for (int i = 0; i < 3; ++i) io_uring_prep_timeout(bench::get_sqe(ring), &ts, 0, 0);
+    for (int i = 0; i < 3; ++i)
+      io_uring_prep_timeout(bench::get_sqe(ring), &ts, 0, 0);
     unsigned done = 0;
     while (done < 3) {
       io_uring_submit_and_wait(&ring, 1);
@@ -387,12 +413,17 @@ void BM_baseline_liburing_count_demo(benchmark::State& state) {
   }
   io_uring_queue_exit(&ring);
 }
-BENCHMARK(BM_baseline_liburing_count_demo)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_baseline_liburing_count_demo)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------
 // W4: a trivial call on a worker thread and back to a ring.
 
-int trivial_call(int x) { return x + 1; }
+int trivial_call(int x) {
+  return x + 1;
+}
 
 // W4a floor: one worker blocked in read(eventfd); the loop writes its eventfd,
 // the worker calls the function and writes the loop's eventfd, on which the
@@ -408,25 +439,30 @@ void BM_baseline_eventfd_roundtrip(benchmark::State& state) {
   std::thread worker([&] {
     std::uint64_t v;
     for (;;) {
-      if (read(to_worker, &v, sizeof v) != sizeof v) continue;
-      if (stop) return;
+      if (read(to_worker, &v, sizeof v) != sizeof v)
+        continue;
+      if (stop)
+        return;
       result = trivial_call(argument);
       const std::uint64_t one = 1;
-      if (write(to_loop, &one, sizeof one) != sizeof one) std::abort();
+      if (write(to_loop, &one, sizeof one) != sizeof one)
+        std::abort();
     }
   });
   std::uint64_t value = 0;
   const std::uint64_t one = 1;
   for (auto _ : state) {
     ++argument;
-    if (write(to_worker, &one, sizeof one) != sizeof one) std::abort();
+    if (write(to_worker, &one, sizeof one) != sizeof one)
+      std::abort();
     io_uring_prep_read(bench::get_sqe(ring), to_loop, &value, sizeof value, 0);
     io_uring_submit_and_wait(&ring, 1);
     reap(ring);
     benchmark::DoNotOptimize(result);
   }
   stop = true;
-  if (write(to_worker, &one, sizeof one) != sizeof one) std::abort();
+  if (write(to_worker, &one, sizeof one) != sizeof one)
+    std::abort();
   worker.join();
   close(to_worker);
   close(to_loop);
@@ -458,10 +494,12 @@ void BM_baseline_eventfd_throughput(benchmark::State& state) {
       {
         std::unique_lock lock(jobs_mutex);
         jobs_cv.wait(lock, [&] { return stop || !jobs.empty(); });
-        if (jobs.empty()) return;
+        if (jobs.empty())
+          return;
         mine.swap(jobs);
       }
-      for (int& j : mine) j = trivial_call(j);
+      for (int& j : mine)
+        j = trivial_call(j);
       bool wake;
       {
         std::lock_guard lock(done_mutex);
@@ -471,7 +509,8 @@ void BM_baseline_eventfd_throughput(benchmark::State& state) {
       mine.clear();
       if (wake) {
         const std::uint64_t one = 1;
-        if (write(to_loop, &one, sizeof one) != sizeof one) std::abort();
+        if (write(to_loop, &one, sizeof one) != sizeof one)
+          std::abort();
       }
     }
   });
@@ -489,7 +528,8 @@ void BM_baseline_eventfd_throughput(benchmark::State& state) {
   for (auto _ : state) {
     long issued = 0;
     long completed = 0;
-    for (; issued < inflight && issued < total; ++issued) batch.push_back(static_cast<int>(issued));
+    for (; issued < inflight && issued < total; ++issued)
+      batch.push_back(static_cast<int>(issued));
     submit(batch);
     while (completed < total) {
       io_uring_prep_read(bench::get_sqe(ring), to_loop, &value, sizeof value, 0);
@@ -503,10 +543,12 @@ void BM_baseline_eventfd_throughput(benchmark::State& state) {
       for (int r : results) {
         benchmark::DoNotOptimize(r);
         ++completed;
-        if (issued < total) batch.push_back(static_cast<int>(issued++));
+        if (issued < total)
+          batch.push_back(static_cast<int>(issued++));
       }
       results.clear();
-      if (!batch.empty()) submit(batch);
+      if (!batch.empty())
+        submit(batch);
     }
   }
   {
@@ -534,7 +576,8 @@ void BM_baseline_pread(benchmark::State& state) {
   std::vector<char> buffer(bench::w7_chunk);
   for (auto _ : state) {
     for (std::size_t off = 0; off < size; off += bench::w7_chunk) {
-      if (pread(fd, buffer.data(), bench::w7_chunk, static_cast<off_t>(off)) <= 0) std::abort();
+      if (pread(fd, buffer.data(), bench::w7_chunk, static_cast<off_t>(off)) <= 0)
+        std::abort();
     }
   }
   close(fd);
@@ -562,7 +605,8 @@ void BM_baseline_liburing_read(benchmark::State& state) {
       next += bench::w7_chunk;
       ++inflight;
     };
-    for (std::size_t slot = 0; slot < depth && next < size; ++slot) issue(slot);
+    for (std::size_t slot = 0; slot < depth && next < size; ++slot)
+      issue(slot);
     while (inflight > 0) {
       io_uring_submit_and_wait(&ring, 1);
       unsigned seen = 0;
@@ -572,13 +616,16 @@ void BM_baseline_liburing_read(benchmark::State& state) {
       std::size_t count = 0;
       io_uring_for_each_cqe(&ring, head, cqe) {
         ++seen;
-        if (cqe->res <= 0) std::abort();
+        if (cqe->res <= 0)
+          std::abort();
         reissue[count++] = cqe->user_data;
-        if (count == 64) break;
+        if (count == 64)
+          break;
       }
       io_uring_cq_advance(&ring, seen);
       inflight -= seen;
-      for (std::size_t i = 0; i < count && next < size; ++i) issue(reissue[i]);
+      for (std::size_t i = 0; i < count && next < size; ++i)
+        issue(reissue[i]);
     }
   }
   io_uring_queue_exit(&ring);
@@ -595,7 +642,8 @@ void BM_baseline_liburing_nop(benchmark::State& state) {
   io_uring ring;
   bench::init_raw_ring(ring);
   for (auto _ : state) {
-    for (unsigned i = 0; i < batch; ++i) io_uring_prep_nop(bench::get_sqe(ring));
+    for (unsigned i = 0; i < batch; ++i)
+      io_uring_prep_nop(bench::get_sqe(ring));
     io_uring_submit_and_wait(&ring, batch);
     benchmark::DoNotOptimize(reap(ring));
   }

@@ -8,6 +8,9 @@
 
 #include <liburing.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,9 +18,6 @@
 #include <malloc.h>
 #include <stdexcept>
 #include <string>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace bench {
 
@@ -40,7 +40,8 @@ inline long resident_kb() {
   long pages_total = 0;
   long pages_resident = 0;
   if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2)
+      pages_resident = 0;
     std::fclose(f);
   }
   return pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
@@ -55,9 +56,11 @@ child_report run_in_child(Fn fn) {
   malloc_trim(0);
   std::fflush(nullptr);
   int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  if (pipe(fds) != 0)
+    throw std::runtime_error("pipe failed");
   const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
   if (pid == 0) {
     close(fds[0]);
     child_report report;
@@ -75,7 +78,8 @@ child_report run_in_child(Fn fn) {
     std::size_t left = sizeof report;
     while (left > 0) {
       const ssize_t n = write(fds[1], p, left);
-      if (n <= 0) break;
+      if (n <= 0)
+        break;
       p += n;
       left -= static_cast<std::size_t>(n);
     }
@@ -87,7 +91,8 @@ child_report run_in_child(Fn fn) {
   std::size_t got = 0;
   while (got < sizeof report) {
     const ssize_t n = read(fds[0], p + got, sizeof report - got);
-    if (n <= 0) break;
+    if (n <= 0)
+      break;
     got += static_cast<std::size_t>(n);
   }
   close(fds[0]);
@@ -102,7 +107,8 @@ child_report run_in_child(Fn fn) {
 
 // Reports a failed child case to Google Benchmark; returns true when it failed.
 inline bool skip_if_failed(benchmark::State& state, const child_report& r) {
-  if (r.ok) return false;
+  if (r.ok)
+    return false;
   state.SkipWithError(r.error[0] != '\0' ? r.error : "child case failed");
   return true;
 }
@@ -121,13 +127,15 @@ inline void init_raw_ring(io_uring& ring, unsigned entries = 256, unsigned cq_en
     params.cq_entries = cq_entries;
     res = io_uring_queue_init_params(entries, &ring, &params);
   }
-  if (res < 0) throw std::runtime_error(std::string("io_uring_queue_init: ") + std::strerror(-res));
+  if (res < 0)
+    throw std::runtime_error(std::string("io_uring_queue_init: ") + std::strerror(-res));
 }
 
 // An SQE, submitting first when the submission queue is full.
 inline io_uring_sqe* get_sqe(io_uring& ring) {
   for (;;) {
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring)) return sqe;
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring))
+      return sqe;
     io_uring_submit(&ring);
   }
 }
@@ -149,12 +157,14 @@ inline const std::string& page_cache_file() {
     const char* dir = std::getenv("CORIO_BENCH_DIR");
     const char* mb_env = std::getenv("CORIO_BENCH_FILE_MB");
     const long mb = mb_env != nullptr ? std::atol(mb_env) : 1024;
-    std::string p = std::string(dir != nullptr ? dir : "/tmp") + "/corio_bench_w7." +
-                    std::to_string(getpid());
+    std::string p =
+        std::string(dir != nullptr ? dir : "/tmp") + "/corio_bench_w7." + std::to_string(getpid());
     const int fd = ::open(p.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create " + p);
+    if (fd < 0)
+      throw std::runtime_error("cannot create " + p);
     std::vector<char> chunk(1 << 20);
-    for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 7);
+    for (std::size_t i = 0; i < chunk.size(); ++i)
+      chunk[i] = static_cast<char>(i * 7);
     for (long i = 0; i < mb; ++i) {
       if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
         throw std::runtime_error("cannot write " + p);
@@ -169,7 +179,8 @@ inline const std::string& page_cache_file() {
 
 inline std::size_t file_size(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path);
+  if (::stat(path.c_str(), &st) != 0)
+    throw std::runtime_error("cannot stat " + path);
   return static_cast<std::size_t>(st.st_size);
 }
 

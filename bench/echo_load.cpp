@@ -12,10 +12,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -74,17 +74,27 @@ options parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--host") o.host = value();
-    else if (arg == "--port") o.port = std::atoi(value());
-    else if (arg == "--connections") o.connections = std::atoi(value());
-    else if (arg == "--size") o.size = static_cast<std::size_t>(std::atol(value()));
-    else if (arg == "--inflight") o.inflight = static_cast<std::size_t>(std::atol(value()));
-    else if (arg == "--seconds") o.seconds = std::atof(value());
-    else if (arg == "--warmup") o.warmup = std::atof(value());
-    else if (arg == "--cpu") o.cpu = std::atoi(value());
-    else if (arg == "--json") o.json = true;
+    if (arg == "--host")
+      o.host = value();
+    else if (arg == "--port")
+      o.port = std::atoi(value());
+    else if (arg == "--connections")
+      o.connections = std::atoi(value());
+    else if (arg == "--size")
+      o.size = static_cast<std::size_t>(std::atol(value()));
+    else if (arg == "--inflight")
+      o.inflight = static_cast<std::size_t>(std::atol(value()));
+    else if (arg == "--seconds")
+      o.seconds = std::atof(value());
+    else if (arg == "--warmup")
+      o.warmup = std::atof(value());
+    else if (arg == "--cpu")
+      o.cpu = std::atoi(value());
+    else if (arg == "--json")
+      o.json = true;
     else {
-      std::fprintf(stderr, "echo_load: unknown argument %s (see the comment at the top of echo_load.cpp)\n",
+      std::fprintf(stderr,
+                   "echo_load: unknown argument %s (see the comment at the top of echo_load.cpp)\n",
                    arg.c_str());
       std::exit(2);
     }
@@ -104,7 +114,8 @@ int main(int argc, char** argv) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(opt.cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity");
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+      die("sched_setaffinity");
   }
 
   sockaddr_in addr{};
@@ -116,13 +127,16 @@ int main(int argc, char** argv) {
   }
 
   const int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) die("epoll_create1");
+  if (ep < 0)
+    die("epoll_create1");
   std::vector<connection> conns(static_cast<std::size_t>(opt.connections));
   for (std::size_t i = 0; i < conns.size(); ++i) {
     connection& c = conns[i];
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) die("socket");
-    if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+    if (c.fd < 0)
+      die("socket");
+    if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      die("connect");
     const int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
@@ -130,7 +144,8 @@ int main(int argc, char** argv) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = i;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev) != 0) die("epoll_ctl");
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev) != 0)
+      die("epoll_ctl");
   }
 
   std::vector<char> out(std::max<std::size_t>(opt.size * opt.inflight, 64 * 1024), 'x');
@@ -143,7 +158,8 @@ int main(int argc, char** argv) {
     while (c.to_send > 0) {
       const ssize_t n = send(c.fd, out.data(), std::min(c.to_send, out.size()), MSG_NOSIGNAL);
       if (n < 0) {
-        if (errno == EAGAIN) break;
+        if (errno == EAGAIN)
+          break;
         die("send");
       }
       c.to_send -= static_cast<std::size_t>(n);
@@ -165,7 +181,8 @@ int main(int argc, char** argv) {
 
   const std::int64_t start = now_ns();
   for (std::size_t i = 0; i < conns.size(); ++i) {
-    for (std::size_t k = 0; k < opt.inflight; ++k) queue_message(conns[i], start);
+    for (std::size_t k = 0; k < opt.inflight; ++k)
+      queue_message(conns[i], start);
     flush(i);
   }
 
@@ -178,19 +195,23 @@ int main(int argc, char** argv) {
   while (now < window_end) {
     const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR)
+        continue;
       die("epoll_wait");
     }
     now = now_ns();
     for (int e = 0; e < n; ++e) {
       const std::size_t i = events[static_cast<std::size_t>(e)].data.u64;
       connection& c = conns[i];
-      if (events[static_cast<std::size_t>(e)].events & EPOLLOUT) flush(i);
-      if (!(events[static_cast<std::size_t>(e)].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
+      if (events[static_cast<std::size_t>(e)].events & EPOLLOUT)
+        flush(i);
+      if (!(events[static_cast<std::size_t>(e)].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        continue;
       for (;;) {
         const ssize_t got = recv(c.fd, in.data(), in.size(), 0);
         if (got < 0) {
-          if (errno == EAGAIN) break;
+          if (errno == EAGAIN)
+            break;
           die("recv");
         }
         if (got == 0) {
@@ -210,12 +231,14 @@ int main(int argc, char** argv) {
             ++messages_total;
             if (now >= window_start && now < window_end) {
               ++messages;
-              latencies.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(now - sent, UINT32_MAX)));
+              latencies.push_back(
+                  static_cast<std::uint32_t>(std::min<std::int64_t>(now - sent, UINT32_MAX)));
             }
             queue_message(c, now);
           }
         }
-        if (static_cast<std::size_t>(got) < in.size()) break;
+        if (static_cast<std::size_t>(got) < in.size())
+          break;
       }
       flush(i);
     }
@@ -223,22 +246,27 @@ int main(int argc, char** argv) {
   const double window = static_cast<double>(std::min(now, window_end) - window_start) / 1e9;
   std::sort(latencies.begin(), latencies.end());
   auto percentile = [&](double p) {
-    if (latencies.empty()) return 0.0;
+    if (latencies.empty())
+      return 0.0;
     const auto idx = static_cast<std::size_t>(p * static_cast<double>(latencies.size() - 1));
     return latencies[idx] / 1e3;
   };
   const double rate = static_cast<double>(messages) / window;
   if (opt.json) {
     std::printf(
-        "{\"connections\": %d, \"size\": %zu, \"inflight\": %zu, \"seconds\": %.3f, \"messages\": %llu, "
+        "{\"connections\": %d, \"size\": %zu, \"inflight\": %zu, \"seconds\": %.3f, \"messages\": "
+        "%llu, "
         "\"messages_total\": %llu, \"msgs_per_s\": %.1f, \"p50_us\": %.2f, \"p99_us\": %.2f}\n",
         opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages),
         static_cast<unsigned long long>(messages_total), rate, percentile(0.50), percentile(0.99));
   } else {
-    std::printf("%d connections x %zu B x %zu in flight, %.2f s: %llu messages, %.0f msg/s, p50 %.1f us, p99 %.1f us\n",
-                opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages), rate,
-                percentile(0.50), percentile(0.99));
+    std::printf(
+        "%d connections x %zu B x %zu in flight, %.2f s: %llu messages, %.0f msg/s, p50 %.1f us, "
+        "p99 %.1f us\n",
+        opt.connections, opt.size, opt.inflight, window, static_cast<unsigned long long>(messages),
+        rate, percentile(0.50), percentile(0.99));
   }
-  for (connection& c : conns) close(c.fd);
+  for (connection& c : conns)
+    close(c.fd);
   close(ep);
 }

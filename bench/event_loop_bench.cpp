@@ -45,7 +45,8 @@ corio::task<> concurrent_nops(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<corio::task<>> workers;
     workers.reserve(width);
-    for (std::size_t i = 0; i < width; ++i) workers.push_back(nop_worker());
+    for (std::size_t i = 0; i < width; ++i)
+      workers.push_back(nop_worker());
     co_await corio::gather(std::move(workers));
   }
 }

@@ -3,27 +3,28 @@
 // with file::read_at at queue depth 1 and 32 (32 tasks, each reading every
 // 32nd chunk); floors: BM_baseline_liburing_read and BM_baseline_pread.
 #if __has_include(<corio/file.hpp>)
-#include <corio/file.hpp>
+#  include <corio/file.hpp>
 
-#include <corio/event_loop.hpp>
-#include <corio/gather.hpp>
-#include <corio/task.hpp>
+#  include <corio/event_loop.hpp>
+#  include <corio/gather.hpp>
+#  include <corio/task.hpp>
 
-#include "bench_support.hpp"
+#  include "bench_support.hpp"
 
-#include <benchmark/benchmark.h>
+#  include <benchmark/benchmark.h>
 
-#include <cstddef>
-#include <span>
-#include <stdexcept>
-#include <vector>
+#  include <cstddef>
+#  include <span>
+#  include <stdexcept>
+#  include <vector>
 
 namespace {
 
 corio::task<> read_stripe(corio::file& f, std::size_t first, std::size_t stride, std::size_t size) {
   std::vector<std::byte> buffer(bench::w7_chunk);
   for (std::size_t off = first * bench::w7_chunk; off < size; off += stride * bench::w7_chunk) {
-    if (co_await f.read_at(off, buffer) == 0) throw std::runtime_error("W7: short file");
+    if (co_await f.read_at(off, buffer) == 0)
+      throw std::runtime_error("W7: short file");
   }
 }
 
@@ -31,7 +32,8 @@ corio::task<> read_file_rounds(benchmark::State& state, std::size_t depth, std::
   corio::file f = co_await corio::file::open(bench::page_cache_file(), corio::open_mode::read);
   for (auto _ : state) {
     std::vector<corio::task<>> readers;
-    for (std::size_t i = 0; i < depth; ++i) readers.push_back(read_stripe(f, i, depth, size));
+    for (std::size_t i = 0; i < depth; ++i)
+      readers.push_back(read_stripe(f, i, depth, size));
     co_await corio::gather(std::move(readers));
   }
   co_await f.close();

@@ -17,17 +17,21 @@
 
 namespace {
 
-corio::task<long> index_task(long i) { co_return i; }
+corio::task<long> index_task(long i) {
+  co_return i;
+}
 
 // One round of W1: make n tasks, gather them, check the sum. Seconds.
 corio::task<double> w1_round(long n) {
   const auto start = bench::clock::now();
   std::vector<corio::task<long>> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
-  for (long i = 0; i < n; ++i) tasks.push_back(index_task(i));
+  for (long i = 0; i < n; ++i)
+    tasks.push_back(index_task(i));
   const std::vector<long> results = co_await corio::gather(std::move(tasks));
   const long sum = std::accumulate(results.begin(), results.end(), 0L);
-  if (sum != n * (n - 1) / 2) throw std::runtime_error("W1: wrong sum");
+  if (sum != n * (n - 1) / 2)
+    throw std::runtime_error("W1: wrong sum");
   co_return bench::seconds_since(start);
 }
 
@@ -43,7 +47,8 @@ void BM_gather_w1_spawn_gather(benchmark::State& state) {
   for (auto _ : state) {
     const bench::child_report r =
         bench::run_in_child([n](double* v) { corio::run(w1_two_rounds(n, v)); });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
     state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
@@ -61,12 +66,14 @@ BENCHMARK(BM_gather_w1_spawn_gather)
 corio::task<> fanout(long n) {
   std::vector<corio::task<long>> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
-  for (long i = 0; i < n; ++i) tasks.push_back(index_task(i));
+  for (long i = 0; i < n; ++i)
+    tasks.push_back(index_task(i));
   benchmark::DoNotOptimize(co_await corio::gather(std::move(tasks)));
 }
 
 corio::task<> fanout_rounds(benchmark::State& state) {
-  for (auto _ : state) co_await fanout(state.range(0));
+  for (auto _ : state)
+    co_await fanout(state.range(0));
   co_return;
 }
 

@@ -37,7 +37,8 @@ io_uring ring;
 
 io_uring_sqe* sqe() {
   for (;;) {
-    if (io_uring_sqe* s = io_uring_get_sqe(&ring)) return s;
+    if (io_uring_sqe* s = io_uring_get_sqe(&ring))
+      return s;
     io_uring_submit(&ring);
   }
 }
@@ -70,8 +71,10 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 7000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--host") == 0) host = argv[i + 1];
-    if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--host") == 0)
+      host = argv[i + 1];
+    if (std::strcmp(argv[i], "--port") == 0)
+      port = std::atoi(argv[i + 1]);
   }
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
@@ -83,7 +86,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "raw_echo_server: --host must be a numeric IPv4 address\n");
     return 2;
   }
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 1024) != 0) {
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listener, 1024) != 0) {
     std::perror("raw_echo_server: bind/listen");
     return 1;
   }
@@ -117,7 +121,8 @@ int main(int argc, char** argv) {
             fresh->fd = res;
             post_recv(fresh);
           }
-          if (!(cqe->flags & IORING_CQE_F_MORE)) post_accept(listener);
+          if (!(cqe->flags & IORING_CQE_F_MORE))
+            post_accept(listener);
           break;
         case op_recv:
           if (res <= 0) {

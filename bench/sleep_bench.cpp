@@ -19,14 +19,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-corio::task<> sleeper() { co_await corio::sleep(100ms); }
+corio::task<> sleeper() {
+  co_await corio::sleep(100ms);
+}
 
 corio::task<> sleep_fan_out(long n, double* values) {
   const auto start = bench::clock::now();
   {
     std::vector<corio::task<>> tasks;
     tasks.reserve(static_cast<std::size_t>(n));
-    for (long i = 0; i < n; ++i) tasks.push_back(sleeper());
+    for (long i = 0; i < n; ++i)
+      tasks.push_back(sleeper());
     co_await corio::gather(std::move(tasks));
   }
   values[0] = bench::seconds_since(start);
@@ -39,7 +42,8 @@ void BM_sleep_fan_out(benchmark::State& state) {
   for (auto _ : state) {
     const bench::child_report r =
         bench::run_in_child([n](double* v) { corio::run(sleep_fan_out(n, v)); });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
     state.counters["peak_rss_MB"] = r.peak_rss_mb;

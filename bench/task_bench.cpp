@@ -9,12 +9,15 @@
 
 namespace {
 
-corio::task<long> leaf(long i) { co_return i + 1; }
+corio::task<long> leaf(long i) {
+  co_return i + 1;
+}
 
 corio::task<> await_leaves(benchmark::State& state) {
   long sum = 0;
   for (auto _ : state) {
-    for (long i = 0; i < 1024; ++i) sum += co_await leaf(i);
+    for (long i = 0; i < 1024; ++i)
+      sum += co_await leaf(i);
   }
   benchmark::DoNotOptimize(sum);
 }
@@ -27,12 +30,14 @@ void BM_task_await(benchmark::State& state) {
 BENCHMARK(BM_task_await);
 
 corio::task<long> chain(long depth) {
-  if (depth == 0) co_return 0;
+  if (depth == 0)
+    co_return 0;
   co_return 1 + co_await chain(depth - 1);
 }
 
 corio::task<> await_chain(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(co_await chain(state.range(0)));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(co_await chain(state.range(0)));
 }
 
 // A chain of nested awaits `depth` deep; items are awaits.

@@ -14,11 +14,14 @@
 
 namespace {
 
-int trivial_call(int x) { return x + 1; }
+int trivial_call(int x) {
+  return x + 1;
+}
 
 corio::task<> sequential_calls(benchmark::State& state) {
   int x = 0;
-  for (auto _ : state) x = co_await corio::to_thread(trivial_call, x);
+  for (auto _ : state)
+    x = co_await corio::to_thread(trivial_call, x);
   benchmark::DoNotOptimize(x);
 }
 
@@ -36,14 +39,16 @@ BENCHMARK(BM_to_thread_roundtrip)
 
 corio::task<> caller(long calls) {
   int x = 0;
-  for (long i = 0; i < calls; ++i) x = co_await corio::to_thread(trivial_call, x);
+  for (long i = 0; i < calls; ++i)
+    x = co_await corio::to_thread(trivial_call, x);
   benchmark::DoNotOptimize(x);
 }
 
 corio::task<> many_calls(benchmark::State& state, long total, long inflight) {
   for (auto _ : state) {
     std::vector<corio::task<>> callers;
-    for (long i = 0; i < inflight; ++i) callers.push_back(caller(total / inflight));
+    for (long i = 0; i < inflight; ++i)
+      callers.push_back(caller(total / inflight));
     co_await corio::gather(std::move(callers));
   }
 }

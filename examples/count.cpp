@@ -26,7 +26,9 @@ corio::task<> count() {
   std::puts("Two");
 }
 
-corio::task<> main_task() { co_await corio::gather(count(), count(), count()); }
+corio::task<> main_task() {
+  co_await corio::gather(count(), count(), count());
+}
 
 int main() {
   const auto start = std::chrono::steady_clock::now();

@@ -35,7 +35,8 @@ corio::task<> echo(corio::net::tcp_stream stream) {
   try {
     for (;;) {
       const std::size_t n = co_await stream.read_some(buffer);
-      if (n == 0) break;
+      if (n == 0)
+        break;
       co_await stream.write_all(std::span(buffer).first(n));
     }
   } catch (const std::system_error&) {
@@ -71,7 +72,8 @@ corio::task<int> self_test() {
   const std::string replies[] = {a, b, c};
   for (int id = 0; id < 3; ++id) {
     std::printf("client %d: %s\n", id, replies[id].c_str());
-    if (replies[id] != "hello from client " + std::to_string(id)) ++failures;
+    if (replies[id] != "hello from client " + std::to_string(id))
+      ++failures;
   }
   std::puts(failures == 0 ? "self-test passed" : "self-test FAILED");
   co_return failures == 0 ? 0 : 1;
@@ -90,10 +92,13 @@ int main(int argc, char** argv) {
   long port = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--self-test") continue;
+    if (arg == "--self-test")
+      continue;
     if ((arg == "--host" || arg == "--port") && i + 1 < argc) {
-      if (arg == "--host") host = argv[++i];
-      else port = std::strtol(argv[++i], nullptr, 10);
+      if (arg == "--host")
+        host = argv[++i];
+      else
+        port = std::strtol(argv[++i], nullptr, 10);
       continue;
     }
     std::fprintf(stderr, "usage: echo_server [--host ADDRESS] [--port PORT] | --self-test\n");
@@ -104,7 +109,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (port < 0) return corio::run(self_test());
+    if (port < 0)
+      return corio::run(self_test());
     return corio::run(run_server(host, static_cast<std::uint16_t>(port)));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "echo_server: %s\n", e.what());

@@ -32,7 +32,8 @@ bool refuse_io_uring_setup(int err) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K,
+               SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
@@ -43,13 +44,16 @@ bool refuse_io_uring_setup(int err) {
 // Runs in a child: 0 if the loop's constructor throws system_error(err) whose
 // message contains `needle`, a distinct code for each way it can go wrong.
 int child_checks_refusal(int err, const char* needle) {
-  if (!refuse_io_uring_setup(err)) return 10;
+  if (!refuse_io_uring_setup(err))
+    return 10;
   try {
     corio::event_loop loop;
     return 11;
   } catch (const std::system_error& e) {
-    if (e.code().value() != err || e.code().category() != std::system_category()) return 12;
-    if (std::string(e.what()).find(needle) == std::string::npos) return 13;
+    if (e.code().value() != err || e.code().category() != std::system_category())
+      return 12;
+    if (std::string(e.what()).find(needle) == std::string::npos)
+      return 13;
     return 0;
   } catch (...) {
     return 14;
@@ -58,7 +62,8 @@ int child_checks_refusal(int err, const char* needle) {
 
 int run_in_child(int err, const char* needle) {
   const pid_t pid = ::fork();
-  if (pid == 0) ::_exit(child_checks_refusal(err, needle));
+  if (pid == 0)
+    ::_exit(child_checks_refusal(err, needle));
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
@@ -68,7 +73,8 @@ int run_in_child(int err, const char* needle) {
 
 TEST_CASE("event_loop: a seccomp EPERM for io_uring_setup throws system_error naming seccomp",
           "[event_loop][io_uring]") {
-  if (corio::detail::io_uring_disabled_sysctl() > 0) SKIP("kernel.io_uring_disabled is set here");
+  if (corio::detail::io_uring_disabled_sysctl() > 0)
+    SKIP("kernel.io_uring_disabled is set here");
   CHECK(run_in_child(EPERM, "seccomp") == 0);
 }
 
@@ -85,9 +91,11 @@ corio::task<int> nop() {
 
 corio::task<std::size_t> successful_nops(std::size_t n) {
   std::vector<corio::task<int>> ops;
-  for (std::size_t i = 0; i < n; ++i) ops.push_back(nop());
+  for (std::size_t i = 0; i < n; ++i)
+    ops.push_back(nop());
   std::size_t ok = 0;
-  for (int res : co_await corio::gather(std::move(ops))) ok += res == 0 ? 1 : 0;
+  for (int res : co_await corio::gather(std::move(ops)))
+    ok += res == 0 ? 1 : 0;
   co_return ok;
 }
 

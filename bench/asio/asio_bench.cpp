@@ -27,11 +27,13 @@ using namespace std::chrono_literals;
 // The completion handler of a co_spawn'ed task: rethrows what it threw.
 struct rethrow {
   void operator()(std::exception_ptr e) const {
-    if (e) std::rethrow_exception(e);
+    if (e)
+      std::rethrow_exception(e);
   }
   template <class T>
   void operator()(std::exception_ptr e, T&&) const {
-    if (e) std::rethrow_exception(e);
+    if (e)
+      std::rethrow_exception(e);
   }
 };
 
@@ -39,21 +41,25 @@ struct rethrow {
 // W1: n co_spawn'ed tasks each return their index; the results are gathered
 // in order and summed. Two rounds on one io_context, in a fresh child process.
 
-awaitable<long> index_task(long i) { co_return i; }
+awaitable<long> index_task(long i) {
+  co_return i;
+}
 
 double w1_round(asio::io_context& ioc, long n) {
   const auto start = bench::clock::now();
   std::vector<long> results(static_cast<std::size_t>(n));
   for (long i = 0; i < n; ++i) {
     asio::co_spawn(ioc, index_task(i), [&results, i](std::exception_ptr e, long v) {
-      if (e) std::rethrow_exception(e);
+      if (e)
+        std::rethrow_exception(e);
       results[static_cast<std::size_t>(i)] = v;
     });
   }
   ioc.restart();
   ioc.run();
   const long sum = std::accumulate(results.begin(), results.end(), 0L);
-  if (sum != n * (n - 1) / 2) throw std::runtime_error("asio W1: wrong sum");
+  if (sum != n * (n - 1) / 2)
+    throw std::runtime_error("asio W1: wrong sum");
   return bench::seconds_since(start);
 }
 
@@ -65,7 +71,8 @@ void BM_asio_spawn_gather(benchmark::State& state) {
       v[0] = w1_round(ioc, n);
       v[1] = w1_round(ioc, n);
     });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
     state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
@@ -73,7 +80,11 @@ void BM_asio_spawn_gather(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
-BENCHMARK(BM_asio_spawn_gather)->Arg(1'000'000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_asio_spawn_gather)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------
 // W2: n tasks each wait 100 ms on a steady_timer.
@@ -92,15 +103,18 @@ void BM_asio_sleep_fan_out(benchmark::State& state) {
       long done = 0;
       for (long i = 0; i < n; ++i) {
         asio::co_spawn(ioc, sleeper(100ms), [&done](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
+          if (e)
+            std::rethrow_exception(e);
           ++done;
         });
       }
       ioc.run();
-      if (done != n) throw std::runtime_error("asio W2: lost sleeps");
+      if (done != n)
+        throw std::runtime_error("asio W2: lost sleeps");
       v[0] = bench::seconds_since(start);
     });
-    if (bench::skip_if_failed(state, r)) return;
+    if (bench::skip_if_failed(state, r))
+      return;
     state.SetIterationTime(r.values[0]);
     state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
     state.counters["peak_rss_MB"] = r.peak_rss_mb;
@@ -118,7 +132,8 @@ BENCHMARK(BM_asio_sleep_fan_out)
 void BM_asio_count_demo(benchmark::State& state) {
   asio::io_context ioc(1);
   for (auto _ : state) {
-    for (int i = 0; i < 3; ++i) asio::co_spawn(ioc, sleeper(1s), rethrow{});
+    for (int i = 0; i < 3; ++i)
+      asio::co_spawn(ioc, sleeper(1s), rethrow{});
     ioc.restart();
     ioc.run();
   }
@@ -129,7 +144,9 @@ BENCHMARK(BM_asio_count_demo)->Iterations(1)->UseRealTime()->Unit(benchmark::kMi
 // W4: a trivial call on asio::thread_pool (default size), awaited from the
 // io_context: co_spawn onto the pool, completion back on the caller's executor.
 
-int trivial_call(int x) { return x + 1; }
+int trivial_call(int x) {
+  return x + 1;
+}
 
 awaitable<int> call_on_pool(asio::thread_pool& pool, int x) {
   co_return co_await asio::co_spawn(
@@ -138,7 +155,8 @@ awaitable<int> call_on_pool(asio::thread_pool& pool, int x) {
 
 awaitable<void> sequential_calls(benchmark::State& state, asio::thread_pool& pool) {
   int x = 0;
-  for (auto _ : state) x = co_await call_on_pool(pool, x);
+  for (auto _ : state)
+    x = co_await call_on_pool(pool, x);
   benchmark::DoNotOptimize(x);
 }
 
@@ -153,7 +171,8 @@ BENCHMARK(BM_asio_to_thread_roundtrip)->UseRealTime()->Unit(benchmark::kMicrosec
 
 awaitable<void> caller(asio::thread_pool& pool, long calls) {
   int x = 0;
-  for (long i = 0; i < calls; ++i) x = co_await call_on_pool(pool, x);
+  for (long i = 0; i < calls; ++i)
+    x = co_await call_on_pool(pool, x);
   benchmark::DoNotOptimize(x);
 }
 
@@ -163,13 +182,17 @@ void BM_asio_to_thread_throughput(benchmark::State& state) {
   asio::thread_pool pool;
   asio::io_context ioc(1);
   for (auto _ : state) {
-    for (long i = 0; i < inflight; ++i) asio::co_spawn(ioc, caller(pool, total / inflight), rethrow{});
+    for (long i = 0; i < inflight; ++i)
+      asio::co_spawn(ioc, caller(pool, total / inflight), rethrow{});
     ioc.restart();
     ioc.run();
   }
   state.SetItemsProcessed(state.iterations() * (total / inflight) * inflight);
 }
-BENCHMARK(BM_asio_to_thread_throughput)->Args({100'000, 64})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_asio_to_thread_throughput)
+    ->Args({100'000, 64})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------
 // W5: two tasks pass a token through two experimental::channel of capacity 1.
@@ -216,8 +239,10 @@ awaitable<void> read_stripe(asio::random_access_file& file, std::size_t first, s
                             std::size_t size) {
   std::vector<char> buffer(bench::w7_chunk);
   for (std::size_t off = first * bench::w7_chunk; off < size; off += stride * bench::w7_chunk) {
-    const std::size_t n = co_await file.async_read_some_at(off, asio::buffer(buffer), use_awaitable);
-    if (n == 0) throw std::runtime_error("asio W7: short file");
+    const std::size_t n =
+        co_await file.async_read_some_at(off, asio::buffer(buffer), use_awaitable);
+    if (n == 0)
+      throw std::runtime_error("asio W7: short file");
   }
 }
 
@@ -228,7 +253,8 @@ void BM_asio_file_read(benchmark::State& state) {
   asio::io_context ioc(1);
   asio::random_access_file file(ioc, path, asio::random_access_file::read_only);
   for (auto _ : state) {
-    for (std::size_t i = 0; i < depth; ++i) asio::co_spawn(ioc, read_stripe(file, i, depth, size), rethrow{});
+    for (std::size_t i = 0; i < depth; ++i)
+      asio::co_spawn(ioc, read_stripe(file, i, depth, size), rethrow{});
     ioc.restart();
     ioc.run();
   }

@@ -42,12 +42,15 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   unsigned short port = 7000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--host") == 0) host = argv[i + 1];
-    if (std::strcmp(argv[i], "--port") == 0) port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--host") == 0)
+      host = argv[i + 1];
+    if (std::strcmp(argv[i], "--port") == 0)
+      port = static_cast<unsigned short>(std::atoi(argv[i + 1]));
   }
   asio::io_context ioc(1);
   tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address(host), port));
-  std::printf("listening on %s:%u\n", host.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()));
+  std::printf("listening on %s:%u\n", host.c_str(),
+              static_cast<unsigned>(acceptor.local_endpoint().port()));
   std::fflush(stdout);
   asio::co_spawn(ioc, listen(std::move(acceptor)), asio::detached);
   ioc.run();

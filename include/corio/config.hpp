@@ -5,7 +5,8 @@
 #define CORIO_VERSION_MAJOR 0
 #define CORIO_VERSION_MINOR 1
 #define CORIO_VERSION_PATCH 0
-#define CORIO_VERSION (CORIO_VERSION_MAJOR * 10000 + CORIO_VERSION_MINOR * 100 + CORIO_VERSION_PATCH)
+#define CORIO_VERSION \
+  (CORIO_VERSION_MAJOR * 10000 + CORIO_VERSION_MINOR * 100 + CORIO_VERSION_PATCH)
 
 #if !defined(__linux__)
 #  error "corio needs Linux: it is built on io_uring."

@@ -30,7 +30,8 @@ class event {
   void set() {
     affinity_.check("corio::event used from a thread that is not its loop's");
     set_ = true;
-    while (!waiters_.empty()) waiters_.pop_front().wake();
+    while (!waiters_.empty())
+      waiters_.pop_front().wake();
   }
   /// Clears the flag; later wait() calls suspend until the next set().
   void clear() {

@@ -78,9 +78,10 @@ class event_loop {
       throw std::invalid_argument("corio::loop_options: queue_depth must be at least 1");
     }
     if (const int res = ring_.init(options_.queue_depth, options_.sqpoll); res < 0) {
-      throw std::system_error(-res, std::system_category(),
-                              "corio::event_loop: " +
-                                  detail::describe_setup_error(-res, detail::io_uring_disabled_sysctl()));
+      throw std::system_error(
+          -res, std::system_category(),
+          "corio::event_loop: " +
+              detail::describe_setup_error(-res, detail::io_uring_disabled_sysctl()));
     }
     current_ = this;
   }
@@ -92,12 +93,14 @@ class event_loop {
   // kernel may write to is released before it has.
   ~event_loop() {
     workers_.reset();
-    if (remote_) remote_->deliver_all();
+    if (remote_)
+      remote_->deliver_all();
     if (inflight_ > 0) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       io_uring_sqe_set_data64(sqe, 0);
-      for (int rounds = 0; inflight_ > 0 && rounds < 1000; ++rounds) wait_for_completions(true, ten_ms);
+      for (int rounds = 0; inflight_ > 0 && rounds < 1000; ++rounds)
+        wait_for_completions(true, ten_ms);
     }
     current_ = nullptr;
   }
@@ -112,7 +115,8 @@ class event_loop {
   template <class T>
   T run_until_complete(task<T> main) {
     CORIO_ASSERT(is_current(), "corio::event_loop: run the loop on the thread that created it");
-    if (running_) throw std::logic_error("corio::event_loop: the loop is already running");
+    if (running_)
+      throw std::logic_error("corio::event_loop: the loop is already running");
     detail::task_access::check_awaitable(main, "corio::run");
     running_ = true;
     struct running_guard {
@@ -166,9 +170,11 @@ class event_loop {
   // submitted first (and completions reaped if the kernel pushes back).
   io_uring_sqe* get_sqe() noexcept {
     for (;;) {
-      if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get())) return sqe;
+      if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get()))
+        return sqe;
       const int res = io_uring_submit(ring_.get());
-      if (res == -EBUSY || res == -EAGAIN) reap_completions();
+      if (res == -EBUSY || res == -EAGAIN)
+        reap_completions();
     }
   }
   // Marks `sqe` as an operation whose completion `op` receives.
@@ -181,7 +187,8 @@ class event_loop {
 
   // Hands `job` to the worker pool, starting the pool on first use.
   void submit_job(detail::thread_job* job) {
-    if (!workers_) start_workers();
+    if (!workers_)
+      start_workers();
     ++jobs_outstanding_;
     workers_->submit(job);
   }
@@ -221,20 +228,23 @@ class event_loop {
 
   void start_workers() {
     unsigned n = options_.worker_threads;
-    if (n == 0) n = std::min(32u, std::max(1u, std::thread::hardware_concurrency()) + 4);
+    if (n == 0)
+      n = std::min(32u, std::max(1u, std::thread::hardware_concurrency()) + 4);
     remote_ = std::make_unique<detail::remote_queue>();
     wakeup_ = std::make_unique<wakeup_read>(*this);
     workers_ = std::make_unique<detail::thread_pool>(n, *remote_);
   }
   void arm_wakeup() noexcept {
-    if (!wakeup_ || wakeup_->armed || jobs_outstanding_ == 0) return;
+    if (!wakeup_ || wakeup_->armed || jobs_outstanding_ == 0)
+      return;
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_read(sqe, remote_->eventfd(), &wakeup_->value, sizeof wakeup_->value, 0);
     start_operation(sqe, wakeup_.get());
     wakeup_->armed = true;
   }
   void deliver_remote() noexcept {
-    if (remote_) jobs_outstanding_ -= remote_->deliver_all();
+    if (remote_)
+      jobs_outstanding_ -= remote_->deliver_all();
   }
 
   // Runs the loop until `done()`; on a deadlock, cancels `on_deadlock` (the
@@ -246,19 +256,25 @@ class event_loop {
     while (!done()) {
       // Run what is ready now; what they make ready runs in the next turn,
       // after the I/O completions that arrived meanwhile.
-      for (std::size_t n = ready_.size(); n > 0; --n) ready_.pop().resume();
-      if (workers_) workers_->flush();  // the to_thread calls of this turn, in one batch
-      if (done()) break;
+      for (std::size_t n = ready_.size(); n > 0; --n)
+        ready_.pop().resume();
+      if (workers_)
+        workers_->flush();  // the to_thread calls of this turn, in one batch
+      if (done())
+        break;
       deliver_remote();
-      if (!timers_.empty()) timers_.fire_due(clock::now());
+      if (!timers_.empty())
+        timers_.fire_due(clock::now());
       if (!ready_.empty()) {
-        if (inflight_ > 0 || io_uring_sq_ready(ring_.get()) > 0) wait_for_completions(false, no_wait);
+        if (inflight_ > 0 || io_uring_sq_ready(ring_.get()) > 0)
+          wait_for_completions(false, no_wait);
         continue;
       }
       if (!something_pending()) {
         // Nothing can ever wake the waiting tasks: cancel them rather than hang.
         deadlocked = true;
-        if (++fruitless_cancels > 3 || on_deadlock == nullptr) return true;
+        if (++fruitless_cancels > 3 || on_deadlock == nullptr)
+          return true;
         on_deadlock->request_cancel();
         continue;
       }
@@ -313,14 +329,17 @@ class event_loop {
       io_uring_for_each_cqe(ring, head, cqe) {
         ++seen;
         auto* op = static_cast<detail::completion*>(io_uring_cqe_get_data(cqe));
-        if (op == nullptr) continue;  // a cancel request or another fire-and-forget SQE
-        if ((cqe->flags & IORING_CQE_F_MORE) == 0) --inflight_;
+        if (op == nullptr)
+          continue;  // a cancel request or another fire-and-forget SQE
+        if ((cqe->flags & IORING_CQE_F_MORE) == 0)
+          --inflight_;
         op->complete(*cqe);
       }
       io_uring_cq_advance(ring, seen);
       // Completions the kernel could not fit into the CQ ring wait in its
       // overflow list; entering with GETEVENTS flushes them.
-      if (!io_uring_cq_has_overflow(ring)) break;
+      if (!io_uring_cq_has_overflow(ring))
+        break;
       io_uring_get_events(ring);
     }
   }
@@ -331,7 +350,8 @@ class event_loop {
     bool deadlocked = false;
     for (int attempt = 0; !live_tasks_.empty() && attempt < 4; ++attempt) {
       live_tasks_.for_each([](detail::live_task& t) { t.request_cancel(); });
-      if (!run_until([&] { return live_tasks_.empty(); }, nullptr)) break;
+      if (!run_until([&] { return live_tasks_.empty(); }, nullptr))
+        break;
       deadlocked = true;
     }
     return deadlocked;

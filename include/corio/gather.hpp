@@ -38,11 +38,13 @@ class outcome {
   bool has_exception() const noexcept { return exception_ != nullptr; }
   /// The value; rethrows the exception if the task failed.
   value_type& value() & {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
     return *value_;
   }
   value_type&& value() && {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
     return std::move(*value_);
   }
   const std::exception_ptr& exception() const noexcept { return exception_; }
@@ -111,13 +113,16 @@ class gather_awaiter_base : public cancellable, public context_owner {
   // Rethrows what the gather as a whole must throw; returns normally when the
   // values can be collected.
   void finish() {
-    if (cancelled_before_start_) throw cancelled_error();
+    if (cancelled_before_start_)
+      throw cancelled_error();
     if constexpr (!settled) {
-      if (failed_) std::rethrow_exception(self().promise(first_failure_).exception());
+      if (failed_)
+        std::rethrow_exception(self().promise(first_failure_).exception());
     }
     if (parent_cancelled_) {
       // Without every child's value there is nothing to return.
-      if (settled || started_ < self().child_count()) throw cancelled_error();
+      if (settled || started_ < self().child_count())
+        throw cancelled_error();
       parent_context_->keep_pending_cancel();  // every child finished anyway
     }
   }
@@ -156,14 +161,16 @@ class gather_awaiter_base : public cancellable, public context_owner {
 
   static void on_cancel(cancellable* self) noexcept {
     auto& g = *static_cast<gather_awaiter_base*>(self);
-    if (g.parent_cancelled_) return;
+    if (g.parent_cancelled_)
+      return;
     g.parent_cancelled_ = true;
     g.cancel_children();
   }
 
   void cancel_children() noexcept {
     for (std::size_t i = 0; i < started_; ++i) {
-      if (!self().handle(i).done()) children_[i].request_cancel();
+      if (!self().handle(i).done())
+        children_[i].request_cancel();
     }
   }
 
@@ -198,7 +205,8 @@ class tuple_gather final : public gather_awaiter_base<tuple_gather<settled, Ts..
     return std::apply(
         [](auto&... t) {
           if constexpr (settled) {
-            return std::tuple<outcome<Ts>...>(this_type::settle(task_access::handle(t).promise())...);
+            return std::tuple<outcome<Ts>...>(
+                this_type::settle(task_access::handle(t).promise())...);
           } else {
             return std::tuple<non_void_t<Ts>...>(take(task_access::handle(t).promise())...);
           }
@@ -242,7 +250,8 @@ template <bool settled, class T>
 class vector_gather final : public gather_awaiter_base<vector_gather<settled, T>, settled> {
  public:
   explicit vector_gather(std::vector<task<T>> ts) : tasks_(std::move(ts)) {
-    for (auto& t : tasks_) task_access::check_awaitable(t, "corio::gather");
+    for (auto& t : tasks_)
+      task_access::check_awaitable(t, "corio::gather");
   }
 
   std::size_t child_count() const noexcept { return tasks_.size(); }
@@ -256,14 +265,16 @@ class vector_gather final : public gather_awaiter_base<vector_gather<settled, T>
     if constexpr (settled) {
       std::vector<outcome<T>> results;
       results.reserve(tasks_.size());
-      for (auto& t : tasks_) results.push_back(this->settle(task_access::handle(t).promise()));
+      for (auto& t : tasks_)
+        results.push_back(this->settle(task_access::handle(t).promise()));
       return results;
     } else if constexpr (std::is_void_v<T>) {
       return;
     } else {
       std::vector<T> results;
       results.reserve(tasks_.size());
-      for (auto& t : tasks_) results.push_back(task_access::handle(t).promise().take());
+      for (auto& t : tasks_)
+        results.push_back(task_access::handle(t).promise().take());
       return results;
     }
   }
@@ -278,8 +289,9 @@ template <class T>
 struct is_task<task<T>> : std::true_type {};
 
 template <class A>
-concept is_gatherable =
-    is_task<std::remove_cvref_t<A>>::value || requires(A a) { std::move(a).await_resume(); };
+concept is_gatherable = is_task<std::remove_cvref_t<A>>::value || requires(A a) {
+  std::move(a).await_resume();
+};
 
 }  // namespace detail
 
@@ -304,9 +316,9 @@ template <class... Ts>
 
 /// gather over awaitables that are not tasks yet (such as sleep()).
 template <class... As>
-  requires(sizeof...(As) > 0 && (detail::is_gatherable<As> && ...) &&
-           !(detail::is_task<std::remove_cvref_t<As>>::value && ...))
-[[nodiscard]] auto gather(As&&... awaitables) {
+requires(sizeof...(As) > 0 && (detail::is_gatherable<As> && ...) &&
+         !(detail::is_task<std::remove_cvref_t<As>>::value && ...))
+    [[nodiscard]] auto gather(As&&... awaitables) {
   return gather(detail::as_task(std::forward<As>(awaitables))...);
 }
 

@@ -40,7 +40,8 @@ class mutex {
     ~scoped_lock() { unlock(); }
     /// Unlocks early.
     void unlock() {
-      if (mutex_ != nullptr) std::exchange(mutex_, nullptr)->unlock();
+      if (mutex_ != nullptr)
+        std::exchange(mutex_, nullptr)->unlock();
     }
 
    private:
@@ -73,7 +74,8 @@ class mutex {
 
   /// Takes the lock if it is free; pair with unlock().
   bool try_lock() noexcept {
-    if (locked_) return false;
+    if (locked_)
+      return false;
     locked_ = true;
     return true;
   }

@@ -38,7 +38,8 @@ class queue {
    public:
     explicit get_awaiter(queue& q) noexcept : queue_(q) {}
     bool await_ready() {
-      if (queue_.items_.empty()) return false;
+      if (queue_.items_.empty())
+        return false;
       item_.emplace(queue_.pop_and_refill());
       return true;
     }
@@ -90,7 +91,8 @@ class queue {
   /// Removes the oldest item if there is one.
   std::optional<T> try_get() {
     affinity_.check("corio::queue used from a thread that is not its loop's");
-    if (items_.empty()) return std::nullopt;
+    if (items_.empty())
+      return std::nullopt;
     return pop_and_refill();
   }
 
@@ -108,7 +110,8 @@ class queue {
       getter.wake();
       return true;
     }
-    if (full()) return false;
+    if (full())
+      return false;
     items_.push_back(std::move(item));
     return true;
   }

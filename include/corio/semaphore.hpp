@@ -29,7 +29,8 @@ class semaphore {
    public:
     explicit acquire_awaiter(semaphore& s) noexcept : semaphore_(s) {}
     bool await_ready() noexcept {
-      if (semaphore_.permits_ == 0 || !semaphore_.waiters_.empty()) return false;
+      if (semaphore_.permits_ == 0 || !semaphore_.waiters_.empty())
+        return false;
       --semaphore_.permits_;
       return true;
     }
@@ -50,7 +51,8 @@ class semaphore {
 
   /// Takes a permit if one is free, without waiting.
   bool try_acquire() noexcept {
-    if (permits_ == 0 || !waiters_.empty()) return false;
+    if (permits_ == 0 || !waiters_.empty())
+      return false;
     --permits_;
     return true;
   }

@@ -51,7 +51,8 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
     return true;
   }
   void await_resume() const {
-    if (cancelled_) throw cancelled_error();
+    if (cancelled_)
+      throw cancelled_error();
   }
 
   /// Turns the sleep into a task, for APIs that take tasks
@@ -105,7 +106,8 @@ template <class Rep, class Period>
 
 /// Suspends the calling task until `t` on steady_clock (at once, as a yield,
 /// if `t` has passed). Throws as sleep().
-[[nodiscard]] inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point t) noexcept {
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(
+    std::chrono::steady_clock::time_point t) noexcept {
   return detail::sleep_awaiter(t);
 }
 

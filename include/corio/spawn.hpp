@@ -52,7 +52,8 @@ class join_handle {
   /// Requests cancellation: the task receives cancelled_error at its current
   /// (or next) suspension point. Does nothing if it has finished.
   void cancel() noexcept {
-    if (state_ != nullptr && !state_->done()) state_->request_cancel();
+    if (state_ != nullptr && !state_->done())
+      state_->request_cancel();
   }
 
   class awaiter : public detail::cancellable {
@@ -92,10 +93,12 @@ class join_handle {
 
   awaiter operator co_await() {
     if (state_ == nullptr) {
-      throw std::logic_error("corio::join_handle: this handle is empty (moved from or default-made)");
+      throw std::logic_error(
+          "corio::join_handle: this handle is empty (moved from or default-made)");
     }
     if (awaited_) {
-      throw std::logic_error("corio::join_handle: the task was awaited already; await a handle once");
+      throw std::logic_error(
+          "corio::join_handle: the task was awaited already; await a handle once");
     }
     awaited_ = true;
     return awaiter(*state_);
@@ -108,7 +111,8 @@ class join_handle {
   explicit join_handle(detail::typed_spawned_task<T>* state) noexcept : state_(state) {}
 
   void reset() noexcept {
-    if (state_ != nullptr) std::exchange(state_, nullptr)->release_handle();
+    if (state_ != nullptr)
+      std::exchange(state_, nullptr)->release_handle();
   }
 
   detail::typed_spawned_task<T>* state_ = nullptr;

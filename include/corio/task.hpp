@@ -32,7 +32,8 @@ class task_promise_base {
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       task_promise_base& promise = self.promise();
-      if (promise.continuation_) return promise.continuation_;
+      if (promise.continuation_)
+        return promise.continuation_;
       return promise.context_->finished(promise);
     }
     void await_resume() noexcept {}
@@ -58,7 +59,8 @@ class task_promise_base {
 
  protected:
   void rethrow_if_exception() const {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
   }
 
  private:
@@ -73,7 +75,7 @@ class task_promise final : public task_promise_base {
   task<T> get_return_object() noexcept;
 
   template <class U = T>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value_.set_value(std::forward<U>(value));
   }
@@ -155,7 +157,8 @@ class [[nodiscard]] task {
   task(task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   task& operator=(task&& other) noexcept {
     if (this != &other) {
-      if (handle_) handle_.destroy();
+      if (handle_)
+        handle_.destroy();
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
@@ -163,7 +166,8 @@ class [[nodiscard]] task {
   task(const task&) = delete;
   task& operator=(const task&) = delete;
   ~task() {
-    if (handle_) handle_.destroy();
+    if (handle_)
+      handle_.destroy();
   }
 
   /// True if the task holds a coroutine (it was not moved from).
@@ -202,8 +206,9 @@ class [[nodiscard]] task {
 
   void check_awaitable(const char* who) const {
     if (!handle_) {
-      throw std::logic_error(std::string(who) +
-                             ": this task is empty (it was moved from); await the task it was moved to");
+      throw std::logic_error(
+          std::string(who) +
+          ": this task is empty (it was moved from); await the task it was moved to");
     }
     if (handle_.done()) {
       throw std::logic_error(std::string(who) +

@@ -55,7 +55,8 @@ class task_group final : private detail::task_group_state {
     detail::spawned_task& child = *handle.state_;
     child.set_group(this);
     children_.push_back(child.link());
-    if (first_error_ || cancelling_) child.request_cancel();
+    if (first_error_ || cancelling_)
+      child.request_cancel();
     return handle;
   }
 
@@ -86,8 +87,10 @@ class task_group final : private detail::task_group_state {
     }
     void await_resume() {
       group_.cancelling_ = false;
-      if (group_.first_error_) std::rethrow_exception(std::exchange(group_.first_error_, nullptr));
-      if (cancelled_) throw cancelled_error();
+      if (group_.first_error_)
+        std::rethrow_exception(std::exchange(group_.first_error_, nullptr));
+      if (cancelled_)
+        throw cancelled_error();
     }
 
    private:

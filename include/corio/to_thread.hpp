@@ -89,7 +89,8 @@ class to_thread_awaiter final : public cancellable {
     return true;
   }
   R await_resume() {
-    if (cancelled_) throw cancelled_error();
+    if (cancelled_)
+      throw cancelled_error();
     std::unique_ptr<to_thread_job<R, Fn>> job(job_);
     return job->outcome.take();
   }

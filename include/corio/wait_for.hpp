@@ -23,12 +23,12 @@ template <class T>
 class wait_for_awaiter final : public cancellable, public timer_node, public context_owner {
  public:
   wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
-      : cancellable(&on_cancel),
-        timer_node(&on_timeout),
-        context_owner(&on_child_finished),
-        task_(std::move(t)),
-        deadline_(deadline),
-        child_(this) {
+      : cancellable(&on_cancel)
+      , timer_node(&on_timeout)
+      , context_owner(&on_child_finished)
+      , task_(std::move(t))
+      , deadline_(deadline)
+      , child_(this) {
     task_access::check_awaitable(task_, "corio::wait_for");
   }
   wait_for_awaiter(const wait_for_awaiter&) = delete;
@@ -61,11 +61,14 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
   }
 
   T await_resume() {
-    if (cancelled_before_start_) throw cancelled_error();
+    if (cancelled_before_start_)
+      throw cancelled_error();
     auto& promise = task_access::handle(task_).promise();
     const bool child_cancelled = is_cancellation(promise.exception());
-    if (timed_out_ && !parent_cancelled_ && child_cancelled) throw timeout_error();
-    if (parent_cancelled_ && !child_cancelled) parent_context_->keep_pending_cancel();
+    if (timed_out_ && !parent_cancelled_ && child_cancelled)
+      throw timeout_error();
+    if (parent_cancelled_ && !child_cancelled)
+      parent_context_->keep_pending_cancel();
     return promise.take();
   }
 
@@ -74,8 +77,10 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
                                                    task_promise_base&) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);
     w.finished_ = true;
-    if (w.armed()) w.loop_->timers().remove(&w);
-    if (w.starting_) return std::noop_coroutine();  // await_suspend resumes the parent
+    if (w.armed())
+      w.loop_->timers().remove(&w);
+    if (w.starting_)
+      return std::noop_coroutine();  // await_suspend resumes the parent
     w.parent_context_->unpark();
     return w.parent_;
   }
@@ -87,7 +92,8 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
   static void on_cancel(cancellable* self) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);
     w.parent_cancelled_ = true;
-    if (w.armed()) w.loop_->timers().remove(&w);
+    if (w.armed())
+      w.loop_->timers().remove(&w);
     w.child_.request_cancel();
   }
 

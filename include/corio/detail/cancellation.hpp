@@ -70,7 +70,8 @@ class task_context {
   // A leaf calls this before suspending: true means a cancellation is due and
   // the leaf must complete with cancelled_error instead of waiting.
   bool take_pending_cancel() noexcept {
-    if (state_ != pending) return false;
+    if (state_ != pending)
+      return false;
     state_ = idle;
     return true;
   }

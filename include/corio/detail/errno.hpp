@@ -14,7 +14,8 @@ namespace corio::detail {
 
 // Returns `res` if it is a success (>= 0), else throws for it.
 inline int check(int res, const char* what) {
-  if (res < 0) throw_errno(res, what);
+  if (res < 0)
+    throw_errno(res, what);
   return res;
 }
 

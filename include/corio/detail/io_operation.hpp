@@ -64,7 +64,8 @@ class io_operation final : public completion, public cancellable {
   }
 
   int await_resume() const {
-    if (result_ == -ECANCELED) throw cancelled_error();
+    if (result_ == -ECANCELED)
+      throw cancelled_error();
     return result_;
   }
 
@@ -73,12 +74,14 @@ class io_operation final : public completion, public cancellable {
     auto& op = *static_cast<io_operation*>(self);
     op.result_ = cqe.res;
     op.context_->unpark();
-    if (op.cancel_sent_ && cqe.res != -ECANCELED) op.context_->keep_pending_cancel();
+    if (op.cancel_sent_ && cqe.res != -ECANCELED)
+      op.context_->keep_pending_cancel();
     op.loop_->schedule(op.handle_);
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
-    if (op.cancel_sent_) return;
+    if (op.cancel_sent_)
+      return;
     op.cancel_sent_ = true;
     io_uring_sqe* sqe = op.loop_->get_sqe();
     io_uring_prep_cancel(sqe, static_cast<completion*>(&op), 0);

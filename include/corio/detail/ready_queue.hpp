@@ -15,7 +15,8 @@ class ready_queue {
   ready_queue() : buffer_(1024) {}
 
   void push(std::coroutine_handle<> h) {
-    if (size_ == buffer_.size()) grow();
+    if (size_ == buffer_.size())
+      grow();
     buffer_[(head_ + size_) & (buffer_.size() - 1)] = h;
     ++size_;
   }
@@ -31,7 +32,8 @@ class ready_queue {
  private:
   void grow() {
     std::vector<std::coroutine_handle<>> bigger(buffer_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i) bigger[i] = buffer_[(head_ + i) & (buffer_.size() - 1)];
+    for (std::size_t i = 0; i < size_; ++i)
+      bigger[i] = buffer_[(head_ + i) & (buffer_.size() - 1)];
     buffer_.swap(bigger);
     head_ = 0;
   }

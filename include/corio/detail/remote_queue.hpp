@@ -3,12 +3,12 @@
 // the loop: a lock-free inbox plus an eventfd the loop keeps a read armed on.
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 namespace corio::detail {
 
@@ -28,7 +28,8 @@ class remote_node {
 class remote_queue {
  public:
   remote_queue() : eventfd_(::eventfd(0, EFD_CLOEXEC)) {
-    if (eventfd_ < 0) throw std::system_error(errno, std::system_category(), "corio: eventfd");
+    if (eventfd_ < 0)
+      throw std::system_error(errno, std::system_category(), "corio: eventfd");
   }
   remote_queue(const remote_queue&) = delete;
   remote_queue& operator=(const remote_queue&) = delete;
@@ -57,7 +58,8 @@ class remote_queue {
 
   // Loop thread: delivers every queued node, oldest first. Returns how many.
   std::size_t deliver_all() noexcept {
-    if (head_.load(std::memory_order_relaxed) == nullptr) return 0;
+    if (head_.load(std::memory_order_relaxed) == nullptr)
+      return 0;
     remote_node* stack = head_.exchange(nullptr, std::memory_order_seq_cst);
     remote_node* fifo = nullptr;
     while (stack != nullptr) {  // the inbox is LIFO; reverse it

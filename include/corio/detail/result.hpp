@@ -23,7 +23,7 @@ class value_storage;
 // A trivially destructible T needs no flag saying whether it was set, which
 // keeps task<long>'s frame in a smaller malloc size class (W1: a million frames).
 template <class T>
-  requires std::is_trivially_destructible_v<T>
+requires std::is_trivially_destructible_v<T>
 class value_storage<T> {
  public:
   template <class U>
@@ -45,7 +45,8 @@ class value_storage {
   value_storage(const value_storage&) = delete;
   value_storage& operator=(const value_storage&) = delete;
   ~value_storage() {
-    if (has_value_) std::destroy_at(pointer());
+    if (has_value_)
+      std::destroy_at(pointer());
   }
 
   template <class U>
@@ -88,7 +89,8 @@ class result : public value_storage<T> {
 
   // Returns the value, or rethrows the stored exception.
   T take() {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
     return this->take_value();
   }
 

@@ -5,11 +5,11 @@
 
 #include <liburing.h>
 
+#include <sys/resource.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <sys/resource.h>
 
 namespace corio::detail {
 
@@ -31,9 +31,11 @@ class completion {
 // group, 2 disabled, -1 when the sysctl does not exist (kernels before 6.6).
 inline int io_uring_disabled_sysctl() noexcept {
   std::FILE* f = std::fopen("/proc/sys/kernel/io_uring_disabled", "r");
-  if (f == nullptr) return -1;
+  if (f == nullptr)
+    return -1;
   int value = -1;
-  if (std::fscanf(f, "%d", &value) != 1) value = -1;
+  if (std::fscanf(f, "%d", &value) != 1)
+    value = -1;
   std::fclose(f);
   return value;
 }
@@ -79,7 +81,8 @@ class ring {
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
   ~ring() {
-    if (initialised_) io_uring_queue_exit(&ring_);
+    if (initialised_)
+      io_uring_queue_exit(&ring_);
   }
 
   // Sets the ring up with the fastest flags this kernel accepts: a single
@@ -99,9 +102,11 @@ class ring {
       io_uring_params params{};
       params.flags = flags[i] | IORING_SETUP_CQSIZE;
       params.cq_entries = cq_entries;
-      if (sqpoll) params.sq_thread_idle = 1000;
+      if (sqpoll)
+        params.sq_thread_idle = 1000;
       res = io_uring_queue_init_params(entries, &ring_, &params);
-      if (res == 0) setup_flags_ = params.flags;
+      if (res == 0)
+        setup_flags_ = params.flags;
     }
     initialised_ = res == 0;
     return res;
@@ -109,7 +114,9 @@ class ring {
 
   io_uring* get() noexcept { return &ring_; }
   unsigned setup_flags() const noexcept { return setup_flags_; }
-  bool defers_task_work() const noexcept { return (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0; }
+  bool defers_task_work() const noexcept {
+    return (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0;
+  }
 
  private:
   io_uring ring_{};

@@ -46,7 +46,8 @@ inline unhandled_exception_slot& unhandled_exception_handler_slot() {
 }
 
 inline bool is_cancellation(const std::exception_ptr& e) noexcept {
-  if (!e) return false;
+  if (!e)
+    return false;
   try {
     std::rethrow_exception(e);
   } catch (const cancelled_error&) {
@@ -57,7 +58,8 @@ inline bool is_cancellation(const std::exception_ptr& e) noexcept {
 }
 
 inline void report_unhandled(const std::exception_ptr& e) noexcept {
-  if (!e || is_cancellation(e)) return;
+  if (!e || is_cancellation(e))
+    return;
   unhandled_exception_handler handler;
   {
     auto& slot = unhandled_exception_handler_slot();
@@ -65,7 +67,8 @@ inline void report_unhandled(const std::exception_ptr& e) noexcept {
     handler = slot.handler;
   }
   try {
-    if (handler) handler(e);
+    if (handler)
+      handler(e);
   } catch (...) {
     // A throwing handler must not take the loop down.
   }
@@ -97,7 +100,8 @@ class spawned_task : public live_task {
   // The join_handle lets go; frees the state if the task has finished.
   void release_handle() noexcept {
     handle_alive_ = false;
-    if (done_) finish_and_destroy();
+    if (done_)
+      finish_and_destroy();
   }
   void mark_retrieved() noexcept { retrieved_ = true; }
 
@@ -122,7 +126,8 @@ class spawned_task : public live_task {
                                              task_promise_base&) noexcept;
 
   void finish_and_destroy() noexcept {
-    if (!retrieved_) report_unhandled(promise_->exception());
+    if (!retrieved_)
+      report_unhandled(promise_->exception());
     destroy_(this);
   }
 
@@ -153,14 +158,17 @@ inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, ta
   s.done_ = true;
   s.loop_.untrack(s);
   std::coroutine_handle<> next = std::noop_coroutine();
-  if (s.group_ != nullptr) next = s.group_->child_finished(s);
+  if (s.group_ != nullptr)
+    next = s.group_->child_finished(s);
   if (s.joiner_) {
     s.joiner_context_->unpark();
-    if (next != std::noop_coroutine()) s.loop_.schedule(next);
+    if (next != std::noop_coroutine())
+      s.loop_.schedule(next);
     next = std::exchange(s.joiner_, nullptr);
   }
   // Destroying the frame here is allowed: it is suspended at its final point.
-  if (!s.handle_alive_ && s.group_ == nullptr) s.finish_and_destroy();
+  if (!s.handle_alive_ && s.group_ == nullptr)
+    s.finish_and_destroy();
   return next;
 }
 
@@ -176,7 +184,9 @@ class typed_spawned_task final : public spawned_task {
   T take() { return task_access::handle(task_).promise().take(); }
 
  private:
-  static void destroy(spawned_task* self) noexcept { delete static_cast<typed_spawned_task*>(self); }
+  static void destroy(spawned_task* self) noexcept {
+    delete static_cast<typed_spawned_task*>(self);
+  }
   task<T> task_;
 };
 

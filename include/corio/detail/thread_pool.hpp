@@ -31,7 +31,8 @@ class thread_pool {
   thread_pool(unsigned threads, remote_queue& done) : done_(done) {
     threads_.reserve(threads);
     try {
-      for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+      for (unsigned i = 0; i < threads; ++i)
+        threads_.emplace_back([this] { work(); });
     } catch (...) {
       stop();
       throw;
@@ -52,7 +53,8 @@ class thread_pool {
   // flush to the workers under one lock, waking at most one idle worker per
   // job (a wake-up costs a futex call and a cross-core switch).
   void flush() {
-    if (pending_.empty()) return;
+    if (pending_.empty())
+      return;
     std::size_t wake;
     {
       std::lock_guard lock(mutex_);
@@ -60,7 +62,8 @@ class thread_pool {
       wake = std::min<std::size_t>(pending_.size(), idle_);
     }
     pending_.clear();
-    for (std::size_t i = 0; i < wake; ++i) work_available_.notify_one();
+    for (std::size_t i = 0; i < wake; ++i)
+      work_available_.notify_one();
   }
   std::size_t size() const noexcept { return threads_.size(); }
 
@@ -73,7 +76,8 @@ class thread_pool {
         work_available_.wait(lock);
         --idle_;
       }
-      if (jobs_.empty()) return;  // stopping, and nothing left to do
+      if (jobs_.empty())
+        return;  // stopping, and nothing left to do
       thread_job* job = jobs_.front();
       jobs_.pop_front();
       lock.unlock();
@@ -88,7 +92,8 @@ class thread_pool {
       stopping_ = true;
     }
     work_available_.notify_all();
-    for (std::thread& t : threads_) t.join();
+    for (std::thread& t : threads_)
+      t.join();
     threads_.clear();
   }
 

@@ -95,13 +95,16 @@ class timer_heap {
     const std::size_t n = heap_.size();
     for (;;) {
       const std::size_t first = arity * i + 1;
-      if (first >= n) break;
+      if (first >= n)
+        break;
       std::size_t best = first;
       const std::size_t last = first + arity < n ? first + arity : n;
       for (std::size_t c = first + 1; c < last; ++c) {
-        if (less(heap_[c], heap_[best])) best = c;
+        if (less(heap_[c], heap_[best]))
+          best = c;
       }
-      if (!less(heap_[best], moving)) break;
+      if (!less(heap_[best], moving))
+        break;
       heap_[i] = heap_[best];
       heap_[i].node->index_ = i;
       i = best;
@@ -115,10 +118,12 @@ class timer_heap {
 
 // now + d on steady_clock, saturating: a negative d is now, a huge one never.
 template <class Rep, class Period>
-std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+std::chrono::steady_clock::time_point deadline_after(
+    std::chrono::duration<Rep, Period> d) noexcept {
   using clock = std::chrono::steady_clock;
   const clock::time_point now = clock::now();
-  if (d <= d.zero()) return now;
+  if (d <= d.zero())
+    return now;
   const auto room = clock::time_point::max() - now;
   if (std::chrono::duration<double>(d) >= std::chrono::duration<double>(room)) {
     return clock::time_point::max();

@@ -25,7 +25,8 @@ class loop_affinity {
   void check([[maybe_unused]] const char* who) {
 #ifndef NDEBUG
     const std::thread::id me = std::this_thread::get_id();
-    if (owner_ == std::thread::id()) owner_ = me;
+    if (owner_ == std::thread::id())
+      owner_ = me;
     CORIO_ASSERT(owner_ == me, who);
 #endif
   }
@@ -68,7 +69,8 @@ class waiter : public list_hook, public cancellable {
     loop_->schedule(handle_);
   }
   void throw_if_cancelled() const {
-    if (cancelled_) throw cancelled_error();
+    if (cancelled_)
+      throw cancelled_error();
   }
 
  private:
