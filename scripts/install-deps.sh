@@ -119,8 +119,8 @@ catch2_v3_installed() {
 
 clang_major() { clang++ -dumpversion 2>/dev/null | cut -d. -f1; }
 
-packages=(g++ clang cmake ninja-build pkg-config liburing-dev libbenchmark-dev libasio-dev
-  libcurl4-openssl-dev nlohmann-json3-dev python3 netcat-openbsd)
+packages=(g++ clang clang-format cmake ninja-build pkg-config liburing-dev libbenchmark-dev
+  libasio-dev libcurl4-openssl-dev nlohmann-json3-dev python3 netcat-openbsd)
 
 have_dpkg=1
 command -v dpkg-query >/dev/null 2>&1 || have_dpkg=0

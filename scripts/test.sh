@@ -143,6 +143,16 @@ run_fuzzer() {
 echo "test.sh: CORIO_REQUIRE_IO_URING=${CORIO_REQUIRE_IO_URING:-<unset>}, $jobs jobs"
 stage "install dependencies" ./scripts/install-deps.sh || exit 1
 
+# Every C++ file is formatted with the repository's .clang-format (STYLE.md §3.9).
+check_format() {
+  git ls-files -z '*.hpp' '*.cpp' '*.c' | xargs -0 clang-format --dry-run --Werror
+}
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  stage "clang-format" check_format || true
+else
+  skip "clang-format" "not a git checkout"
+fi
+
 gcc_built=0
 if stage "gcc: configure" configure build/gcc g++ Debug \
   && stage "gcc: build" build build/gcc; then
