@@ -33,6 +33,7 @@
 
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/storm.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
@@ -394,78 +395,11 @@ corio::task<int> cancel_gatherer_of_swallowing_children(bool* later_sleep_cancel
   co_return co_await h;
 }
 
-// ---- The cancellation storm: tasks parked on every kind of leaf. ----
+// ---- The cancellation storm: tasks parked on every kind of leaf (support/storm.hpp). ----
 
-struct storm {
-  corio::event never;
-  corio::mutex held;
-  corio::semaphore no_permits{0};
-  corio::queue<int> empty_queue;
-  corio::queue<int> full_queue{1};
-  int pipe_fds[2] = {-1, -1};
-  std::latch release_calls{1};
-  int cancelled = 0;
-};
-
-corio::task<> wait_event(corio::event* e) {
-  co_await e->wait();
-}
-
-corio::task<> sleep_a_day() {
-  co_await corio::sleep(24h);
-}
-
-corio::task<> leaf(storm* s, int kind, counted c) {
-  (void)c;
-  try {
-    switch (kind) {
-      case 0:
-        co_await corio::sleep(24h);
-        break;
-      case 1:
-        co_await s->never.wait();
-        break;
-      case 2: {
-        auto guard = co_await s->held.lock();
-        break;
-      }
-      case 3:
-        co_await s->no_permits.acquire();
-        break;
-      case 4:
-        co_await s->empty_queue.get();
-        break;
-      case 5:
-        co_await s->full_queue.put(1);
-        break;
-      case 6: {
-        char byte = 0;
-        co_await corio::detail::io_op([fd = s->pipe_fds[0], &byte](io_uring_sqe* sqe) {
-          io_uring_prep_read(sqe, fd, &byte, 1, 0);
-        });
-        break;
-      }
-      case 7:
-        co_await corio::to_thread([s] { s->release_calls.wait(); });
-        break;
-      case 8:
-        co_await corio::gather(corio::sleep(24h), wait_event(&s->never));
-        break;
-      case 9:
-        co_await corio::wait_for(wait_event(&s->never), 24h);
-        break;
-      case 10: {
-        co_await corio::spawn(sleep_a_day());
-        break;
-      }
-    }
-  } catch (const corio::cancelled_error&) {
-    ++s->cancelled;
-    throw;
-  }
-}
-
-constexpr int leaf_kinds = 11;
+using corio_test::leaf;
+using corio_test::leaf_kinds;
+using corio_test::storm;
 
 corio::task<> fail_storm_after(std::chrono::milliseconds d, int code) {
   co_await corio::sleep(d);
