@@ -237,11 +237,15 @@ class ip_address {
   }
   /// As parse, but returns std::nullopt for invalid text.
   static std::optional<ip_address> try_parse(std::string_view text) noexcept {
-    if (auto v4 = ipv4_address::try_parse(text))
-      return ip_address(*v4);
-    if (auto v6 = ipv6_address::try_parse(text))
-      return ip_address(*v6);
-    return std::nullopt;
+    // WORKAROUND(g++ 12 -O3): moving a variant into an optional raises a false
+    // -Wmaybe-uninitialized for the inactive alternative; emplace builds it in place.
+    std::optional<ip_address> result;
+    if (auto v4 = ipv4_address::try_parse(text)) {
+      result.emplace(*v4);
+    } else if (auto v6 = ipv6_address::try_parse(text)) {
+      result.emplace(*v6);
+    }
+    return result;
   }
 
   constexpr bool is_v4() const noexcept { return std::holds_alternative<ipv4_address>(value_); }
