@@ -12,6 +12,8 @@
 #   build/gcc    g++ Debug: every test, consumer test and example; the benchmarks are built
 #                (not run); all_verify_interface_header_sets checks header self-containment
 #   build/clang  clang++ Debug: every test and example
+#   build/release-check  g++ Release (NDEBUG, -O3), as demo.sh and bench.sh build: every test,
+#                example and benchmark builds, and the tests and examples pass
 #   build/asan   clang++ Debug, -fsanitize=address,undefined: every test and example
 #   build/tsan   clang++ Debug, -fsanitize=thread: the Catch2 tests tagged [threads]
 #   build/fuzz   clang++ with libFuzzer: corio_fuzz_http for CORIO_FUZZ_SECONDS, if it exists
@@ -165,6 +167,13 @@ if ((!quick)); then
   if stage "clang: configure" configure build/clang clang++ Debug -DCORIO_BUILD_BENCH=OFF \
     && stage "clang: build" build build/clang; then
     stage "clang: ctest" run_ctest build/clang || true
+  fi
+
+  # What ./scripts/demo.sh and ./scripts/bench.sh build: g++ -O3 with NDEBUG finds
+  # warnings (hence -Werror failures) and paths that the Debug builds do not.
+  if stage "release: configure" configure build/release-check g++ Release -DCORIO_BUILD_BENCH=ON \
+    && stage "release: build" build build/release-check; then
+    stage "release: ctest" run_ctest build/release-check || true
   fi
 
   if ((sanitizers)); then
