@@ -78,7 +78,6 @@ class task_context {
   // A leaf whose cancellation lost a race (the operation finished first)
   // keeps the request for the next suspension point.
   void keep_pending_cancel() noexcept { state_ = pending; }
-  bool cancel_pending() const noexcept { return state_ == pending; }
 
   void park(cancellable* leaf) noexcept { state_ = reinterpret_cast<std::uintptr_t>(leaf); }
   void unpark() noexcept { state_ = idle; }
