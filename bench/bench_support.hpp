@@ -113,6 +113,15 @@ inline bool skip_if_failed(benchmark::State& state, const child_report& r) {
   return true;
 }
 
+// W1's report, the same for corio and each reference: the first round's time
+// as the iteration time, ns per task of both rounds, and the child's peak RSS.
+inline void report_spawn_gather(benchmark::State& state, const child_report& r, long n) {
+  state.SetIterationTime(r.values[0]);
+  state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
+  state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
+  state.counters["peak_rss_MB"] = r.peak_rss_mb;
+}
+
 // The ring every raw liburing baseline uses: the flags corio's loop asks for
 // (SINGLE_ISSUER + DEFER_TASKRUN, with a large CQ), so a comparison measures
 // the library, not the setup.

@@ -49,10 +49,7 @@ void BM_gather_w1_spawn_gather(benchmark::State& state) {
         bench::run_in_child([n](double* v) { corio::run(w1_two_rounds(n, v)); });
     if (bench::skip_if_failed(state, r))
       return;
-    state.SetIterationTime(r.values[0]);
-    state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
-    state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
-    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+    bench::report_spawn_gather(state, r, n);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }

@@ -73,10 +73,7 @@ void BM_asio_spawn_gather(benchmark::State& state) {
     });
     if (bench::skip_if_failed(state, r))
       return;
-    state.SetIterationTime(r.values[0]);
-    state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
-    state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
-    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+    bench::report_spawn_gather(state, r, n);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
