@@ -202,6 +202,8 @@ class event_loop {
   static constexpr ms forever{-1};
   static constexpr ms no_wait{0};
   static constexpr ms ten_ms{10};
+  // Timers fired per loop turn at most (see timer_heap::fire_due).
+  static constexpr std::size_t timers_per_turn = 4096;
 
   struct main_context : detail::context_owner, detail::task_context {
     main_context() noexcept : context_owner(&on_done), task_context(this) {}
@@ -264,7 +266,7 @@ class event_loop {
         break;
       deliver_remote();
       if (!timers_.empty())
-        timers_.fire_due(clock::now());
+        timers_.fire_due(clock::now(), timers_per_turn);
       if (!ready_.empty()) {
         if (inflight_ > 0 || io_uring_sq_ready(ring_.get()) > 0)
           wait_for_completions(false, no_wait);

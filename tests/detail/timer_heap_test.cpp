@@ -57,6 +57,22 @@ TEST_CASE("timer_heap: fires every due timer, earliest first", "[timer_heap]") {
   CHECK(heap.empty());
 }
 
+TEST_CASE("timer_heap: fire_due fires at most its limit, earliest first, and says how many",
+          "[timer_heap]") {
+  corio::detail::timer_heap heap;
+  std::vector<int> log;
+  test_timer a(&log, 1), b(&log, 2), c(&log, 3);
+  heap.add(&c, t0 + 3ms);
+  heap.add(&a, t0 + 1ms);
+  heap.add(&b, t0 + 2ms);
+  CHECK(heap.fire_due(t0 + 1h, 2) == 2);
+  CHECK(log == std::vector<int>{1, 2});
+  CHECK(c.armed());
+  CHECK(heap.fire_due(t0 + 1h, 2) == 1);
+  CHECK(log == std::vector<int>{1, 2, 3});
+  CHECK(heap.fire_due(t0 + 1h, 2) == 0);
+}
+
 TEST_CASE("timer_heap: a removed timer never fires and the rest keep their order", "[timer_heap]") {
   corio::detail::timer_heap heap;
   std::vector<int> log;

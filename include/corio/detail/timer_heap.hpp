@@ -58,15 +58,21 @@ class timer_heap {
   clock::time_point next_deadline() const noexcept {
     return clock::time_point(clock::duration(heap_.front().deadline));
   }
-  // Fires every timer due at `now`, earliest first (equal deadlines in no
-  // particular order, as in asyncio).
-  void fire_due(clock::time_point now) noexcept {
+  // Fires the timers due at `now`, earliest first (equal deadlines in no
+  // particular order, as in asyncio), at most `limit` of them: a million
+  // sleeps ending together then reach the ready queue a batch per loop turn,
+  // between which I/O completions are reaped. Returns how many fired.
+  std::size_t fire_due(clock::time_point now,
+                       std::size_t limit = std::numeric_limits<std::size_t>::max()) noexcept {
     const std::int64_t now_ticks = now.time_since_epoch().count();
-    while (!heap_.empty() && heap_.front().deadline <= now_ticks) {
+    std::size_t fired = 0;
+    while (fired < limit && !heap_.empty() && heap_.front().deadline <= now_ticks) {
       timer_node* node = heap_.front().node;
       remove(node);
       node->fire_(node);
+      ++fired;
     }
+    return fired;
   }
 
  private:
