@@ -20,6 +20,23 @@
 namespace corio {
 namespace detail {
 
+// A call's value or exception.
+template <class T>
+class result : public value_storage<T> {
+ public:
+  void set_exception(std::exception_ptr e) noexcept { exception_ = std::move(e); }
+
+  // Returns the value, or rethrows the stored exception.
+  T take() {
+    if (exception_)
+      std::rethrow_exception(exception_);
+    return this->take_value();
+  }
+
+ private:
+  std::exception_ptr exception_;
+};
+
 // One call on the pool. It is heap-allocated because it may outlive the task
 // that awaits it (a cancelled task stops waiting while the call runs on); it
 // is always deleted on the loop's thread, so only the remote queue synchronises.

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-// corio/detail/result.hpp: storage for a task's outcome: a value or an exception.
+// corio/detail/result.hpp: storage for a task's value (void and references too).
 #pragma once
 
-#include <exception>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -77,25 +76,6 @@ template <>
 class value_storage<void> {
  public:
   void take_value() noexcept {}
-};
-
-// A value or an exception: what to_thread and gather_settled keep per call.
-template <class T>
-class result : public value_storage<T> {
- public:
-  void set_exception(std::exception_ptr e) noexcept { exception_ = std::move(e); }
-  bool has_exception() const noexcept { return exception_ != nullptr; }
-  const std::exception_ptr& exception() const noexcept { return exception_; }
-
-  // Returns the value, or rethrows the stored exception.
-  T take() {
-    if (exception_)
-      std::rethrow_exception(exception_);
-    return this->take_value();
-  }
-
- private:
-  std::exception_ptr exception_;
 };
 
 }  // namespace corio::detail
