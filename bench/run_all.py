@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# bench/run_all.py: runs corio's benchmark suite (BENCHMARKS.md W1-W8, C1) from a
+# bench/run_all.py: runs corio's benchmark suite (bench/README.md: W1-W8, C1) from a
 # build made by scripts/bench.sh, and prints one markdown table: corio beside the
 # bare/raw floor, Asio (epoll and io_uring builds) and Python asyncio, with corio's
 # ratio to each and the target it is held to. The table, with the method, is also

@@ -14,7 +14,7 @@
 #   --only PARTS   comma-separated subset of corio,asio,python,w3,w6,c1
 #   --report-only  rebuild the table from the results of the last run
 #   --no-build     skip configure and build (use build/bench as it is)
-# Workloads, references and targets: BENCHMARKS.md. Run it on an idle machine:
+# Workloads, references and targets: bench/README.md. Run it on an idle machine:
 # the table records the load average at the start.
 # Environment: those of scripts/install-deps.sh (CORIO_SKIP_INSTALL, ...);
 #   CORIO_BENCH_DIR  where W7's 1 GiB file is written (default /tmp)

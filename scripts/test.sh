@@ -145,7 +145,7 @@ run_fuzzer() {
 echo "test.sh: CORIO_REQUIRE_IO_URING=${CORIO_REQUIRE_IO_URING:-<unset>}, $jobs jobs"
 stage "install dependencies" ./scripts/install-deps.sh || exit 1
 
-# Every C++ file is formatted with the repository's .clang-format (STYLE.md §3.9).
+# Every C++ file is formatted with the repository's .clang-format (CONTRIBUTING.md).
 check_format() {
   git ls-files -z '*.hpp' '*.cpp' '*.c' | xargs -0 clang-format --dry-run --Werror
 }

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Checks that every README code block marked `<!-- readme-sync: <path> -->` is a verbatim
-# copy of <path> (STYLE.md rule 10). Run: cmake -DREPO=<repo root> -P tests/readme_sync.cmake
+# copy of <path> (CONTRIBUTING.md: README code is executed code). Run: cmake -DREPO=<repo root> -P tests/readme_sync.cmake
 file(READ "${REPO}/README.md" readme)
 string(REGEX MATCHALL "<!-- readme-sync: [^ ]+ -->\n```[a-z]*\n" markers "${readme}")
 if(NOT markers)

@@ -3,7 +3,7 @@
 //
 // One 4-ary heap of deadlines and a single kernel wait (the timeout of
 // io_uring_submit_and_wait_timeout) for the earliest one: a million sleeps
-// cost a million heap entries, not a million kernel timers (BENCHMARKS.md W2).
+// cost a million heap entries, not a million kernel timers (bench/README.md, W2).
 #pragma once
 
 #include <chrono>
