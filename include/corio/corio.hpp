@@ -17,6 +17,7 @@
 #include <corio/http/url.hpp>
 #include <corio/mutex.hpp>
 #include <corio/net/address.hpp>
+#include <corio/net/buffered_reader.hpp>
 #include <corio/net/tcp.hpp>
 #include <corio/queue.hpp>
 #include <corio/semaphore.hpp>

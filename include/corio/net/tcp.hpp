@@ -171,10 +171,12 @@ inline const std::error_category& resolve_category() noexcept {
 }
 
 /// Thrown by tcp_stream::read_exact when the peer ends the stream before the
-/// buffer is full, as asyncio's IncompleteReadError.
+/// buffer is full, and by buffered_reader when the stream ends inside a line
+/// or before n bytes, as asyncio's IncompleteReadError.
 ///
 /// It is not a std::system_error: the connection did not fail, it ended (an
-/// orderly FIN), and the bytes before the end are in the buffer.
+/// orderly FIN). tcp_stream::read_exact leaves the bytes before the end at the
+/// start of its buffer; buffered_reader hands them over in partial().
 /// Thread safety: an exception object; copy it freely.
 /// Example:
 ///   try { co_await s.read_exact(header); }
@@ -189,14 +191,26 @@ class incomplete_read_error : public std::runtime_error {
       , bytes_read_(bytes_read)
       , bytes_expected_(bytes_expected) {}
 
-  /// How many bytes arrived (they are at the start of the buffer).
+  /// An error whose `what` is `message` and that carries the bytes that arrived.
+  incomplete_read_error(const std::string& message, std::string partial, std::size_t bytes_expected)
+      : std::runtime_error(message)
+      , bytes_read_(partial.size())
+      , bytes_expected_(bytes_expected)
+      , partial_(std::move(partial)) {}
+
+  /// How many bytes arrived.
   std::size_t bytes_read() const noexcept { return bytes_read_; }
-  /// The size of the buffer read_exact was asked to fill.
+  /// How many bytes the read asked for; 0 when it read up to a delimiter
+  /// (buffered_reader::read_line and read_until).
   std::size_t bytes_expected() const noexcept { return bytes_expected_; }
+  /// The bytes that arrived, when the reader kept them (buffered_reader);
+  /// empty for tcp_stream::read_exact, which leaves them in its buffer.
+  const std::string& partial() const noexcept { return partial_; }
 
  private:
   std::size_t bytes_read_;
   std::size_t bytes_expected_;
+  std::string partial_;
 };
 
 class tcp_listener;
