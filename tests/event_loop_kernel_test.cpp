@@ -3,8 +3,10 @@
 // (as container runtimes do), and a completion queue that overflows.
 #include <corio/event_loop.hpp>
 
+#include <corio/error.hpp>
 #include <corio/gather.hpp>
 #include <corio/task.hpp>
+#include <corio/wait_for.hpp>
 
 #include <corio/detail/io_operation.hpp>
 
@@ -20,6 +22,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <system_error>
@@ -27,11 +30,11 @@
 
 namespace {
 
-// Makes io_uring_setup fail with `err` in this process from now on.
-bool refuse_io_uring_setup(int err) {
+// Makes the system call `nr` fail with `err` in this process from now on.
+bool refuse_syscall(long nr, int err) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(nr), 0, 1),
       BPF_STMT(BPF_RET | BPF_K,
                SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -44,7 +47,7 @@ bool refuse_io_uring_setup(int err) {
 // Runs in a child: 0 if the loop's constructor throws system_error(err) whose
 // message contains `needle`, a distinct code for each way it can go wrong.
 int child_checks_refusal(int err, const char* needle) {
-  if (!refuse_io_uring_setup(err))
+  if (!refuse_syscall(__NR_io_uring_setup, err))
     return 10;
   try {
     corio::event_loop loop;
@@ -60,10 +63,15 @@ int child_checks_refusal(int err, const char* needle) {
   }
 }
 
-int run_in_child(int err, const char* needle) {
+// Runs `check` in a forked child with a 20 s alarm (a hang kills it) and
+// returns its exit code, or 100 if it died of a signal.
+template <class Check>
+int run_in_child(Check check) {
   const pid_t pid = ::fork();
-  if (pid == 0)
-    ::_exit(child_checks_refusal(err, needle));
+  if (pid == 0) {
+    ::alarm(20);
+    ::_exit(check());
+  }
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
@@ -75,12 +83,52 @@ TEST_CASE("event_loop: a seccomp EPERM for io_uring_setup throws system_error na
           "[event_loop][io_uring]") {
   if (corio::detail::io_uring_disabled_sysctl() > 0)
     SKIP("kernel.io_uring_disabled is set here");
-  CHECK(run_in_child(EPERM, "seccomp") == 0);
+  CHECK(run_in_child([] { return child_checks_refusal(EPERM, "seccomp"); }) == 0);
 }
 
 TEST_CASE("event_loop: an ENOSYS for io_uring_setup throws system_error saying io_uring is missing",
           "[event_loop][io_uring]") {
-  CHECK(run_in_child(ENOSYS, "not available") == 0);
+  CHECK(run_in_child([] { return child_checks_refusal(ENOSYS, "not available"); }) == 0);
+}
+
+namespace {
+
+corio::task<int> one_nop() {
+  co_return co_await corio::detail::io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+}
+
+// Runs in a child: 0 if run() ends with system_error(EPERM) naming
+// io_uring_enter once the ring is set up but io_uring_enter is refused.
+int child_checks_enter_refusal(unsigned queue_depth) {
+  if (!refuse_syscall(__NR_io_uring_enter, EPERM))
+    return 10;
+  try {
+    std::vector<corio::task<int>> ops;
+    for (unsigned i = 0; i < 4 * queue_depth; ++i)  // more than the SQ holds
+      ops.push_back(one_nop());
+    corio::run(corio::gather(std::move(ops)), corio::loop_options{.queue_depth = queue_depth});
+    return 11;
+  } catch (const std::system_error& e) {
+    if (e.code() != std::error_code(EPERM, std::system_category()))
+      return 12;
+    if (std::string(e.what()).find("io_uring_enter") == std::string::npos)
+      return 13;
+    return 0;
+  } catch (...) {
+    return 14;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("event_loop: io_uring_enter refused after setup ends run() with system_error",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // A seccomp profile that allows io_uring_setup but not io_uring_enter: the
+  // loop once busy-looped on the failing submit; now run() throws, whether
+  // the refusal comes from a full SQ (get_sqe) or from the loop's own wait.
+  CHECK(run_in_child([] { return child_checks_enter_refusal(4); }) == 0);
+  CHECK(run_in_child([] { return child_checks_enter_refusal(256); }) == 0);
 }
 
 namespace {
@@ -107,4 +155,48 @@ TEST_CASE("event_loop: completions beyond the CQ ring's size are kept by the ker
   // 20,000 NOPs submitted four at a time before any is reaped: the 4,096-entry
   // completion queue overflows into the kernel's list, which the loop flushes.
   CHECK(corio::run(successful_nops(20'000), corio::loop_options{.queue_depth = 4}) == 20'000);
+}
+
+namespace {
+
+// Reads a pipe nobody writes to, under a 20 ms timeout.
+corio::task<int> timed_out_read(int fd) {
+  try {
+    std::byte b{};
+    co_await corio::wait_for(
+        [](int fd, std::byte* b) -> corio::task<int> {
+          co_return co_await corio::detail::io_op(
+              [fd, b](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, b, 1, 0); });
+        }(fd, &b),
+        std::chrono::milliseconds(20));
+    co_return 0;
+  } catch (const corio::timeout_error&) {
+    co_return 1;
+  }
+}
+
+corio::task<int> timed_out_reads(int fd, int n) {
+  std::vector<corio::task<int>> reads;
+  for (int i = 0; i < n; ++i)
+    reads.push_back(timed_out_read(fd));
+  int timeouts = 0;
+  for (int r : co_await corio::gather(std::move(reads)))
+    timeouts += r;
+  co_return timeouts;
+}
+
+}  // namespace
+
+TEST_CASE("event_loop: cancels sent while the submission queue is full all complete",
+          "[event_loop][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  // queue_depth 1: each cancel callback finds the SQ full, so get_sqe submits
+  // and reaps inside it; the handlers it runs must only schedule.
+  const int timeouts =
+      corio::run(timed_out_reads(fds[0], 200), corio::loop_options{.queue_depth = 1});
+  CHECK(timeouts == 200);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }

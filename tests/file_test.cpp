@@ -6,6 +6,7 @@
 #include <corio/event_loop.hpp>
 #include <corio/gather.hpp>
 #include <corio/task.hpp>
+#include <corio/wait_for.hpp>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
@@ -17,6 +18,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -312,4 +314,27 @@ TEST_CASE("file: reading a file opened only for writing throws system_error EBAD
       CHECK_THAT(e.what(), ContainsSubstring("corio::file::read_at"));
     }
   }(dir / "write-only"));
+}
+
+TEST_CASE("file: an open blocked in the kernel's workers and cancelled by wait_for is a timeout",
+          "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // With no reader, open(O_WRONLY) of a FIFO sleeps in an io-wq worker; the
+  // cancel interrupts it, and the kernel answers EINTR or ERESTARTSYS (512).
+  const std::string outcome = corio::run([](fs::path path) -> corio::task<std::string> {
+    using corio::open_mode;
+    try {
+      co_await corio::wait_for(corio::file::open(path, open_mode::write | open_mode::create),
+                               std::chrono::milliseconds(100));
+      co_return "opened";
+    } catch (const corio::timeout_error&) {
+      co_return "timeout";
+    } catch (const std::system_error& e) {
+      co_return std::string("system_error: ") + e.what();
+    }
+  }(fifo));
+  CHECK(outcome == "timeout");
 }

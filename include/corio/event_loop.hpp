@@ -16,6 +16,7 @@
 #include <liburing.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -95,11 +96,24 @@ class event_loop {
     workers_.reset();
     if (remote_)
       remote_->deliver_all();
-    if (inflight_ > 0) {
-      io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data64(sqe, 0);
-      for (int rounds = 0; inflight_ > 0 && rounds < 1000; ++rounds)
+    // Once io_uring_enter is refused, nothing more reached the kernel.
+    if (inflight_ > 0 && enter_error_ == 0) {
+      // After a normal run() only the eventfd read is left: it is cancelled
+      // by its user_data, which every supported kernel knows. Operations of
+      // tasks that never finished (run() ended by an exception) are cancelled
+      // with IORING_ASYNC_CANCEL_ANY (5.19); an older kernel refuses that and
+      // the wait below ends them or gives up after 10 s.
+      if (wakeup_ && wakeup_->armed) {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_cancel(sqe, static_cast<detail::completion*>(wakeup_.get()), 0);
+        io_uring_sqe_set_data64(sqe, 0);
+      }
+      if (inflight_ > ((wakeup_ && wakeup_->armed) ? 1u : 0u)) {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, 0);
+      }
+      for (int rounds = 0; inflight_ > 0 && rounds < 1000 && enter_error_ == 0; ++rounds)
         wait_for_completions(true, ten_ms);
     }
     current_ = nullptr;
@@ -128,7 +142,16 @@ class event_loop {
     auto handle = detail::task_access::handle(main);
     handle.promise().start_as_root(&root);
     schedule(handle);
-    const bool deadlocked = run_until([&] { return root.done; }, &root);
+    bool deadlocked = false;
+    try {
+      deadlocked = run_until([&] { return root.done; }, &root);
+    } catch (...) {
+      // io_uring_enter was refused: the kernel may still hold operations
+      // submitted before, so the frames stay allocated (leaked, not freed).
+      if (!root.done)
+        detail::task_access::release(main);
+      throw;
+    }
     const bool spawned_deadlocked = cancel_spawned_tasks();
     if (!root.done) {
       // Only when the main task ignores cancellation on a deadlock: its frame
@@ -167,14 +190,25 @@ class event_loop {
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
 
   // An SQE for the caller to fill; never null: a full submission queue is
-  // submitted first (and completions reaped if the kernel pushes back).
+  // submitted first (and completions reaped if the kernel pushes back; their
+  // handlers only record and schedule, so running them here, inside an
+  // await_suspend or a cancel callback, resumes nothing). Once io_uring_enter
+  // is refused for good, a scratch SQE nobody submits is returned and run()
+  // throws at the top of its next turn.
   io_uring_sqe* get_sqe() noexcept {
+    CORIO_ASSERT(!reaping_, "corio: a completion handler must not start operations");
     for (;;) {
       if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get()))
         return sqe;
+      if (enter_error_ != 0) {
+        scratch_sqe_ = {};
+        return &scratch_sqe_;
+      }
       const int res = io_uring_submit(ring_.get());
       if (res == -EBUSY || res == -EAGAIN)
         reap_completions();
+      else
+        check_enter(res);
     }
   }
   // Marks `sqe` as an operation whose completion `op` receives.
@@ -185,12 +219,13 @@ class event_loop {
 
   detail::timer_heap& timers() noexcept { return timers_; }
 
-  // Hands `job` to the worker pool, starting the pool on first use.
+  // Hands `job` to the worker pool, starting the pool on first use. Counted
+  // only once queued: a submit that throws leaves nothing outstanding.
   void submit_job(detail::thread_job* job) {
     if (!workers_)
       start_workers();
-    ++jobs_outstanding_;
     workers_->submit(job);
+    ++jobs_outstanding_;
   }
   std::size_t worker_count() const noexcept { return workers_ ? workers_->size() : 0; }
 
@@ -256,6 +291,8 @@ class event_loop {
     bool deadlocked = false;
     int fruitless_cancels = 0;
     while (!done()) {
+      if (enter_error_ != 0)
+        throw_enter_error();
       // Run what is ready now; what they make ready runs in the next turn,
       // after the I/O completions that arrived meanwhile.
       for (std::size_t n = ready_.size(); n > 0; --n)
@@ -305,25 +342,44 @@ class event_loop {
   template <class Duration>
   void wait_for_completions(bool block, Duration timeout) noexcept {
     io_uring* ring = ring_.get();
+    int res;
     if (!block) {
-      io_uring_submit_and_get_events(ring);
+      res = io_uring_submit_and_get_events(ring);
     } else {
       io_uring_cqe* cqe = nullptr;
       if (timeout < Duration::zero()) {
-        io_uring_submit_and_wait_timeout(ring, &cqe, 1, nullptr, nullptr);
+        res = io_uring_submit_and_wait_timeout(ring, &cqe, 1, nullptr, nullptr);
       } else {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
         __kernel_timespec ts{};
         ts.tv_sec = ns / 1'000'000'000;
         ts.tv_nsec = ns % 1'000'000'000;
-        io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
+        res = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
       }
     }
+    check_enter(res);
     reap_completions();
+  }
+
+  // Records a refusal of io_uring_enter that retrying cannot cure (EPERM from
+  // a seccomp filter that allowed io_uring_setup, EBADF, EFAULT, ...); a
+  // timeout, a signal or back-pressure is not one.
+  void check_enter(int res) noexcept {
+    if (res >= 0 || res == -ETIME || res == -EINTR || res == -EAGAIN || res == -EBUSY)
+      return;
+    enter_error_ = -res;
+  }
+  [[noreturn]] void throw_enter_error() const {
+    throw std::system_error(
+        enter_error_, std::system_category(),
+        "corio::event_loop: io_uring_enter failed after io_uring_setup succeeded (a seccomp "
+        "profile may allow io_uring_setup but not io_uring_enter: allow io_uring_enter and "
+        "io_uring_register too); the loop cannot submit or reap operations");
   }
 
   void reap_completions() noexcept {
     io_uring* ring = ring_.get();
+    reaping_ = true;
     for (;;) {
       unsigned seen = 0;
       io_uring_cqe* cqe;
@@ -342,8 +398,12 @@ class event_loop {
       // overflow list; entering with GETEVENTS flushes them.
       if (!io_uring_cq_has_overflow(ring))
         break;
-      io_uring_get_events(ring);
+      if (const int res = io_uring_get_events(ring); res < 0 && res != -EINTR) {
+        check_enter(res);
+        break;
+      }
     }
+    reaping_ = false;
   }
 
   // Cancels every spawned task still pending and waits for them. Returns true
@@ -371,7 +431,10 @@ class event_loop {
   std::unique_ptr<wakeup_read> wakeup_;
   unsigned inflight_ = 0;  // operations submitted whose last completion is not reaped
   std::size_t jobs_outstanding_ = 0;
+  int enter_error_ = 0;  // the errno of a refused io_uring_enter, once it happened
+  io_uring_sqe scratch_sqe_{};
   bool running_ = false;
+  bool reaping_ = false;  // inside reap_completions, running completion handlers
   // Data shared with the worker threads (each synchronises itself).
   std::unique_ptr<detail::remote_queue> remote_;
   std::unique_ptr<detail::thread_pool> workers_;

@@ -30,7 +30,8 @@ namespace corio::detail {
 //   the task resumes only once the kernel has posted the operation's own
 //   completion, so everything the kernel may still write (this awaiter, which
 //   lives in the coroutine frame, and the caller's buffers) stays valid.
-//   -ECANCELED becomes cancelled_error; an operation that finished before the
+//   -ECANCELED (and, once the cancel was sent, the EINTR or ERESTART* of an
+//   interrupted io-wq worker) becomes cancelled_error; an operation that finished before the
 //   cancel reached it keeps its result and the cancellation stays pending.
 //
 // `prep` is stored here and called in place, so state it captures by value
@@ -72,12 +73,20 @@ class io_operation final : public completion, public cancellable {
  private:
   static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
     auto& op = *static_cast<io_operation*>(self);
-    op.result_ = cqe.res;
+    op.result_ = op.cancel_sent_ && interrupted(cqe.res) ? -ECANCELED : cqe.res;
     op.context_->unpark();
-    if (op.cancel_sent_ && cqe.res != -ECANCELED)
+    if (op.cancel_sent_ && op.result_ != -ECANCELED)
       op.context_->keep_pending_cancel();
     op.loop_->schedule(op.handle_);
   }
+  // An operation the kernel runs in an io-wq worker (an open of a FIFO, a
+  // statx or read on a slow file system) is cancelled by a signal to that
+  // worker: it ends with EINTR or one of the kernel's internal restart codes
+  // ERESTARTSYS..ERESTART_RESTARTBLOCK (512-516), which then mean "cancelled".
+  static bool interrupted(int res) noexcept {
+    return res == -EINTR || (res <= -512 && res >= -516);
+  }
+
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
     if (op.cancel_sent_)

@@ -57,8 +57,11 @@ class remote_queue {
   void consumed_signal() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
 
   // Loop thread: delivers every queued node, oldest first. Returns how many.
+  // The load is seq_cst, as consumed_signal()'s argument needs: it must see a
+  // push whose flag exchange preceded the clearing store (a relaxed load may
+  // miss it on AArch64, and the loop would sleep with a result waiting).
   std::size_t deliver_all() noexcept {
-    if (head_.load(std::memory_order_relaxed) == nullptr)
+    if (head_.load(std::memory_order_seq_cst) == nullptr)
       return 0;
     remote_node* stack = head_.exchange(nullptr, std::memory_order_seq_cst);
     remote_node* fifo = nullptr;

@@ -71,7 +71,8 @@ inline std::string describe_setup_error(int err, int disabled_sysctl) {
              "loop_options::queue_depth (kernels 5.12 and newer do not charge rings to it)";
     }
     default:
-      return std::string("io_uring_queue_init failed: ") + std::strerror(err);
+      // std::system_error appends strerror(err) itself.
+      return "io_uring_queue_init failed";
   }
 }
 
@@ -88,7 +89,11 @@ class ring {
   // Sets the ring up with the fastest flags this kernel accepts: a single
   // issuer with deferred task work (6.1+), else cooperative task work (5.19+),
   // else none. Each step falls back only on EINVAL (flag unknown to the
-  // kernel); other errors are returned as -errno.
+  // kernel); other errors are returned as -errno. IORING_SETUP_CLAMP caps the
+  // queues at the kernel's maxima (32768 SQ, 65536 CQ entries) rather than
+  // refusing a larger depth. A kernel without IORING_FEAT_NODROP (before 5.5)
+  // may drop completions when the CQ is full, which would hang their tasks:
+  // it is refused with -ENOSYS.
   int init(unsigned entries, bool sqpoll) noexcept {
     const unsigned cq_entries = entries * 4 < 4096 ? 4096 : entries * 4;
     const unsigned sqpoll_flags[] = {IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER,
@@ -100,20 +105,28 @@ class ring {
     int res = -EINVAL;
     for (std::size_t i = 0; i < count && res == -EINVAL; ++i) {
       io_uring_params params{};
-      params.flags = flags[i] | IORING_SETUP_CQSIZE;
+      params.flags = flags[i] | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
       params.cq_entries = cq_entries;
       if (sqpoll)
         params.sq_thread_idle = 1000;
       res = io_uring_queue_init_params(entries, &ring_, &params);
-      if (res == 0)
+      if (res == 0) {
         setup_flags_ = params.flags;
+        features_ = params.features;
+      }
     }
     initialised_ = res == 0;
+    if (initialised_ && (features_ & IORING_FEAT_NODROP) == 0)
+      return -ENOSYS;
     return res;
   }
 
   io_uring* get() noexcept { return &ring_; }
   unsigned setup_flags() const noexcept { return setup_flags_; }
+  // The IORING_FEAT_* flags the kernel reported.
+  unsigned features() const noexcept { return features_; }
+  unsigned sq_entries() const noexcept { return ring_.sq.ring_entries; }
+  unsigned cq_entries() const noexcept { return ring_.cq.ring_entries; }
   bool defers_task_work() const noexcept {
     return (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0;
   }
@@ -121,6 +134,7 @@ class ring {
  private:
   io_uring ring_{};
   unsigned setup_flags_ = 0;
+  unsigned features_ = 0;
   bool initialised_ = false;
 };
 
