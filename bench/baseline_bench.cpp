@@ -283,9 +283,11 @@ BENCHMARK(BM_baseline_bare_gather)
 // item is one hand-off.
 void BM_baseline_bare_ping_pong(benchmark::State& state) {
   const long handoffs = state.range(0);
+  const bench::alloc_counter allocs;
   for (auto _ : state)
     benchmark::DoNotOptimize(bare::run(bare::ping_pong(handoffs / 2)));
   state.SetItemsProcessed(state.iterations() * handoffs);
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations() * handoffs));
 }
 BENCHMARK(BM_baseline_bare_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
@@ -369,9 +371,7 @@ void w2_case(benchmark::State& state) {
     const bench::child_report r = bench::run_in_child([n](double* v) { Case(n, v); });
     if (bench::skip_if_failed(state, r))
       return;
-    state.SetIterationTime(r.values[0]);
-    state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
-    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+    bench::report_sleep_fan_out(state, r, n);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bench/bench_support.hpp: helpers shared by the benchmark files: running a case
 // in a fresh child process (so peak RSS figures do not mix), clocks, and the
-// ring flags every raw liburing baseline uses.
+// ring flags every raw liburing baseline uses, and heap allocation counts.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,23 @@ namespace bench {
 
 using clock = std::chrono::steady_clock;
 
+// Heap allocations (global operator new) so far by this thread and by every
+// thread that has exited; defined in alloc_count.cpp.
+std::uint64_t allocations();
+
+// Counts the allocations from its construction: `per(items)` gives them per
+// item. Put it around corio::run() to include the worker threads it joins.
+class alloc_counter {
+ public:
+  alloc_counter() : start_(allocations()) {}
+  double per(double items) const {
+    return items > 0 ? static_cast<double>(allocations() - start_) / items : 0.0;
+  }
+
+ private:
+  std::uint64_t start_;
+};
+
 inline double seconds_since(clock::time_point start) {
   return std::chrono::duration<double>(clock::now() - start).count();
 }
@@ -32,6 +50,7 @@ inline double seconds_since(clock::time_point start) {
 struct child_report {
   double values[8] = {};
   double peak_rss_mb = 0;  // ru_maxrss at the end minus the resident set at the start
+  double allocations = 0;  // heap allocations made by fn
   bool ok = false;
   char error[200] = {};
 };
@@ -65,8 +84,10 @@ child_report run_in_child(Fn fn) {
     close(fds[0]);
     child_report report;
     const long start_kb = resident_kb();
+    const alloc_counter allocs;
     try {
       fn(report.values);
+      report.allocations = allocs.per(1);
       report.ok = true;
     } catch (const std::exception& e) {
       std::snprintf(report.error, sizeof report.error, "%s", e.what());
@@ -113,13 +134,29 @@ inline bool skip_if_failed(benchmark::State& state, const child_report& r) {
   return true;
 }
 
+// Sets the allocs_per_item counter: allocations since `allocs` per item.
+inline void report_allocs(benchmark::State& state, const alloc_counter& allocs, double items) {
+  state.counters["allocs_per_item"] = allocs.per(items);
+}
+
 // W1's report, the same for corio and each reference: the first round's time
-// as the iteration time, ns per task of both rounds, and the child's peak RSS.
+// as the iteration time, ns per task of both rounds, the child's peak RSS, and
+// allocations per task over both rounds.
 inline void report_spawn_gather(benchmark::State& state, const child_report& r, long n) {
   state.SetIterationTime(r.values[0]);
   state.counters["ns_per_task_1st"] = r.values[0] * 1e9 / static_cast<double>(n);
   state.counters["ns_per_task_2nd"] = r.values[1] * 1e9 / static_cast<double>(n);
   state.counters["peak_rss_MB"] = r.peak_rss_mb;
+  state.counters["allocs_per_item"] = r.allocations / (2.0 * static_cast<double>(n));
+}
+
+// W2's report: the wall time, the overhead over the 100 ms sleep, the child's
+// peak RSS and allocations per sleep.
+inline void report_sleep_fan_out(benchmark::State& state, const child_report& r, long n) {
+  state.SetIterationTime(r.values[0]);
+  state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
+  state.counters["peak_rss_MB"] = r.peak_rss_mb;
+  state.counters["allocs_per_item"] = r.allocations / static_cast<double>(n);
 }
 
 // The ring every raw liburing baseline uses: the flags corio's loop asks for

@@ -9,6 +9,8 @@
 
 #include <corio/detail/io_operation.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <liburing.h>
@@ -26,8 +28,10 @@ corio::task<> nops_one_at_a_time(benchmark::State& state) {
 
 // W8, one at a time: ns per NOP awaited.
 void BM_event_loop_nop_roundtrip(benchmark::State& state) {
+  const bench::alloc_counter allocs;
   corio::run(nops_one_at_a_time(state));
   state.SetItemsProcessed(state.iterations());
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_event_loop_nop_roundtrip)->UseRealTime();
 
@@ -54,8 +58,11 @@ corio::task<> concurrent_nops(benchmark::State& state) {
 // W8, batches: `width` tasks, each awaiting 64 NOPs one after the other, so
 // every loop turn submits `width` SQEs with one system call. ns per NOP.
 void BM_event_loop_nop_concurrent(benchmark::State& state) {
+  const bench::alloc_counter allocs;
   corio::run(concurrent_nops(state));
   state.SetItemsProcessed(state.iterations() * state.range(0) * nops_per_task);
+  bench::report_allocs(state, allocs,
+                       static_cast<double>(state.iterations() * state.range(0) * nops_per_task));
 }
 BENCHMARK(BM_event_loop_nop_concurrent)->Arg(32)->UseRealTime();
 

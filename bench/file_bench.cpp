@@ -42,8 +42,12 @@ corio::task<> read_file_rounds(benchmark::State& state, std::size_t depth, std::
 void BM_file_read_at(benchmark::State& state) {
   const auto depth = static_cast<std::size_t>(state.range(0));
   const std::size_t size = bench::file_size(bench::page_cache_file());
+  const bench::alloc_counter allocs;
   corio::run(read_file_rounds(state, depth, size));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  bench::report_allocs(state, allocs,  // per 64 KiB read
+                       static_cast<double>(state.iterations()) * static_cast<double>(size) /
+                           static_cast<double>(bench::w7_chunk));
 }
 BENCHMARK(BM_file_read_at)->Arg(1)->Arg(32)->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -7,6 +7,8 @@
 #include <corio/gather.hpp>
 #include <corio/task.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 
 namespace {
@@ -40,8 +42,10 @@ corio::task<> ping_pong(benchmark::State& state) {
 
 // W5: items are hand-offs (one task's put received by the other's get).
 void BM_queue_ping_pong(benchmark::State& state) {
+  const bench::alloc_counter allocs;
   corio::run(ping_pong(state));
   state.SetItemsProcessed(state.iterations() * state.range(0));
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations() * state.range(0)));
 }
 BENCHMARK(BM_queue_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 

@@ -242,6 +242,11 @@ def fmt(v, digits=3):
     return f"{v:,.{decimals}f}"
 
 
+def fmt_allocs(v):
+    """Allocations per item, to two decimals: the setup's share of a long run rounds away."""
+    return "—" if v is None else f"{v:.2f}"
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
@@ -265,9 +270,15 @@ def report(build, full, elapsed):
 
     rows = []  # (workload, unit note, corio, floor, asio epoll, asio uring, asyncio, lower_is_better, target)
 
-    def row(name, c, floor, e, u, p, lower=True, target=None, floor_text=None, digits=3):
+    def row(name, c, floor, e, u, p, lower=True, target=None, floor_text=None, digits=3, allocs=None):
         rows.append(dict(name=name, corio=c, floor=floor, epoll=e, uring=u, py=p, lower=lower,
-                         target=target, floor_text=floor_text, digits=digits))
+                         target=target, floor_text=floor_text, digits=digits, allocs=allocs))
+
+    def allocs(pattern, floor_pattern=None, asio_pattern=None):
+        """Heap allocations per item (task, await, call, operation): corio / reference / Asio epoll."""
+        return (corio.get(pattern, "allocs_per_item"),
+                floor_pattern and corio.get(floor_pattern, "allocs_per_item"),
+                asio_pattern and ae.get(asio_pattern, "allocs_per_item"))
 
     # W1
     for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
@@ -281,7 +292,9 @@ def report(build, full, elapsed):
         py_n = "" if py("w1", field, 1000000) is not None or py("w1", field) is None else \
             " (asyncio at 100k tasks)"
         row(f"W1 spawn+gather 1M, ns/task, {label} round{py_n}", c, b, e, u,
-            py("w1", field), target=checks)
+            py("w1", field), target=checks,
+            allocs=allocs(r"^BM_gather_w1_spawn_gather/1000000", r"^BM_baseline_bare_gather/1000000",
+                          r"^BM_asio_spawn_gather/1000000"))
     c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", "peak_rss_MB")
     b = corio.get(r"^BM_baseline_bare_gather/1000000", "peak_rss_MB")
     row("W1 peak RSS growth, MB, 1M tasks", c, b,
@@ -300,7 +313,9 @@ def report(build, full, elapsed):
         if n == 1000000:
             target = [("≤ 0.15× Asio", ratio(c, min([x for x in (e, u) if x is not None], default=None)), 0.15)]
         row(f"W2 {label} sleeps of 100 ms, overhead ms", c, heap, e, u, py("w2", "overhead_ms", n),
-            target=target, floor_text=f"heap {fmt(heap)}; one timeout each {fmt(each)}")
+            target=target, floor_text=f"heap {fmt(heap)}; one timeout each {fmt(each)}",
+            allocs=allocs(rf"^BM_sleep_fan_out/{n}/", rf"^BM_baseline_liburing_timer_heap/{n}/",
+                          rf"^BM_asio_sleep_fan_out/{n}/"))
     c = corio.get(r"^BM_sleep_fan_out/1000000/", "peak_rss_MB")
     heap = corio.get(r"^BM_baseline_liburing_timer_heap/1000000/", "peak_rss_MB")
     row("W2 peak RSS growth, MB, 1M sleeps", c, heap,
@@ -325,14 +340,17 @@ def report(build, full, elapsed):
     e = ae.get(r"^BM_asio_to_thread_roundtrip", "seconds")
     u = au.get(r"^BM_asio_to_thread_roundtrip", "seconds")
     row("W4a to_thread round trip, µs/call", c, f, e and e * 1e6, u and u * 1e6,
-        py("w4a", "us_per_call"), target=[("≤ 1.1× raw", ratio(c, f), 1.1)])
+        py("w4a", "us_per_call"), target=[("≤ 1.1× raw", ratio(c, f), 1.1)],
+        allocs=allocs(r"^BM_to_thread_roundtrip/0/", None, r"^BM_asio_to_thread_roundtrip"))
     c = corio.get(r"^BM_to_thread_throughput/100000/64/0/", "items_per_second")
     f = corio.get(r"^BM_baseline_eventfd_throughput/100000/64/", "items_per_second")
     e = ae.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
     u = au.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
     best_asio = max([x for x in (e, u) if x is not None], default=None)
     row("W4b to_thread, 64 in flight, calls/s (higher is better)", c, f, e, u, py("w4b", "calls_per_s"),
-        lower=False, target=[("≥ 2× Asio", ratio(c, best_asio), -2.0), ("≥ 0.7× raw", ratio(c, f), -0.7)])
+        lower=False, target=[("≥ 2× Asio", ratio(c, best_asio), -2.0), ("≥ 0.7× raw", ratio(c, f), -0.7)],
+        allocs=allocs(r"^BM_to_thread_throughput/100000/64/0/", None,
+                      r"^BM_asio_to_thread_throughput/100000/64/"))
     c1w = corio.get(r"^BM_to_thread_throughput/100000/64/1/", "items_per_second")
     row("W4b, corio with worker_threads = 1, calls/s (higher is better)", c1w, f, None, None, None,
         lower=False, target=[("≥ 0.7× raw", ratio(c1w, f), -0.7)])
@@ -344,7 +362,8 @@ def report(build, full, elapsed):
     c = per_item_ns(corio, r"^BM_queue_ping_pong/1000000")
     row("W5 ping-pong through queue(1), ns/hand-off", c, per_item_ns(corio, r"^BM_baseline_bare_ping_pong"),
         per_item_ns(ae, r"^BM_asio_ping_pong"), per_item_ns(au, r"^BM_asio_ping_pong"),
-        py("w5", "ns_per_handoff"), target=[("≤ 20 ns", c, 20)])
+        py("w5", "ns_per_handoff"), target=[("≤ 20 ns", c, 20)],
+        allocs=allocs(r"^BM_queue_ping_pong/1000000", r"^BM_baseline_bare_ping_pong", r"^BM_asio_ping_pong"))
 
     # W7
     for qd in (1, 32):
@@ -354,18 +373,21 @@ def report(build, full, elapsed):
         u = gbps(au, rf"^BM_asio_file_read/{qd}/")
         row(f"W7 1 GiB file in page cache, 64 KiB reads, QD{qd}, GB/s (higher is better)", c, f, None, u,
             None, lower=False, target=[("≥ 0.95× raw", ratio(c, f), -0.95)] +
-            ([("≥ 1.5× Asio", ratio(c, u), -1.5)] if qd == 32 else []))
+            ([("≥ 1.5× Asio", ratio(c, u), -1.5)] if qd == 32 else []),
+            allocs=(corio.get(rf"^BM_file_read_at/{qd}/", "allocs_per_item"), None,
+                    au.get(rf"^BM_asio_file_read/{qd}/", "allocs_per_item")))
     f = corio.get(r"^BM_baseline_pread/", "bytes_per_second")
     row("W7 plain pread() loop, GB/s (reference)", None, f and f / 1e9, None, None, None, lower=False)
 
     # W8
     c = per_item_ns(corio, r"^BM_event_loop_nop_roundtrip")
     f = per_item_ns(corio, r"^BM_baseline_liburing_nop/1/")
-    row("W8 NOP awaited one at a time, ns/op", c, f, None, None, None, target=[("≤ 1.1× raw", ratio(c, f), 1.1)])
+    row("W8 NOP awaited one at a time, ns/op", c, f, None, None, None, target=[("≤ 1.1× raw", ratio(c, f), 1.1)],
+        allocs=allocs(r"^BM_event_loop_nop_roundtrip"))
     c = per_item_ns(corio, r"^BM_event_loop_nop_concurrent/32")
     f = per_item_ns(corio, r"^BM_baseline_liburing_nop/32/")
     row("W8 NOPs from 32 tasks (raw: batches of 32), ns/op", c, f, None, None, None,
-        target=[("≤ 1.5× raw", ratio(c, f), 1.5)])
+        target=[("≤ 1.5× raw", ratio(c, f), 1.5)], allocs=allocs(r"^BM_event_loop_nop_concurrent/32"))
 
     # W6
     def w6_get(server, point, field):
@@ -412,8 +434,9 @@ def report(build, full, elapsed):
         return "; ".join(parts)
 
     header = ["workload", "corio", "bare / raw", "Asio epoll", "Asio io_uring", "asyncio",
-              "÷ bare/raw", "÷ Asio epoll", "÷ Asio io_uring", "÷ asyncio", "target"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * 9 + ["---"]) + "|"]
+              "÷ bare/raw", "÷ Asio epoll", "÷ Asio io_uring", "÷ asyncio", "target",
+              "allocations per item: corio / bare, raw / Asio"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * 9 + ["---", "---:"]) + "|"]
     for r in rows:
         d = r["digits"]
         cells = [r["name"], fmt(r["corio"], d), r["floor_text"] or fmt(r["floor"], d), fmt(r["epoll"], d),
@@ -422,6 +445,7 @@ def report(build, full, elapsed):
             q = ratio(r["corio"], r[ref])
             cells.append("—" if q is None else f"{q:.2f}×")
         cells.append(verdict(r))
+        cells.append(" / ".join(fmt_allocs(a) for a in r["allocs"]) if r["allocs"] else "")
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
 
@@ -450,7 +474,9 @@ ru_maxrss over the resident set at the start of a fresh child process (fork) tha
 W6: each server pinned to one core, echo_load (bench/echo_load.cpp, one epoll thread) to the other, a
 fresh server per measurement, {'5' if full else '2'} s after a 0.5 s warm-up; "raw" is
 bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN); server CPU is the server
-process's user+system time over all messages."""
+process's user+system time over all messages. Allocations per item count calls of the global
+operator new (bench/alloc_count.cpp) over a whole case, setup included, divided by its items (tasks,
+sleeps, calls, hand-offs, operations); W7's item is one 64 KiB read."""
 
     w6_lines = []
     if w6:

@@ -44,9 +44,7 @@ void BM_sleep_fan_out(benchmark::State& state) {
         bench::run_in_child([n](double* v) { corio::run(sleep_fan_out(n, v)); });
     if (bench::skip_if_failed(state, r))
       return;
-    state.SetIterationTime(r.values[0]);
-    state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
-    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+    bench::report_sleep_fan_out(state, r, n);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }

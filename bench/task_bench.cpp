@@ -5,6 +5,8 @@
 
 #include <corio/event_loop.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 
 namespace {
@@ -24,8 +26,10 @@ corio::task<> await_leaves(benchmark::State& state) {
 
 // 1024 sequential `co_await leaf(i)` per iteration; items are awaits.
 void BM_task_await(benchmark::State& state) {
+  const bench::alloc_counter allocs;
   corio::run(await_leaves(state));
   state.SetItemsProcessed(state.iterations() * 1024);
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations()) * 1024);
 }
 BENCHMARK(BM_task_await);
 
@@ -42,8 +46,10 @@ corio::task<> await_chain(benchmark::State& state) {
 
 // A chain of nested awaits `depth` deep; items are awaits.
 void BM_task_await_chain(benchmark::State& state) {
+  const bench::alloc_counter allocs;
   corio::run(await_chain(state));
   state.SetItemsProcessed(state.iterations() * state.range(0));
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations() * state.range(0)));
 }
 BENCHMARK(BM_task_await_chain)->Arg(1024);
 

@@ -8,6 +8,8 @@
 #include <corio/gather.hpp>
 #include <corio/task.hpp>
 
+#include "bench_support.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -29,8 +31,10 @@ corio::task<> sequential_calls(benchmark::State& state) {
 void BM_to_thread_roundtrip(benchmark::State& state) {
   corio::loop_options options;
   options.worker_threads = static_cast<unsigned>(state.range(0));
+  const bench::alloc_counter allocs;
   corio::run(sequential_calls(state), options);
   state.SetItemsProcessed(state.iterations());
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_to_thread_roundtrip)
     ->Arg(0)  // the default pool size
@@ -60,8 +64,11 @@ void BM_to_thread_throughput(benchmark::State& state) {
   const long inflight = state.range(1);
   corio::loop_options options;
   options.worker_threads = static_cast<unsigned>(state.range(2));
+  const bench::alloc_counter allocs;
   corio::run(many_calls(state, total, inflight), options);
   state.SetItemsProcessed(state.iterations() * (total / inflight) * inflight);
+  bench::report_allocs(state, allocs,
+                       static_cast<double>(state.iterations() * (total / inflight) * inflight));
 }
 BENCHMARK(BM_to_thread_throughput)
     ->Args({100'000, 64, 0})

@@ -112,9 +112,7 @@ void BM_asio_sleep_fan_out(benchmark::State& state) {
     });
     if (bench::skip_if_failed(state, r))
       return;
-    state.SetIterationTime(r.values[0]);
-    state.counters["overhead_ms"] = (r.values[0] - 0.1) * 1e3;
-    state.counters["peak_rss_MB"] = r.peak_rss_mb;
+    bench::report_sleep_fan_out(state, r, n);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
@@ -158,11 +156,15 @@ awaitable<void> sequential_calls(benchmark::State& state, asio::thread_pool& poo
 }
 
 void BM_asio_to_thread_roundtrip(benchmark::State& state) {
-  asio::thread_pool pool;
-  asio::io_context ioc(1);
-  asio::co_spawn(ioc, sequential_calls(state, pool), rethrow{});
-  ioc.run();
+  const bench::alloc_counter allocs;
+  {
+    asio::thread_pool pool;
+    asio::io_context ioc(1);
+    asio::co_spawn(ioc, sequential_calls(state, pool), rethrow{});
+    ioc.run();
+  }  // the pool's threads have exited: their allocations are counted
   state.SetItemsProcessed(state.iterations());
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_asio_to_thread_roundtrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
@@ -176,15 +178,20 @@ awaitable<void> caller(asio::thread_pool& pool, long calls) {
 void BM_asio_to_thread_throughput(benchmark::State& state) {
   const long total = state.range(0);
   const long inflight = state.range(1);
-  asio::thread_pool pool;
-  asio::io_context ioc(1);
-  for (auto _ : state) {
-    for (long i = 0; i < inflight; ++i)
-      asio::co_spawn(ioc, caller(pool, total / inflight), rethrow{});
-    ioc.restart();
-    ioc.run();
+  const bench::alloc_counter allocs;
+  {
+    asio::thread_pool pool;
+    asio::io_context ioc(1);
+    for (auto _ : state) {
+      for (long i = 0; i < inflight; ++i)
+        asio::co_spawn(ioc, caller(pool, total / inflight), rethrow{});
+      ioc.restart();
+      ioc.run();
+    }
   }
   state.SetItemsProcessed(state.iterations() * (total / inflight) * inflight);
+  bench::report_allocs(state, allocs,
+                       static_cast<double>(state.iterations() * (total / inflight) * inflight));
 }
 BENCHMARK(BM_asio_to_thread_throughput)
     ->Args({100'000, 64})
@@ -214,6 +221,7 @@ awaitable<void> pong(channel& in, channel& out, long rounds) {
 
 void BM_asio_ping_pong(benchmark::State& state) {
   const long rounds = state.range(0) / 2;
+  const bench::alloc_counter allocs;
   asio::io_context ioc(1);
   for (auto _ : state) {
     channel a(ioc, 1);
@@ -224,6 +232,7 @@ void BM_asio_ping_pong(benchmark::State& state) {
     ioc.run();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
+  bench::report_allocs(state, allocs, static_cast<double>(state.iterations() * state.range(0)));
 }
 BENCHMARK(BM_asio_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
@@ -249,6 +258,7 @@ void BM_asio_file_read(benchmark::State& state) {
   const std::size_t size = bench::file_size(path);
   asio::io_context ioc(1);
   asio::random_access_file file(ioc, path, asio::random_access_file::read_only);
+  const bench::alloc_counter allocs;
   for (auto _ : state) {
     for (std::size_t i = 0; i < depth; ++i)
       asio::co_spawn(ioc, read_stripe(file, i, depth, size), rethrow{});
@@ -256,6 +266,9 @@ void BM_asio_file_read(benchmark::State& state) {
     ioc.run();
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  bench::report_allocs(state, allocs,  // per 64 KiB read
+                       static_cast<double>(state.iterations()) * static_cast<double>(size) /
+                           static_cast<double>(bench::w7_chunk));
 }
 BENCHMARK(BM_asio_file_read)->Arg(1)->Arg(32)->UseRealTime()->Unit(benchmark::kMillisecond);
 #endif
