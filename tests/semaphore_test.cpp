@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/io_uring_available.hpp"
@@ -142,6 +143,81 @@ corio::task<int> cancel_half_of_the_waiters(std::size_t* left_over) {
   co_return winners == acquired ? winners : -1;
 }
 
+corio::task<std::vector<std::size_t>> guard_releases_on_destruction() {
+  corio::semaphore s(2);
+  std::vector<std::size_t> available;
+  {
+    corio::semaphore::scoped_permit a = co_await s.acquire_guard();
+    available.push_back(s.available());
+    corio::semaphore::scoped_permit b = co_await s.acquire_guard();
+    available.push_back(s.available());
+    corio::semaphore::scoped_permit moved = std::move(b);  // b gives up its permit
+    available.push_back(s.available());
+    moved.release();  // early, once
+    available.push_back(s.available());
+    a = std::move(moved);  // a's permit goes back; the empty one is taken over
+    available.push_back(s.available());
+  }
+  available.push_back(s.available());
+  try {
+    corio::semaphore::scoped_permit c = co_await s.acquire_guard();
+    throw std::runtime_error("unwinds past the guard");
+  } catch (const std::runtime_error&) {
+    available.push_back(s.available());
+  }
+  co_return available;
+}
+
+corio::task<> hold_a_permit(corio::semaphore* s, std::vector<int>* log, int id) {
+  corio::semaphore::scoped_permit permit = co_await s->acquire_guard();
+  log->push_back(id);
+  co_await corio::sleep(1ms);
+  log->push_back(-id);
+}
+
+corio::task<> guards_hand_permits_over(std::vector<int>* log) {
+  corio::semaphore s(1);
+  std::vector<corio::task<>> tasks;
+  for (int i = 1; i <= 3; ++i)
+    tasks.push_back(hold_a_permit(&s, log, i));
+  co_await corio::gather(std::move(tasks));
+  CHECK(s.available() == 1);
+}
+
+corio::task<bool> acquire_guard_catching(corio::semaphore* s) {
+  try {
+    corio::semaphore::scoped_permit permit = co_await s->acquire_guard();
+  } catch (const corio::cancelled_error&) {
+    co_return false;
+  }
+  co_return true;
+}
+
+corio::task<std::size_t> cancelled_acquire_guard_takes_nothing() {
+  corio::semaphore s(0);
+  corio::join_handle<bool> a = corio::spawn(acquire_guard_catching(&s));
+  corio::join_handle<bool> b = corio::spawn(acquire_guard_catching(&s));
+  co_await corio::sleep(0ms);
+  a.cancel();
+  const bool a_result = co_await a;
+  CHECK_FALSE(a_result);
+  s.release();  // to b, which releases it when its guard goes
+  const bool b_result = co_await b;
+  CHECK(b_result);
+  co_return s.available();
+}
+
+// A request made before the task first suspends is delivered at acquire_guard().
+corio::task<std::size_t> pending_cancel_reaches_acquire_guard() {
+  corio::semaphore s(0);
+  corio::join_handle<bool> a = corio::spawn(acquire_guard_catching(&s));
+  a.cancel();  // a has not started: the request waits for its first suspension
+  const bool a_result = co_await a;
+  CHECK_FALSE(a_result);
+  s.release();
+  co_return s.available();
+}
+
 #ifndef NDEBUG
 corio::task<std::string> release_from_another_thread() {
   corio::semaphore s(0);
@@ -204,6 +280,28 @@ TEST_CASE("semaphore: cancelling half of a thousand waiters leaks and loses no p
   std::size_t left_over = 99;
   CHECK(corio::run(cancel_half_of_the_waiters(&left_over)) == 500);
   CHECK(left_over == 0);
+}
+
+TEST_CASE("semaphore: acquire_guard's permit is released when the guard goes, early or moved",
+          "[semaphore][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(guard_releases_on_destruction()) ==
+        std::vector<std::size_t>{1, 0, 0, 1, 2, 2, 2});
+}
+
+TEST_CASE("semaphore: acquire_guard waits, and the guard hands the permit to the next waiter",
+          "[semaphore][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<int> log;
+  corio::run(guards_hand_permits_over(&log));
+  CHECK(log == std::vector<int>{1, -1, 2, -2, 3, -3});
+}
+
+TEST_CASE("semaphore: a cancelled acquire_guard takes no permit",
+          "[semaphore][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(cancelled_acquire_guard_takes_nothing()) == 1);
+  CHECK(corio::run(pending_cancel_reaches_acquire_guard()) == 1);
 }
 
 #ifndef NDEBUG

@@ -2,6 +2,8 @@
 // corio/corio.hpp: the umbrella header; includes every public corio header.
 #pragma once
 
+#include <corio/barrier.hpp>
+#include <corio/condition.hpp>
 #include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/event.hpp>

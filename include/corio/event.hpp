@@ -17,6 +17,7 @@ namespace corio {
 ///   cancelled_error.
 /// Thread safety: loop-affine, no atomics: use it only on the thread of the
 ///   loop that first used it (checked in debug builds with std::logic_error).
+///   No call is thread-safe; from another thread, go through the loop.
 /// Example:
 ///   corio::event ready;
 ///   // one task: co_await ready.wait();   another: ready.set();

@@ -15,9 +15,10 @@ namespace corio {
 /// Fair: unlock hands the lock straight to the longest-waiting task.
 ///
 /// Cancellation: a cancelled lock() leaves the wait list without the lock.
-/// Thread safety: loop-affine, no atomics (checked in debug builds). It
-///   orders tasks, not threads: never use it to protect data shared with
-///   to_thread calls.
+/// Thread safety: loop-affine, no atomics: use it only on the thread of its
+///   loop (checked in debug builds with std::logic_error). No call is
+///   thread-safe; from another thread, go through the loop. It orders tasks,
+///   not threads: never use it to protect data shared with to_thread calls.
 /// Example:
 ///   auto guard = co_await m.lock();
 class mutex {
@@ -46,6 +47,7 @@ class mutex {
 
    private:
     friend class mutex;
+    friend class condition;  // releases and retakes the lock around a wait
     explicit scoped_lock(mutex& m) noexcept : mutex_(&m) {}
     mutex* mutex_;
   };
@@ -91,6 +93,7 @@ class mutex {
   bool is_locked() const noexcept { return locked_; }
 
  private:
+  friend class condition;  // queues its notified waiters here
   detail::intrusive_list<detail::waiter> waiters_;
   detail::loop_affinity affinity_;
   bool locked_ = false;

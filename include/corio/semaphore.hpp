@@ -6,6 +6,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <utility>
 
 namespace corio {
 
@@ -15,15 +16,42 @@ namespace corio {
 /// handing it straight to the longest-waiting task (FIFO, no barging).
 ///
 /// Cancellation: a cancelled acquire leaves the wait list without a permit.
-/// Thread safety: loop-affine, no atomics (checked in debug builds).
+/// Thread safety: loop-affine, no atomics: use it only on the thread of its
+///   loop (checked in debug builds with std::logic_error). No call is
+///   thread-safe; from another thread, go through the loop.
 /// Example:
 ///   corio::semaphore limit(10);
-///   co_await limit.acquire();  /* at most 10 tasks here */  limit.release();
+///   auto permit = co_await limit.acquire_guard();  // at most 10 tasks here
 class semaphore {
  public:
   explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
+
+  /// Holds one permit; releases it on destruction. Move-only.
+  class [[nodiscard]] scoped_permit {
+   public:
+    scoped_permit(scoped_permit&& other) noexcept
+        : semaphore_(std::exchange(other.semaphore_, nullptr)) {}
+    scoped_permit& operator=(scoped_permit&& other) noexcept {
+      if (this != &other) {
+        release();
+        semaphore_ = std::exchange(other.semaphore_, nullptr);
+      }
+      return *this;
+    }
+    ~scoped_permit() { release(); }
+    /// Releases the permit early.
+    void release() {
+      if (semaphore_ != nullptr)
+        std::exchange(semaphore_, nullptr)->release();
+    }
+
+   private:
+    friend class semaphore;
+    explicit scoped_permit(semaphore& s) noexcept : semaphore_(&s) {}
+    semaphore* semaphore_;
+  };
 
   class acquire_awaiter : public detail::waiter {
    public:
@@ -41,13 +69,27 @@ class semaphore {
     }
     void await_resume() const { throw_if_cancelled(); }
 
-   private:
+   protected:
     semaphore& semaphore_;
+  };
+
+  class acquire_guard_awaiter : public acquire_awaiter {
+   public:
+    using acquire_awaiter::acquire_awaiter;
+    scoped_permit await_resume() const {
+      acquire_awaiter::await_resume();
+      return scoped_permit(semaphore_);
+    }
   };
 
   /// Takes a permit, waiting for one if none is free.
   /// Throws: cancelled_error if cancelled while waiting (no permit is taken).
   [[nodiscard]] acquire_awaiter acquire() noexcept { return acquire_awaiter(*this); }
+  /// As acquire(), but the permit comes in a guard that releases it.
+  /// Throws: cancelled_error if cancelled while waiting (no permit is taken).
+  [[nodiscard]] acquire_guard_awaiter acquire_guard() noexcept {
+    return acquire_guard_awaiter(*this);
+  }
 
   /// Takes a permit if one is free, without waiting.
   bool try_acquire() noexcept {

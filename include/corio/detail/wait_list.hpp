@@ -73,6 +73,27 @@ class waiter : public list_hook, public cancellable {
       throw cancelled_error();
   }
 
+ protected:
+  // For a waiter that does more than leave its list when cancelled.
+  explicit waiter(cancel_fn fn) noexcept : cancellable(fn) {}
+  // Moves this waiter, parked and off any list, to the back of `list`.
+  void requeue(intrusive_list<waiter>& list) noexcept {
+    list_ = &list;
+    list.push_back(*this);
+  }
+  void leave_list() noexcept { list_->erase(*this); }
+  void set_cancelled() noexcept { cancelled_ = true; }
+  bool cancelled() const noexcept { return cancelled_; }
+  // In await_resume after a wake(): a cancellation requested between the wake
+  // and now is delivered here (true), so the waiter must give back what it was
+  // handed before throwing.
+  bool take_cancel_after_wake() noexcept {
+    if (cancelled_ || context_ == nullptr || !context_->take_pending_cancel())
+      return false;
+    cancelled_ = true;
+    return true;
+  }
+
  private:
   static void on_cancel(cancellable* self) noexcept {
     auto& w = *static_cast<waiter*>(self);
