@@ -5,9 +5,10 @@
 // 16 KiB buffer per connection, as every W6 server.
 //
 // Usage: raw_echo_server [--host 127.0.0.1] [--port 7000]
+#include "echo_listener.hpp"
+
 #include <liburing.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -16,9 +17,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 namespace {
 
@@ -68,30 +67,6 @@ void post_accept(int listener) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  int port = 7000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--host") == 0)
-      host = argv[i + 1];
-    if (std::strcmp(argv[i], "--port") == 0)
-      port = std::atoi(argv[i + 1]);
-  }
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    std::fprintf(stderr, "raw_echo_server: --host must be a numeric IPv4 address\n");
-    return 2;
-  }
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listener, 1024) != 0) {
-    std::perror("raw_echo_server: bind/listen");
-    return 1;
-  }
-
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
   params.cq_entries = 16384;
@@ -99,8 +74,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "raw_echo_server: io_uring_queue_init_params: %s\n", std::strerror(-res));
     return 1;
   }
-  std::printf("listening on %s:%d\n", host.c_str(), port);
-  std::fflush(stdout);
+  const int listener = bench::open_echo_listener(argc, argv, "raw_echo_server", 0);
+  const int one = 1;
 
   post_accept(listener);
   for (;;) {

@@ -126,6 +126,7 @@ def run_w6(build, full, out):
     servers = {
         "corio": [os.path.join(build, "examples", "echo_server")],
         "raw": [os.path.join(build, "bench", "raw_echo_server")],
+        "epoll": [os.path.join(build, "bench", "epoll_echo_server")],
         "asio_epoll": [os.path.join(build, "bench", "echo_server_asio")],
         "asio_uring": [os.path.join(build, "bench", "echo_server_asio_uring")],
         "python": [sys.executable, os.path.join(ROOT, "bench", "python", "echo_server.py")],
@@ -401,17 +402,20 @@ def report(build, full, elapsed):
         label = f"{p[0]}×{p[1]} B" + (f" ×{p[2]} in flight" if p[2] > 1 else "")
         c = w6_get("corio", p, "msgs_per_s")
         f = w6_get("raw", p, "msgs_per_s")
+        pe = w6_get("epoll", p, "msgs_per_s")
         e = w6_get("asio_epoll", p, "msgs_per_s")
         u = w6_get("asio_uring", p, "msgs_per_s")
         pyv = w6_get("python", p, "msgs_per_s")
         k = lambda v: v and v / 1e3  # noqa: E731
         row(f"W6 echo {label}, kmsg/s (higher is better)", k(c), k(f), k(e), k(u), k(pyv), lower=False,
+            floor_text=f"liburing {fmt(k(f))}; epoll {fmt(k(pe))}",
             target=[("≥ 0.95× raw", ratio(c, f), -0.95),
                     ("> Asio ×", ratio(c, max([x for x in (e, u) if x is not None], default=None)), -1.0),
                     ("> asyncio ×", ratio(c, pyv), -1.0)], digits=3)
         cpu = lambda s: w6_get(s, p, "server_cpu_us_per_msg")  # noqa: E731
         row(f"W6 echo {label}, server CPU µs/msg", cpu("corio"), cpu("raw"), cpu("asio_epoll"),
-            cpu("asio_uring"), cpu("python"))
+            cpu("asio_uring"), cpu("python"),
+            floor_text=f"liburing {fmt(cpu('raw'))}; epoll {fmt(cpu('epoll'))}")
 
     # C1
     c = c1.get("corio")
@@ -473,19 +477,20 @@ times and memory, above 1 for rates (rows marked "higher is better"). Peak RSS i
 ru_maxrss over the resident set at the start of a fresh child process (fork) that runs only that case.
 W6: each server pinned to one core, echo_load (bench/echo_load.cpp, one epoll thread) to the other, a
 fresh server per measurement, {'5' if full else '2'} s after a 0.5 s warm-up; "raw" is
-bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN); server CPU is the server
-process's user+system time over all messages. Allocations per item count calls of the global
-operator new (bench/alloc_count.cpp) over a whole case, setup included, divided by its items (tasks,
-sleeps, calls, hand-offs, operations); W7's item is one 64 KiB read."""
+bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN), "epoll" bench/epoll_echo_server.cpp
+(plain edge-triggered epoll); server CPU is the server process's user+system time over all messages.
+Allocations per item count calls of the global operator new (bench/alloc_count.cpp) over a whole case,
+setup included, divided by its items (tasks, sleeps, calls, hand-offs, operations); W7's item is one
+64 KiB read."""
 
     w6_lines = []
     if w6:
         w6_lines = ["", "W6 latency, p50 / p99 µs:", "",
-                    "| point | corio | raw | Asio epoll | Asio io_uring | asyncio |",
-                    "|---|---:|---:|---:|---:|---:|"]
+                    "| point | corio | raw | plain epoll | Asio epoll | Asio io_uring | asyncio |",
+                    "|---|---:|---:|---:|---:|---:|---:|"]
         for p in points:
             cells = []
-            for s in ("corio", "raw", "asio_epoll", "asio_uring", "python"):
+            for s in ("corio", "raw", "epoll", "asio_epoll", "asio_uring", "python"):
                 a, b = w6_get(s, p, "p50_us"), w6_get(s, p, "p99_us")
                 cells.append("—" if a is None else f"{fmt(a)} / {fmt(b)}")
             w6_lines.append(f"| {p[0]}×{p[1]} B ×{p[2]} | " + " | ".join(cells) + " |")
