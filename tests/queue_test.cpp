@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include <corio/queue.hpp>
 
+#include <corio/error.hpp>
+
 #include <corio/event_loop.hpp>
 #include <corio/gather.hpp>
+#include <corio/priority_queue.hpp>
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 
+#include <catch2/catch_template_test_macros.hpp>
 #include <catch2/catch_test_macros.hpp>
 
 #include <chrono>
@@ -15,6 +19,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "support/counted.hpp"
@@ -128,7 +134,8 @@ corio::task<std::vector<int>> try_operations() {
   co_return out;
 }
 
-corio::task<int> get_catching(corio::queue<int>* q, std::vector<int>* log, int id) {
+template <class Q>
+corio::task<int> get_catching(Q* q, std::vector<int>* log, int id) {
   try {
     const int v = co_await q->get();
     log->push_back(v);
@@ -151,17 +158,6 @@ corio::task<> cancelled_getter_loses_nothing(std::vector<int>* log) {
   const auto b_result = co_await b;
   CHECK(b_result == 7);
   CHECK(q.empty());
-}
-
-corio::task<> cancelled_after_handoff(std::vector<int>* log) {
-  // The item was handed over before the cancellation arrived: the getter keeps it.
-  corio::queue<int> q;
-  corio::join_handle<int> a = corio::spawn(get_catching(&q, log, 1));
-  co_await corio::sleep(0ms);
-  CHECK(q.try_put(5));
-  a.cancel();
-  const auto a_result = co_await a;
-  CHECK(a_result == 5);
 }
 
 corio::task<bool> put_catching(corio::queue<int>* q, int v) {
@@ -271,6 +267,205 @@ corio::task<bool> cancel_half_of_the_getters() {
   co_return exact&& q.empty();
 }
 
+// ---- join, task_done and shutdown, and hand-offs lost to a cancellation:
+// the same for queue and priority_queue (items go in ascending, so both give
+// them back in the same order).
+
+template <class Q>
+corio::task<> work_through(Q* q, std::vector<std::string>* log, int n) {
+  for (int i = 0; i < n; ++i) {
+    const int v = co_await q->get();
+    co_await corio::sleep(0ms);  // "processing"
+    log->push_back("done " + std::to_string(v));
+    q->task_done();
+  }
+}
+
+template <class Q>
+corio::task<> join_waits_for_task_done(std::vector<std::string>* log) {
+  Q q;
+  co_await q.join();  // nothing unfinished: at once
+  log->push_back("joined empty");
+  for (int i = 0; i < 3; ++i)
+    co_await q.put(i);
+  corio::join_handle<void> worker = corio::spawn(work_through(&q, log, 3));
+  co_await q.join();
+  log->push_back("joined");
+  co_await worker;
+  try {
+    q.task_done();
+  } catch (const std::logic_error& e) {
+    log->push_back(e.what());
+  }
+}
+
+template <class Q>
+corio::task<std::string> put_catching_what(Q* q, int v) {
+  try {
+    co_await q->put(v);
+  } catch (const corio::queue_shut_down&) {
+    co_return "put " + std::to_string(v) + ": shut down";
+  }
+  co_return "put " + std::to_string(v);
+}
+
+template <class Q>
+corio::task<std::string> get_catching_what(Q* q) {
+  try {
+    const int v = co_await q->get();
+    co_return "got " + std::to_string(v);
+  } catch (const corio::queue_shut_down&) {
+    co_return "get: shut down";
+  } catch (const corio::cancelled_error&) {
+    co_return "get: cancelled";
+  }
+}
+
+template <class Q>
+corio::task<std::vector<std::string>> shutdown_drains(bool with_waiting_getter) {
+  Q q(2);
+  std::vector<std::string> log;
+  corio::join_handle<std::string> getter;
+  if (with_waiting_getter) {
+    getter = corio::spawn(get_catching_what(&q));
+    co_await corio::sleep(0ms);
+    q.shutdown();
+    log.push_back(co_await getter);  // empty: it wakes with queue_shut_down
+    co_return log;
+  }
+  co_await q.put(1);
+  co_await q.put(2);
+  corio::join_handle<std::string> putter = corio::spawn(put_catching_what(&q, 3));
+  co_await corio::sleep(0ms);  // waits: the queue is full
+  q.shutdown();
+  log.push_back(co_await putter);  // woken; its item is not added
+  log.push_back(co_await put_catching_what(&q, 4));
+  try {
+    q.try_put(5);
+  } catch (const corio::queue_shut_down& e) {
+    log.push_back(e.what());
+  }
+  log.push_back(co_await get_catching_what(&q));  // the items left still come out
+  log.push_back("try_get " + std::to_string(*q.try_get()));
+  log.push_back(co_await get_catching_what(&q));
+  try {
+    (void)q.try_get();
+  } catch (const corio::queue_shut_down&) {
+    log.push_back("try_get: shut down");
+  }
+  q.shutdown();  // again: harmless
+  co_return log;
+}
+
+template <class Q>
+corio::task<std::vector<std::string>> immediate_shutdown() {
+  Q q;
+  std::vector<std::string> log;
+  for (int i = 0; i < 3; ++i)
+    co_await q.put(i);
+  log.push_back(co_await get_catching_what(&q));  // taken, not yet done
+  corio::task<> join = q.join();
+  corio::join_handle<void> joiner = corio::spawn(std::move(join));
+  co_await corio::sleep(0ms);
+  q.shutdown(true);  // drops 1 and 2, which count as done; 0 is still unfinished
+  log.push_back("size " + std::to_string(q.size()));
+  co_await corio::sleep(0ms);
+  log.push_back(joiner.done() ? "joined too early" : "join waits");
+  log.push_back(co_await get_catching_what(&q));
+  q.task_done();  // for 0
+  co_await joiner;
+  log.push_back("joined");
+  q.shutdown();  // does not undo `immediate`
+  log.push_back(co_await put_catching_what(&q, 9));
+  co_return log;
+}
+
+template <class Q>
+corio::task<std::vector<int>> cancelled_getter_puts_the_item_back(bool another_getter_waits) {
+  Q q;
+  std::vector<int> log;
+  corio::join_handle<int> a = corio::spawn(get_catching(&q, &log, 1));
+  corio::join_handle<int> b;
+  if (another_getter_waits)
+    b = corio::spawn(get_catching(&q, &log, 2));
+  co_await corio::sleep(0ms);
+  CHECK(q.try_put(5));  // handed to a, which has not resumed yet
+  if (!another_getter_waits)
+    CHECK(q.try_put(6));  // stored behind it
+  a.cancel();             // delivered when a resumes: 5 goes back to the front
+  const int a_result = co_await a;
+  CHECK(a_result == -1);
+  if (another_getter_waits) {
+    const int b_result = co_await b;
+    CHECK(b_result == 5);
+    CHECK(q.empty());
+  } else {
+    while (std::optional<int> v = q.try_get())
+      log.push_back(*v);
+  }
+  q.task_done();  // every item put is still to be done once: 5
+  if (!another_getter_waits)
+    q.task_done();  // and 6
+  co_await q.join();
+  co_return log;
+}
+
+template <class Q>
+corio::task<std::vector<int>> cancelled_getter_after_immediate_shutdown() {
+  Q q;
+  std::vector<int> log;
+  corio::join_handle<int> a = corio::spawn(get_catching(&q, &log, 1));
+  co_await corio::sleep(0ms);
+  CHECK(q.try_put(5));  // handed to a
+  q.shutdown(true);
+  a.cancel();  // 5 cannot go back into a queue shut down immediately: dropped, and done
+  const int a_result = co_await a;
+  CHECK(a_result == -1);
+  CHECK(q.empty());
+  co_await q.join();  // nothing unfinished
+  co_return log;
+}
+
+template <class Q>
+corio::task<bool> join_catching(Q* q) {
+  try {
+    co_await q->join();
+  } catch (const corio::cancelled_error&) {
+    co_return false;
+  }
+  co_return true;
+}
+
+template <class Q>
+corio::task<std::vector<std::string>> pending_and_waiting_cancellations() {
+  Q q(1);
+  std::vector<std::string> log;
+  co_await q.put(1);
+  // Requests made before each task first suspends are delivered at that suspension.
+  corio::join_handle<bool> joiner = corio::spawn(join_catching(&q));
+  corio::join_handle<std::string> putter = corio::spawn(put_catching_what(&q, 2));
+  joiner.cancel();
+  putter.cancel();
+  log.push_back((co_await joiner) ? "joined" : "join cancelled");
+  try {
+    co_await putter;
+  } catch (const corio::cancelled_error&) {
+    log.push_back("put cancelled");
+  }
+  // A joiner cancelled while it waits leaves its wait list.
+  corio::join_handle<bool> waiting = corio::spawn(join_catching(&q));
+  co_await corio::sleep(0ms);
+  waiting.cancel();
+  log.push_back((co_await waiting) ? "joined" : "join cancelled");
+  (void)q.try_get();
+  q.task_done();
+  CHECK(q.empty());
+  corio::join_handle<std::string> getter = corio::spawn(get_catching_what(&q));
+  getter.cancel();
+  log.push_back(co_await getter);
+  co_return log;
+}
+
 #ifndef NDEBUG
 corio::task<std::string> try_put_from_another_thread() {
   corio::queue<int> q;
@@ -354,14 +549,6 @@ TEST_CASE("queue: a cancelled getter leaves the wait list; the next put goes to 
   CHECK(log == std::vector<int>{-1, 7});
 }
 
-TEST_CASE("queue: a getter cancelled after an item was handed to it keeps the item",
-          "[queue][io_uring][cancellation]") {
-  CORIO_TEST_REQUIRE_IO_URING();
-  std::vector<int> log;
-  corio::run(cancelled_after_handoff(&log));
-  CHECK(log == std::vector<int>{5});
-}
-
 TEST_CASE("queue: a cancelled putter's item is not added", "[queue][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(cancelled_putter_adds_nothing()) == std::vector<int>{1, 3});
@@ -386,6 +573,61 @@ TEST_CASE("queue: cancelling half of a thousand getters loses no item and keeps 
           "[queue][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(cancel_half_of_the_getters()));
+}
+
+using queue_kinds = std::tuple<corio::queue<int>, corio::priority_queue<int>>;
+
+TEMPLATE_LIST_TEST_CASE("queue: join() waits until task_done() was called for every item put",
+                        "[queue][priority_queue][io_uring]", queue_kinds) {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<std::string> log;
+  corio::run(join_waits_for_task_done<TestType>(&log));
+  CHECK(log ==
+        std::vector<std::string>{"joined empty", "done 0", "done 1", "done 2", "joined",
+                                 "corio::queue::task_done: called more times than items were put"});
+}
+
+TEMPLATE_LIST_TEST_CASE(
+    "queue: after shutdown() put() throws queue_shut_down, get() drains, "
+    "then throws",
+    "[queue][priority_queue][io_uring]", queue_kinds) {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(shutdown_drains<TestType>(false)) ==
+        std::vector<std::string>{"put 3: shut down", "put 4: shut down",
+                                 "corio::queue: the queue is shut down", "got 1", "try_get 2",
+                                 "get: shut down", "try_get: shut down"});
+  CHECK(corio::run(shutdown_drains<TestType>(true)) == std::vector<std::string>{"get: shut down"});
+}
+
+TEMPLATE_LIST_TEST_CASE(
+    "queue: shutdown(immediate) drops the items, which count as done for "
+    "join()",
+    "[queue][priority_queue][io_uring]", queue_kinds) {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(immediate_shutdown<TestType>()) ==
+        std::vector<std::string>{"got 0", "size 0", "join waits", "get: shut down", "joined",
+                                 "put 9: shut down"});
+}
+
+TEMPLATE_LIST_TEST_CASE(
+    "queue: a get() cancelled after an item was handed to it puts the item "
+    "back at the front",
+    "[queue][priority_queue][io_uring][cancellation]", queue_kinds) {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(cancelled_getter_puts_the_item_back<TestType>(false)) ==
+        std::vector<int>{-1, 5, 6});
+  CHECK(corio::run(cancelled_getter_puts_the_item_back<TestType>(true)) == std::vector<int>{-1, 5});
+  CHECK(corio::run(cancelled_getter_after_immediate_shutdown<TestType>()) == std::vector<int>{-1});
+}
+
+TEMPLATE_LIST_TEST_CASE(
+    "queue: cancellations reach join(), put() and get() when pending or "
+    "waiting",
+    "[queue][priority_queue][io_uring][cancellation]", queue_kinds) {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(pending_and_waiting_cancellations<TestType>()) ==
+        std::vector<std::string>{"join cancelled", "put cancelled", "join cancelled",
+                                 "get: cancelled"});
 }
 
 #ifndef NDEBUG

@@ -21,6 +21,7 @@
 #include <corio/net/address.hpp>
 #include <corio/net/buffered_reader.hpp>
 #include <corio/net/tcp.hpp>
+#include <corio/priority_queue.hpp>
 #include <corio/queue.hpp>
 #include <corio/semaphore.hpp>
 #include <corio/sleep.hpp>

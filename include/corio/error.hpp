@@ -8,7 +8,8 @@
 // - std::logic_error for misuse of the API (awaiting a moved-from task, running
 //   a second loop on one thread).
 // - corio::cancelled_error inside a task that was cancelled, at the point where
-//   it was suspended; corio::timeout_error from wait_for.
+//   it was suspended; corio::timeout_error from wait_for; corio::queue_shut_down
+//   from a queue that was shut down.
 #pragma once
 
 #include <stdexcept>
@@ -31,6 +32,13 @@ class cancelled_error : public std::runtime_error {
 class timeout_error : public std::runtime_error {
  public:
   timeout_error() : std::runtime_error("corio::wait_for: the task did not finish in time") {}
+};
+
+/// Thrown by a queue's put() after shutdown(), and by its get() once it is
+/// shut down and empty (asyncio.QueueShutDown).
+class queue_shut_down : public std::runtime_error {
+ public:
+  queue_shut_down() : std::runtime_error("corio::queue: the queue is shut down") {}
 };
 
 }  // namespace corio
