@@ -247,6 +247,27 @@ task pong(channel& in, channel& out, long rounds) {
   }
   co_return v;
 }
+// A yield: back of the ready queue, resumed by run()'s loop.
+struct yield_awaiter {
+  bool await_ready() noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { ready->push(h); }
+  void await_resume() noexcept {}
+};
+
+task yielder(long rounds) {
+  for (long i = 0; i < rounds; ++i)
+    co_await yield_awaiter{};
+  co_return rounds;
+}
+
+task yield_all(long tasks, long rounds) {
+  std::vector<task> all;
+  for (long i = 0; i < tasks; ++i)
+    all.push_back(yielder(rounds));
+  const std::vector<long> values = co_await gather_all{all, {}};
+  co_return std::accumulate(values.begin(), values.end(), 0L);
+}
+
 task ping_pong(long rounds) {
   channel a, b;
   std::vector<task> pair;
@@ -290,6 +311,16 @@ void BM_baseline_bare_ping_pong(benchmark::State& state) {
   bench::report_allocs(state, allocs, static_cast<double>(state.iterations() * handoffs));
 }
 BENCHMARK(BM_baseline_bare_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
+// Bare yield: `tasks` tasks each yield 65,536 / tasks times; items are yields.
+void BM_baseline_bare_yield(benchmark::State& state) {
+  const long tasks = state.range(0);
+  const long rounds = 65'536 / tasks;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(bare::run(bare::yield_all(tasks, rounds)));
+  state.SetItemsProcessed(state.iterations() * tasks * rounds);
+}
+BENCHMARK(BM_baseline_bare_yield)->Arg(1)->Arg(64);
 
 // ---------------------------------------------------------------------------
 // W2: n sleeps of 100 ms, with the kernel's timers.

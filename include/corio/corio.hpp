@@ -30,3 +30,4 @@
 #include <corio/task_group.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
+#include <corio/yield.hpp>

@@ -5,6 +5,7 @@
 #include <corio/error.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/task.hpp>
+#include <corio/yield.hpp>
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/timer_heap.hpp>
@@ -17,11 +18,17 @@ namespace corio {
 namespace detail {
 
 // Waits in the loop's timer heap: no frame, no allocation, no kernel timer of
-// its own. A deadline already passed makes it a yield: the task goes to the
-// back of the ready queue, behind every task that is ready now.
+// its own. A deadline already passed when the sleep is made is a yield: the
+// task goes to the back of the ready queue, behind every task that is ready now.
+// The clock is read once at most, where the sleep is made (none for sleep(0s)):
+// a deadline that passes between then and the await fires in the same turn's
+// timer pass.
 class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable {
  public:
   using clock = std::chrono::steady_clock;
+  // The deadline of a sleep that is a yield.
+  static constexpr clock::time_point yield_now = clock::time_point::min();
+
   explicit sleep_awaiter(clock::time_point deadline) noexcept
       : timer_node(&on_fire), cancellable(&on_cancel), deadline_(deadline) {}
   sleep_awaiter(sleep_awaiter&& other) noexcept
@@ -34,6 +41,10 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
   bool await_suspend(std::coroutine_handle<Promise> h) {
     static_assert(std::is_base_of_v<task_promise_base, Promise>,
                   "corio::sleep can only be awaited from a corio::task coroutine");
+    if (deadline_ == yield_now) {
+      cancelled_ = !yield_to_loop(h);
+      return !cancelled_;
+    }
     event_loop& loop = event_loop::current();
     context_ = h.promise().context();
     if (context_->take_pending_cancel()) {
@@ -41,12 +52,8 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
       return false;
     }
     handle_ = h;
-    if (deadline_ <= clock::now()) {
-      loop.schedule(h);  // a yield; a cancellation arriving now waits for the next suspension
-    } else {
-      loop.timers().add(this, deadline_);
-      context_->park(this);
-    }
+    loop.timers().add(this, deadline_);
+    context_->park(this);
     cancelled_ = false;  // the heap holds the deadline from here on
     return true;
   }
@@ -85,8 +92,8 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
 
 }  // namespace detail
 
-/// Suspends the calling task for `d` on steady_clock; `sleep(0s)` yields to
-/// the other ready tasks, as asyncio.sleep(0).
+/// Suspends the calling task for `d` on steady_clock; `sleep(0s)` (or any
+/// d <= 0) is corio::yield(), as asyncio.sleep(0), and reads no clock.
 ///
 /// The result is an awaiter (no coroutine frame is allocated); it converts to
 /// `task<>` where a task is needed, and gather accepts it as it is.
@@ -101,6 +108,8 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
 ///   co_await corio::sleep(std::chrono::milliseconds(10));
 template <class Rep, class Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
+  if (d <= d.zero())
+    return detail::sleep_awaiter(detail::sleep_awaiter::yield_now);
   return detail::sleep_awaiter(detail::deadline_after(d));
 }
 
@@ -108,7 +117,8 @@ template <class Rep, class Period>
 /// if `t` has passed). Throws as sleep().
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(
     std::chrono::steady_clock::time_point t) noexcept {
-  return detail::sleep_awaiter(t);
+  return detail::sleep_awaiter(
+      t <= std::chrono::steady_clock::now() ? detail::sleep_awaiter::yield_now : t);
 }
 
 }  // namespace corio
