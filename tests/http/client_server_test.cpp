@@ -125,20 +125,27 @@ corio::task<> joined(corio::join_handle<void>& h) {
   co_await h;
 }
 
-// Accepts one connection, reads one request head, writes `reply` and closes.
-corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
-  net::tcp_stream s = co_await listener.accept();
+// Reads a request head from a raw stream; false if the peer closed first.
+corio::task<bool> read_head(net::tcp_stream& s) {
   std::string head;
   std::array<std::byte, 1024> buf;
   while (head.find("\r\n\r\n") == std::string::npos) {
     const std::size_t n = co_await s.read_some(buf);
     if (n == 0) {
-      co_return;
+      co_return false;
     }
     head.append(reinterpret_cast<const char*>(buf.data()), n);
   }
-  co_await s.write_all(reply);
-  s.shutdown_write();
+  co_return true;
+}
+
+// Accepts one connection, reads one request head, writes `reply` and closes.
+corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
+  net::tcp_stream s = co_await listener.accept();
+  if (co_await read_head(s)) {
+    co_await s.write_all(reply);
+    s.shutdown_write();
+  }
 }
 
 }  // namespace
@@ -190,6 +197,66 @@ TEST_CASE("http::get: reads a body that ends when the server closes", "[http][ne
     http::response res = co_await http::get(url);
     co_await server;
     CHECK(res.body == "until the end");
+  }());
+}
+
+TEST_CASE("http::get: joins obsolete line folds and reads a gzip transfer coding until close",
+          "[http][net][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    const std::string url = "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/";
+    corio::join_handle<void> server = corio::spawn(
+        raw_reply_once(listener,
+                       "HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\nTransfer-Encoding: gzip\r\n\r\n"
+                       "\x1f\x8b not really gzip"));
+    http::response res = co_await http::get(url);
+    co_await server;
+    CHECK(res.status == 200);
+    CHECK(res.headers.get("x-folded") == "a b");
+    CHECK(res.headers.get("transfer-encoding") == "gzip");
+    CHECK(res.body == "\x1f\x8b not really gzip");
+  }());
+}
+
+namespace {
+
+// Answers the first connection's request with 101 and keeps that connection
+// open without reading it; answers every later connection's request with 200.
+corio::task<> upgrade_then_ok(net::tcp_listener& listener, int connections) {
+  net::tcp_stream upgraded;
+  for (int i = 0; i < connections; ++i) {
+    net::tcp_stream s = co_await listener.accept();
+    if (!co_await read_head(s)) {
+      co_return;
+    }
+    if (i == 0) {
+      co_await s.write_all(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+      upgraded = std::move(s);
+    } else {
+      co_await s.write_all("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("http::client: never pools a connection after 101 Switching Protocols",
+          "[http][net][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    const std::string url = "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/";
+    corio::join_handle<void> server = corio::spawn(upgrade_then_ok(listener, 2));
+    http::client client({.timeout = 5s});
+    http::response up = co_await client.get(url);
+    CHECK(up.status == 101);
+    CHECK(client.idle_connections() == 0);
+    http::response next = co_await client.get(url);  // on a new connection, not the upgraded one
+    CHECK(next.status == 200);
+    CHECK(next.body == "ok");
+    co_await server;
   }());
 }
 

@@ -251,12 +251,46 @@ TEST_CASE("request_parser: answers 400 to a bad chunk size or chunk framing",
   CHECK(request_error(head + "3;a=\"unterminated\r\nabc\r\n0\r\n\r\n") == 400);
   CHECK(request_error(head + "3\r\nabcd\r\n0\r\n\r\n") == 400);
   CHECK(request_error(head + "3\r\nabc\r\n0\r\nbad trailer\r\n\r\n") == 400);
+  // RFC 9112 §7.1: BWS only before ";", never at the end of the line.
+  CHECK(request_error(head + "5 \r\nhello\r\n0\r\n\r\n") == 400);
+  CHECK(request_error(head + "5\t\r\nhello\r\n0\r\n\r\n") == 400);
+  CHECK(request_error(head + "5;a \r\nhello\r\n0\r\n\r\n") == 400);
+  CHECK(request_error(head + "5;a=b \r\nhello\r\n0\r\n\r\n") == 400);
+  CHECK(request_error(head + "0 \r\n\r\n") == 400);
+}
+
+TEST_CASE("request_parser: accepts whitespace before a chunk extension and around its =",
+          "[http][parser][chunked]") {
+  request req = parse_request(
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5 ;a = b\t;c\r\nhello\r\n0\r\n\r\n");
+  CHECK(req.body == "hello");
 }
 
 TEST_CASE("request_parser: answers 400 to an HTTP/1.1 request without exactly one Host",
           "[http][parser][errors]") {
   CHECK(request_error("GET / HTTP/1.1\r\n\r\n") == 400);
   CHECK(request_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
+}
+
+TEST_CASE("request_parser: answers 400 to a Host that is not uri-host [ \":\" port ]",
+          "[http][parser][errors]") {
+  for (std::string_view host : {"a b", "@evil", "a/b", "[::1", "a:b:c", "a,b", "a@b", "[]",
+                                "[::1]x", "h:8o", "%zz", "a\\b", "a?b", "a#b"}) {
+    INFO(host);
+    CHECK(request_error("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n") == 400);
+    CHECK(request_error("GET / HTTP/1.0\r\nHost: " + std::string(host) + "\r\n\r\n") == 400);
+  }
+}
+
+TEST_CASE("request_parser: accepts every Host form RFC 9112 allows", "[http][parser]") {
+  for (std::string_view host :
+       {"", "example.org", "example.org:8080", "127.0.0.1:80", "[::1]", "[::1]:8080",
+        "[fe80::1.2.3.4]", "a-b_c~d.e", "%41b", "h:", "x!$&'()*+;=y"}) {
+    INFO(host);
+    request req = parse_request("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+    CHECK(req.headers.get("host") == host);
+  }
 }
 
 TEST_CASE("request_parser: answers 431 to a header section over 64 KiB", "[http][parser][limits]") {
@@ -448,6 +482,45 @@ TEST_CASE("response_parser: skips interim 1xx responses", "[http][parser]") {
   CHECK(res.status == 201);
   CHECK_FALSE(res.headers.contains("link"));
   CHECK(res.body == "ok");
+}
+
+TEST_CASE("response_parser: replaces an obsolete line fold with a space", "[http][parser]") {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nX-Long: a\r\n  b \r\n\tc\r\nX-Empty:\r\n d\r\n"
+      "Content-Length: 2\r\n\r\nok";
+  for (std::size_t piece : {wire.size(), std::size_t{1}}) {
+    response_parser parser;
+    auto [status, consumed] = feed_in_pieces(parser, wire, piece);
+    REQUIRE(status == parse_status::complete);
+    response res = parser.take();
+    CHECK(res.headers.get("x-long") == "a b c");
+    CHECK(res.headers.get("x-empty") == "d");
+    CHECK(res.headers.get("content-length") == "2");
+    CHECK(res.body == "ok");
+  }
+  response_parser first;  // a fold with no field before it is whitespace before the first field
+  CHECK(first.feed("HTTP/1.1 200 OK\r\n X: a\r\n\r\n").status == parse_status::error);
+  response_parser control;
+  CHECK(control.feed("HTTP/1.1 200 OK\r\nX: a\r\n b\x01\r\n\r\n").status == parse_status::error);
+}
+
+TEST_CASE("response_parser: reads a body whose last transfer coding is not chunked until EOF",
+          "[http][parser][eof]") {
+  for (std::string_view te : {"gzip", "chunked, gzip", "identity"}) {
+    INFO(te);
+    response_parser parser;
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + std::string(te) + "\r\n\r\n";
+    CHECK(parser.feed(head + "\x1f\x8b raw").status == parse_status::need_more);
+    REQUIRE(parser.on_eof().status == parse_status::complete);
+    CHECK_FALSE(parser.keep_alive());
+    response res = parser.take();
+    CHECK(res.body == "\x1f\x8b raw");
+    CHECK(res.headers.get("transfer-encoding") == te);
+  }
+  response_parser malformed;
+  CHECK(malformed.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: g zip\r\n\r\n").status ==
+        parse_status::error);
 }
 
 TEST_CASE("response_parser: decodes a chunked response fed one byte at a time",

@@ -224,9 +224,11 @@ inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string
       case parse_status::need_more:
         continue;
       case parse_status::complete:
-        // Bytes after the response were never asked for: the stream is out of step.
-        out.reusable = n > 0 && r.consumed == n && parser.keep_alive();
         out.res = parser.take();
+        // Bytes after the response were never asked for: the stream is out of
+        // step. After 101 the connection speaks another protocol (RFC 9110
+        // §15.2.2), so it never carries another HTTP request.
+        out.reusable = n > 0 && r.consumed == n && parser.keep_alive() && out.res.status != 101;
         co_return out;
       case parse_status::closed:
         if (reused) {

@@ -302,6 +302,13 @@ class headers {
     entries_.push_back(e);
   }
 
+  // For the response parser: continues the value of the last field, which
+  // ends data_, with `more` (an obsolete line fold, RFC 9112 §5.2).
+  void extend_last_unchecked(std::string_view more) {
+    data_.append(more);
+    entries_.back().value_size += more.size();
+  }
+
   [[nodiscard]] std::string_view view(std::size_t offset, std::size_t size) const noexcept {
     return std::string_view(data_).substr(offset, size);
   }

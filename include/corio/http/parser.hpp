@@ -61,6 +61,49 @@ namespace detail {
 // cannot make the parser do unbounded work per body byte.
 inline constexpr std::size_t max_chunk_line = 4096;
 
+// Host = uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP
+// literal in brackets, or a reg-name / IPv4 address of unreserved, pct-encoded
+// and sub-delim characters, without ",": a comma reads as two Host fields
+// once an intermediary joins repeated lines. An empty value is allowed.
+[[nodiscard]] inline bool is_host_value(std::string_view v) noexcept {
+  auto is_hex = [](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  std::size_t i = 0;
+  if (!v.empty() && v.front() == '[') {
+    const std::size_t close = v.find(']');
+    if (close == std::string_view::npos || close == 1) {
+      return false;
+    }
+    for (char c : v.substr(1, close - 1)) {
+      if (!is_hex(c) && c != ':' && c != '.') {
+        return false;
+      }
+    }
+    i = close + 1;
+  } else {
+    for (; i < v.size() && v[i] != ':'; ++i) {
+      const char c = v[i];
+      if (c == '%') {
+        if (i + 2 >= v.size() || !is_hex(v[i + 1]) || !is_hex(v[i + 2])) {
+          return false;
+        }
+        i += 2;
+      } else if (!is_alpha(c) && !is_digit(c) &&
+                 std::string_view("-._~!$&'()*+;=").find(c) == std::string_view::npos) {
+        return false;
+      }
+    }
+  }
+  if (i == v.size()) {
+    return true;
+  }
+  if (v[i] != ':') {
+    return false;
+  }
+  return std::all_of(v.begin() + static_cast<std::ptrdiff_t>(i) + 1, v.end(), is_digit);
+}
+
 // The state machine both parsers share; Message is request or response, and
 // only the start line and the body-framing rules differ.
 template <typename Message>
@@ -381,8 +424,24 @@ class parser_core {
   // field-name ":" OWS field-value OWS (RFC 9112 §5)
   void parse_field(std::string_view line, headers& into) {
     if (is_ows(line.front())) {
-      // Obsolete line folding, or whitespace before the first field (§5.2, §2.2).
-      fail(400, "obsolete line folding is not accepted");
+      // Obsolete line folding (§5.2), or whitespace before the first field
+      // (§2.2). A server may reject a fold, and does; a user agent must
+      // replace it with SP, so the response parser joins it to the field.
+      if (is_request || into.empty()) {
+        fail(400, "obsolete line folding is not accepted");
+        return;
+      }
+      std::string_view more = trim_ows(line);
+      if (!is_field_value(more)) {
+        fail(400, "control character in a header field value");
+        return;
+      }
+      if (!more.empty()) {
+        if (!into[into.size() - 1].value.empty()) {
+          into.extend_last_unchecked(" ");
+        }
+        into.extend_last_unchecked(more);
+      }
       return;
     }
     std::size_t colon = line.find(':');
@@ -468,6 +527,10 @@ class parser_core {
         fail(400, "an HTTP/1.1 request needs exactly one Host field");
         return;
       }
+      if (hosts == 1 && !is_host_value(*msg_.headers.get("host"))) {
+        fail(400, "invalid Host field");
+        return;
+      }
     } else {
       if (msg_.status >= 100 && msg_.status < 200 && msg_.status != 101) {
         // An interim response (100 Continue, 103 Early Hints): skip it, the
@@ -533,7 +596,20 @@ class parser_core {
         return true;
       });
     }
-    if (malformed || codings == 0 || !chunked_last || chunked_earlier) {
+    if (malformed || codings == 0) {
+      fail(400, "malformed Transfer-Encoding");
+      return;
+    }
+    if constexpr (!is_request) {
+      if (!chunked_last) {
+        // RFC 9112 §6.3 rule 4: the body, in the codings listed, ends when
+        // the server closes. The caller sees the codings in the field.
+        state_ = state::body_until_eof;
+        keep_alive_ = false;
+        return;
+      }
+    }
+    if (!chunked_last || chunked_earlier) {
       fail(400, "Transfer-Encoding must end in chunked, applied once");
       return;
     }
@@ -602,11 +678,12 @@ class parser_core {
       return i > start;
     };
     while (true) {
-      skip_bws();
+      // BWS only ever precedes a ";": "5 \r\n" and "5;a \r\n" are malformed.
       if (i == ext.size()) {
         return true;
       }
-      if (ext[i] != ';') {
+      skip_bws();
+      if (i == ext.size() || ext[i] != ';') {
         return false;
       }
       ++i;
@@ -614,8 +691,10 @@ class parser_core {
       if (!token()) {
         return false;
       }
+      const std::size_t name_end = i;
       skip_bws();
       if (i == ext.size() || ext[i] != '=') {
+        i = name_end;  // the BWS belongs to the next extension, if one follows
         continue;
       }
       ++i;
@@ -675,10 +754,12 @@ class parser_core {
 ///
 /// Rules it enforces: CRLF line ends; a token method and a visible-ASCII
 /// target; HTTP/1.0 or 1.1 (other majors are 505); exactly one Host in
-/// HTTP/1.1; no obsolete line folding and no control characters in fields
+/// HTTP/1.1, whose value is `uri-host [":" port]` without a comma (400); no
+/// obsolete line folding and no control characters in fields
 /// (400); Content-Length values that agree (400); Transfer-Encoding "chunked"
 /// only, never together with Content-Length (400; other codings 501); the
-/// limits in `parser_limits` (413, 414, 431). A request without
+/// limits in `parser_limits` (413, 414, 431); chunk-size lines as RFC 9112
+/// §7.1 writes them (whitespace only before a `;`). A request without
 /// Content-Length or Transfer-Encoding has no body.
 ///
 /// Throws: std::bad_alloc; take() throws std::logic_error if no request is complete.
@@ -780,9 +861,12 @@ class request_parser {
 /// and 304 response has no body. Interim 1xx responses other than 101 are
 /// skipped: the parser returns the final response that follows them.
 /// Otherwise chunked, Content-Length or until-EOF, with the checks of
-/// request_parser; `error().status` classifies a fault with the same numbers
-/// (400 malformed, 413 body too large, 431 head too large, 501 unsupported
-/// transfer coding, 505 unsupported version).
+/// request_parser, except two that RFC 9112 sets for user agents: an
+/// obsolete line fold is replaced with one space (§5.2), and a
+/// Transfer-Encoding whose last coding is not chunked (e.g. gzip) makes the
+/// body end at EOF (§6.3 rule 4), still encoded as that field says; `error().status` classifies a
+/// fault with the same numbers (400 malformed, 413 body too large, 431 head too large, 501
+/// unsupported transfer coding, 505 unsupported version).
 ///
 /// Throws: std::bad_alloc; take() throws std::logic_error if no response is complete.
 /// Lifetime: the parser copies what it keeps, so each fed buffer may be

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/http/peer.py: an independent HTTP peer (Python's http.client and raw sockets) for
+# tests/http/python_peer_test.cpp, which serves corio::http::server on 127.0.0.1 and runs
+#   python3 peer.py PORT CASE
+# Each CASE checks one behaviour of the server; it prints what it saw and exits 0 when the
+# server behaved, 1 (with the reason on stdout) when not.
+import http.client
+import socket
+import sys
+
+TIMEOUT = 10
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def raw_exchange(port, data):
+    """Sends `data` on a new connection, then reads until the server closes (or TIMEOUT)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(data)
+        received = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+
+
+def status_of(reply):
+    line = reply.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        fail("not a status line: %r" % line)
+    return int(parts[1])
+
+
+def case_host_values(port):
+    for host in [b"a b", b"@evil", b"a/b", b"[::1", b"a:b:c", b"a,b"]:
+        reply = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        status = status_of(reply)
+        print("Host %r: %d" % (host, status))
+        if status != 400:
+            fail("Host %r got %d, not 400" % (host, status))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    conn.request("GET", "/")  # http.client sends Host: 127.0.0.1:PORT
+    status = conn.getresponse().status
+    print("Host 127.0.0.1:%d: %d" % (port, status))
+    if status != 200:
+        fail("a valid Host got %d" % status)
+
+
+def case_chunk_whitespace(port):
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for line in [b"5 \r\n", b"5\t\r\n", b"5;a \r\n"]:
+        status = status_of(raw_exchange(port, head + line + b"hello\r\n0\r\n\r\n"))
+        print("chunk-size line %r: %d" % (line, status))
+        if status != 400:
+            fail("chunk-size line %r got %d, not 400" % (line, status))
+    status = status_of(raw_exchange(port, head + b"5 ;a=b\r\nhello\r\n0\r\n\r\n"
+                                    + b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+    print("chunk-size line b'5 ;a=b\\r\\n': %d" % status)
+    if status != 200:
+        fail("a valid chunk extension got %d" % status)
+
+
+CASES = {
+    "host-values": case_host_values,
+    "chunk-whitespace": case_chunk_whitespace,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        print("usage: peer.py PORT (%s)" % " | ".join(sorted(CASES)))
+        sys.exit(2)
+    CASES[sys.argv[2]](int(sys.argv[1]))
+    print("ok")

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// tests/http/python_peer_test.cpp: corio::http::server checked by an independent peer,
+// Python's http.client and raw sockets (tests/http/peer.py), over the loopback interface.
+#include <corio/http/server.hpp>
+
+#include <corio/event_loop.hpp>
+#include <corio/http/message.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/to_thread.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include "support/io_uring_available.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+namespace http = corio::http;
+
+namespace {
+
+struct peer_outcome {
+  int exit_status = -1;
+  std::string output;
+};
+
+// Runs `python3 peer.py PORT CASE` (blocking: call it through to_thread).
+peer_outcome run_peer_blocking(std::uint16_t port, std::string which) {
+  const std::filesystem::path script = std::filesystem::path(__FILE__).replace_filename("peer.py");
+  const std::string command =
+      "python3 '" + script.string() + "' " + std::to_string(port) + ' ' + which + " 2>&1";
+  peer_outcome out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    out.output = "popen failed";
+    return out;
+  }
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) {
+    out.output.append(buffer, n);
+  }
+  const int status = ::pclose(pipe);
+  out.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+corio::task<http::response> answer(http::request req) {
+  co_return http::response{200, {{"Content-Type", "text/plain"}}, req.method + ' ' + req.target};
+}
+
+// Serves `handler` with `options` while peer.py runs `which` against the
+// server, and checks that the peer saw what it expected.
+void check_with_python(std::string which, http::server_options options = {},
+                       http::server::handler_type handler = answer) {
+  const peer_outcome out =
+      corio::run([](std::string which, http::server_options options,
+                    http::server::handler_type handler) -> corio::task<peer_outcome> {
+        auto srv = http::server::bind("127.0.0.1", 0, options, std::move(handler));
+        corio::join_handle<void> running = corio::spawn(srv.serve());
+        peer_outcome result = co_await corio::to_thread(&run_peer_blocking, srv.port(), which);
+        srv.stop();
+        co_await running;
+        co_return result;
+      }(which, options, std::move(handler)));
+  INFO("python3 peer.py PORT " << which << ":\n" << out.output);
+  CHECK(out.exit_status == 0);
+}
+
+}  // namespace
+
+TEST_CASE("http::server (python peer): answers 400 to invalid Host values",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("host-values");
+}
+
+TEST_CASE("http::server (python peer): answers 400 to whitespace ending a chunk-size line",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("chunk-whitespace");
+}
