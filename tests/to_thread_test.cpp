@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <latch>
 #include <memory>
 #include <stdexcept>
@@ -237,6 +238,52 @@ corio::task<> blocked_call_at_shutdown(cancel_state* s) {
   s->release.count_down();
 }
 
+// Sends what this process writes to stderr to a temporary file until text().
+class stderr_capture {
+ public:
+  stderr_capture() : file_(std::tmpfile()), saved_(::dup(STDERR_FILENO)) {
+    REQUIRE(file_ != nullptr);
+    REQUIRE(saved_ >= 0);
+    std::fflush(stderr);
+    REQUIRE(::dup2(::fileno(file_), STDERR_FILENO) >= 0);
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  ~stderr_capture() {
+    restore();
+    std::fclose(file_);
+  }
+  std::string text() {
+    restore();
+    std::rewind(file_);
+    std::string out;
+    for (int c; (c = std::fgetc(file_)) != EOF;)
+      out.push_back(static_cast<char>(c));
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0)
+      return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_;
+};
+
+// Leaves a call that takes `how_long` running when main returns.
+corio::task<> slow_call_at_shutdown(signal_pipe* started, std::chrono::milliseconds how_long) {
+  corio::spawn(corio::to_thread([started, how_long] {
+    started->notify();
+    std::this_thread::sleep_for(how_long);
+  }));
+  co_await wait_for_signal(started);
+}
+
 corio::task<> yield_until(const bool* stop) {
   while (!*stop)
     co_await corio::sleep(0ms);
@@ -342,6 +389,33 @@ TEST_CASE("to_thread: a task parked in to_thread when run() ends is cancelled an
   corio::run(blocked_call_at_shutdown(&s));
   CHECK(s.call_finished);
   CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE(
+    "to_thread: run()'s shutdown waits for a running call, and says so after "
+    "loop_options::shutdown_warning",
+    "[to_thread][io_uring][threads][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  signal_pipe started;
+  corio::loop_options options;
+  options.shutdown_warning = 50ms;
+  stderr_capture err;
+  const auto start = std::chrono::steady_clock::now();
+  corio::run(slow_call_at_shutdown(&started, 500ms), options);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(err.text() == "corio: run() is waiting for 1 to_thread call(s) still running\n");
+  CHECK(elapsed >= 500ms);  // it waited for the call, past the warning
+}
+
+TEST_CASE(
+    "to_thread: run()'s shutdown prints nothing when the calls finish within "
+    "shutdown_warning",
+    "[to_thread][io_uring][threads][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  signal_pipe started;
+  stderr_capture err;
+  corio::run(slow_call_at_shutdown(&started, 20ms));  // the default: 5 s
+  CHECK(err.text().empty());
 }
 
 TEST_CASE("to_thread: arguments are moved into the call, move-only ones too",

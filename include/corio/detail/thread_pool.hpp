@@ -5,8 +5,10 @@
 #include <corio/detail/remote_queue.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -28,7 +30,10 @@ class thread_job : public remote_node {
 
 class thread_pool {
  public:
-  thread_pool(unsigned threads, remote_queue& done) : done_(done) {
+  // `warn_after`: how long the destructor waits before it says what it waits for.
+  thread_pool(unsigned threads, remote_queue& done,
+              std::chrono::milliseconds warn_after = std::chrono::seconds(5))
+      : done_(done), warn_after_(warn_after) {
     threads_.reserve(threads);
     try {
       for (unsigned i = 0; i < threads; ++i)
@@ -40,9 +45,18 @@ class thread_pool {
   }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
-  // Waits for the jobs already running and those still queued.
+  // Waits for the jobs already running and those still queued; if that takes
+  // longer than `warn_after`, says so on stderr once and waits on (a thread
+  // cannot be stopped safely, and its job may still touch the loop's memory).
+  // asyncio 3.12's shutdown_default_executor warns the same way.
   ~thread_pool() {
     flush();
+    {
+      std::unique_lock lock(mutex_);
+      if (!drained_.wait_for(lock, warn_after_, [this] { return running_ == 0 && jobs_.empty(); }))
+        std::fprintf(stderr, "corio: run() is waiting for %zu to_thread call(s) still running\n",
+                     running_ + jobs_.size());
+    }
     stop();
   }
 
@@ -80,10 +94,13 @@ class thread_pool {
         return;  // stopping, and nothing left to do
       thread_job* job = jobs_.front();
       jobs_.pop_front();
+      ++running_;
       lock.unlock();
       job->run();
       done_.push(job);
       lock.lock();
+      if (--running_ == 0 && jobs_.empty())
+        drained_.notify_all();  // with no waiter (only the destructor waits), no system call
     }
   }
   void stop() noexcept {
@@ -99,11 +116,14 @@ class thread_pool {
 
   // Data that does not change once initialised.
   remote_queue& done_;
+  std::chrono::milliseconds warn_after_;
   std::vector<std::thread> threads_;
   // Data shared between the loop and the workers, guarded by mutex_.
   std::mutex mutex_;
   std::condition_variable work_available_;
+  std::condition_variable drained_;  // running_ reached 0 with no job queued
   std::deque<thread_job*> jobs_;
+  std::size_t running_ = 0;
   unsigned idle_ = 0;
   bool stopping_ = false;
   // Data only the loop's thread touches.
