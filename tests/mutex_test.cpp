@@ -120,6 +120,24 @@ corio::task<> cancelled_waiter_gets_no_lock(std::vector<int>* log) {
   CHECK_FALSE(m.is_locked());
 }
 
+corio::task<> cancelled_after_handoff_passes_the_lock_on(std::vector<int>* log) {
+  corio::mutex m;
+  corio::join_handle<bool> a;
+  corio::join_handle<bool> b;
+  {
+    auto guard = co_await m.lock();
+    a = corio::spawn(lock_catching(&m, log, 1));
+    b = corio::spawn(lock_catching(&m, log, 2));
+    co_await corio::sleep(0ms);
+  }            // the lock passes to a, which has not resumed yet
+  a.cancel();  // delivered when a resumes: the lock goes on to b
+  const auto a_result = co_await a;
+  CHECK_FALSE(a_result);
+  const auto b_result = co_await b;
+  CHECK(b_result);
+  CHECK_FALSE(m.is_locked());
+}
+
 #ifndef NDEBUG
 corio::task<std::string> unlock_from_another_thread() {
   corio::mutex m;
@@ -174,6 +192,14 @@ TEST_CASE("mutex: a cancelled waiter does not get the lock; the next waiter does
   CORIO_TEST_REQUIRE_IO_URING();
   std::vector<int> log;
   corio::run(cancelled_waiter_gets_no_lock(&log));
+  CHECK(log == std::vector<int>{-1, 2});
+}
+
+TEST_CASE("mutex: a waiter cancelled after the lock was handed to it passes the lock on",
+          "[mutex][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<int> log;
+  corio::run(cancelled_after_handoff_passes_the_lock_on(&log));
   CHECK(log == std::vector<int>{-1, 2});
 }
 

@@ -207,6 +207,21 @@ corio::task<std::size_t> cancelled_acquire_guard_takes_nothing() {
   co_return s.available();
 }
 
+corio::task<std::size_t> cancelled_after_handoff_passes_the_permit_on(std::vector<int>* log) {
+  corio::semaphore s(0);
+  corio::join_handle<bool> a = corio::spawn(acquire_catching(&s, log, 1));
+  corio::join_handle<bool> b = corio::spawn(acquire_catching(&s, log, 2));
+  co_await corio::sleep(0ms);
+  s.release();  // handed to a, which has not resumed yet
+  a.cancel();   // delivered when a resumes: the permit goes on to b
+  const bool a_result = co_await a;
+  CHECK_FALSE(a_result);
+  const bool b_result = co_await b;
+  CHECK(b_result);
+  s.release();  // b's
+  co_return s.available();
+}
+
 // A request made before the task first suspends is delivered at acquire_guard().
 corio::task<std::size_t> pending_cancel_reaches_acquire_guard() {
   corio::semaphore s(0);
@@ -295,6 +310,14 @@ TEST_CASE("semaphore: acquire_guard waits, and the guard hands the permit to the
   std::vector<int> log;
   corio::run(guards_hand_permits_over(&log));
   CHECK(log == std::vector<int>{1, -1, 2, -2, 3, -3});
+}
+
+TEST_CASE("semaphore: an acquire cancelled after a permit was handed to it passes the permit on",
+          "[semaphore][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::vector<int> log;
+  CHECK(corio::run(cancelled_after_handoff_passes_the_permit_on(&log)) == 1);
+  CHECK(log == std::vector<int>{-1, 2});
 }
 
 TEST_CASE("semaphore: a cancelled acquire_guard takes no permit",

@@ -14,7 +14,9 @@ namespace corio {
 ///
 /// Fair: unlock hands the lock straight to the longest-waiting task.
 ///
-/// Cancellation: a cancelled lock() leaves the wait list without the lock.
+/// Cancellation: a cancelled lock() leaves the wait list without the lock;
+///   one cancelled after the lock was handed to it but before it resumed
+///   passes the lock on, then throws cancelled_error.
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop. It orders tasks,
@@ -61,7 +63,10 @@ class mutex {
       mutex_.affinity_.check("corio::mutex used from a thread that is not its loop's");
       return park(h, mutex_.waiters_);
     }
-    scoped_lock await_resume() const {
+    scoped_lock await_resume() {
+      // Cancelled after the lock was handed over, before resuming: it passes on.
+      if (take_cancel_after_wake())
+        mutex_.unlock();
       throw_if_cancelled();
       return scoped_lock(mutex_);
     }

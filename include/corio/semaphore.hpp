@@ -15,7 +15,9 @@ namespace corio {
 /// acquire() takes a permit, waiting if none is free; release() returns one,
 /// handing it straight to the longest-waiting task (FIFO, no barging).
 ///
-/// Cancellation: a cancelled acquire leaves the wait list without a permit.
+/// Cancellation: a cancelled acquire leaves the wait list without a permit;
+///   one cancelled after a permit was handed to it but before it resumed
+///   passes the permit on, then throws cancelled_error.
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.
@@ -67,7 +69,13 @@ class semaphore {
       semaphore_.affinity_.check("corio::semaphore used from a thread that is not its loop's");
       return park(h, semaphore_.waiters_);
     }
-    void await_resume() const { throw_if_cancelled(); }
+    void await_resume() {
+      // Cancelled after the permit was handed over, before resuming: the
+      // permit goes to the next waiter, so a losing acquire() in a race leaks none.
+      if (take_cancel_after_wake())
+        semaphore_.release();
+      throw_if_cancelled();
+    }
 
    protected:
     semaphore& semaphore_;
@@ -76,7 +84,7 @@ class semaphore {
   class acquire_guard_awaiter : public acquire_awaiter {
    public:
     using acquire_awaiter::acquire_awaiter;
-    scoped_permit await_resume() const {
+    scoped_permit await_resume() {
       acquire_awaiter::await_resume();
       return scoped_permit(semaphore_);
     }
