@@ -120,7 +120,7 @@ catch2_v3_installed() {
 clang_major() { clang++ -dumpversion 2>/dev/null | cut -d. -f1; }
 
 packages=(g++ clang clang-format cmake ninja-build pkg-config liburing-dev libbenchmark-dev
-  libasio-dev libcurl4-openssl-dev nlohmann-json3-dev python3 netcat-openbsd)
+  libasio-dev libcurl4-openssl-dev nlohmann-json3-dev python3 netcat-openbsd libssl-dev openssl)
 
 have_dpkg=1
 command -v dpkg-query >/dev/null 2>&1 || have_dpkg=0
@@ -152,7 +152,8 @@ elif ((!have_dpkg)) || [[ "$os_id" != debian && "$os_id" != ubuntu && "$os_like"
   fail "this script installs packages only on Debian and Ubuntu (found '${os_id}'). Install \
 by hand: g++ >= 12 or clang >= 14 (both for scripts/test.sh, with clang's sanitizer and \
 libFuzzer runtimes), CMake >= 3.25, Ninja, pkg-config, liburing >= 2.3 with its headers, \
-Catch2 v3, Google Benchmark, Asio, libcurl, nlohmann-json, python3 and netcat; then run \
+Catch2 v3, Google Benchmark, Asio, libcurl, nlohmann-json, OpenSSL 3 (headers and the openssl \
+command), python3 and netcat; then run \
 again with CORIO_SKIP_INSTALL=1."
 elif ((${#missing_names[@]} == 0)); then
   log "all packages already installed; no apt work needed."

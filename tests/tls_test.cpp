@@ -15,6 +15,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
 #include "support/io_uring_available.hpp"
 
@@ -37,6 +38,8 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::open_fd_count;
+using corio_test::pattern;
 namespace tls = corio::tls;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
@@ -67,8 +70,8 @@ class test_pki {
     std::string templ = (std::filesystem::temp_directory_path() / "corio-tls-XXXXXX").string();
     REQUIRE(::mkdtemp(templ.data()) != nullptr);
     dir_ = templ;
-    const char* script = R"(set -e
-cd "$1"
+    const char* script = R"(cd "$1" || exit 1
+(set -e
 key="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
 openssl req -x509 $key -keyout ca.key -out ca.pem -days 2 -subj "/CN=corio test CA"
 openssl req $key -keyout server.key -out server.csr -subj "/CN=localhost"
@@ -81,7 +84,7 @@ openssl req $key -keyout client.key -out client.csr -subj "/CN=corio test client
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
 ) 2>openssl.log || { cat openssl.log >&2; exit 1; }
 )";
-    corio_test::child_process sh({"sh", "-c", std::string("(") + script, "sh", dir_.string()});
+    corio_test::child_process sh({"sh", "-c", script, "sh", dir_.string()});
     REQUIRE(sh.wait() == 0);
   }
 
@@ -199,24 +202,6 @@ corio_test::child_process python_tls_client(std::uint16_t port, std::size_t coun
 
 corio::task<int> exit_status(corio_test::child_process& p) {
   co_return co_await corio::to_thread([&p] { return p.wait(); });
-}
-
-std::size_t open_fd_count() {
-  return static_cast<std::size_t>(std::distance(
-      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator()));
-}
-
-// Deterministic bytes that are not all alike, so misplaced chunks show.
-std::vector<std::byte> pattern(std::size_t n) {
-  std::vector<std::byte> out(n);
-  std::uint32_t x = 2463534242u;
-  for (auto& b : out) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = static_cast<std::byte>(x);
-  }
-  return out;
 }
 
 // Awaits `t`; the system_error it threw, or nothing.

@@ -2,7 +2,8 @@
 # Drives one consumer test: builds tests/consumer/<HOW>/main.cpp against corio the way a
 # user would, then runs it. Invoked by CTest as `cmake -D... -P run_consumer.cmake`.
 #
-#   HOW               install | find_package | add_subdirectory | pkg_config
+#   HOW               install | find_package | find_package_tls | add_subdirectory |
+#                     pkg_config
 #   CORIO_SOURCE_DIR  corio's source tree
 #   CORIO_BINARY_DIR  the build tree whose install rules are tested
 #   WORK_DIR          scratch directory for this consumer test; WORK_DIR/../prefix is the
@@ -57,7 +58,7 @@ if(HOW STREQUAL "install")
   return()
 endif()
 
-if(HOW STREQUAL "find_package")
+if(HOW STREQUAL "find_package" OR HOW STREQUAL "find_package_tls")
   build_project("${consumer_dir}" "-DCMAKE_PREFIX_PATH=${prefix}"
                 -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
                 -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
@@ -67,9 +68,20 @@ if(HOW STREQUAL "find_package")
   file(REAL_PATH "${corio_dir}" corio_dir)
   file(REAL_PATH "${prefix}/share/cmake/corio" expected_dir)
   if(NOT corio_dir STREQUAL expected_dir)
-    message(FATAL_ERROR "consumer.find_package: found corio in ${corio_dir}, not in ${expected_dir}")
+    message(FATAL_ERROR "consumer.${HOW}: found corio in ${corio_dir}, not in ${expected_dir}")
   endif()
   set(program "${build_dir}/consumer")
+  # corio::corio must not bring OpenSSL in; corio::tls must.
+  find_program(readelf NAMES readelf)
+  if(readelf)
+    execute_process(COMMAND "${readelf}" -d "${program}" OUTPUT_VARIABLE dynamic)
+    string(FIND "${dynamic}" "libssl" libssl_at)
+    if(HOW STREQUAL "find_package" AND NOT libssl_at EQUAL -1)
+      message(FATAL_ERROR "consumer.find_package: linking corio::corio brought in libssl")
+    elseif(HOW STREQUAL "find_package_tls" AND libssl_at EQUAL -1)
+      message(FATAL_ERROR "consumer.find_package_tls: corio::tls did not link libssl")
+    endif()
+  endif()
 elseif(HOW STREQUAL "add_subdirectory")
   build_project("${consumer_dir}" "-DCORIO_SOURCE_DIR=${CORIO_SOURCE_DIR}")
   set(program "${build_dir}/consumer")

@@ -14,6 +14,7 @@
 #include <catch2/matchers/catch_matchers_exception.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include "support/bytes_and_fds.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <sys/resource.h>
@@ -35,6 +36,8 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::open_fd_count;
+using corio_test::pattern;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 
@@ -42,19 +45,6 @@ namespace {
 
 std::string text_of(std::span<const std::byte> bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-// Deterministic bytes that are not all alike, so misplaced chunks show.
-std::vector<std::byte> pattern(std::size_t n) {
-  std::vector<std::byte> out(n);
-  std::uint32_t x = 2463534242u;
-  for (auto& b : out) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = static_cast<std::byte>(x);
-  }
-  return out;
 }
 
 // Echoes everything it reads until the peer ends its side, then ends its own.
@@ -79,11 +69,6 @@ corio::task<bool> throws(corio::task<T> t) {
     co_return true;
   }
   co_return false;
-}
-
-std::size_t open_fd_count() {
-  return static_cast<std::size_t>(std::distance(
-      std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator()));
 }
 
 }  // namespace
