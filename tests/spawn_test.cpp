@@ -18,6 +18,7 @@
 
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/leaks_expected.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
@@ -214,6 +215,18 @@ corio::task<std::string> await_handle_twice() {
   co_return "";
 }
 
+corio::task<std::string> await_moved_to_handle_twice() {
+  corio::join_handle<int> h = corio::spawn(value_after_yield(1));
+  co_await h;
+  corio::join_handle<int> moved = std::move(h);  // the "awaited" mark goes along
+  try {
+    co_await moved;
+  } catch (const std::logic_error& e) {
+    co_return e.what();
+  }
+  co_return "";
+}
+
 corio::task<bool> await_empty_handle() {
   corio::join_handle<int> h;
   try {
@@ -341,6 +354,19 @@ corio::task<int> spawn_many_counted() {
   co_return sum;
 }
 
+corio::task<> await_other(corio::join_handle<void>* other) {
+  co_await *other;
+}
+
+// A awaits B's handle and B awaits A's: a deadlock that run() finds when it
+// cancels them at its end. On 0.1 the cancellation bounced A -> B -> A until
+// the stack overflowed.
+corio::task<> join_each_other(corio::join_handle<void>* a, corio::join_handle<void>* b) {
+  *a = corio::spawn(await_other(b));
+  *b = corio::spawn(await_other(a));
+  co_await corio::sleep(0ms);
+}
+
 }  // namespace
 
 TEST_CASE("spawn: co_await on the join_handle gives the task's value", "[spawn][io_uring]") {
@@ -449,6 +475,7 @@ TEST_CASE("join_handle: awaiting a handle twice throws std::logic_error",
           "[spawn][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(await_handle_twice()).find("awaited already") != std::string::npos);
+  CHECK(corio::run(await_moved_to_handle_twice()).find("awaited already") != std::string::npos);
   CHECK(corio::run(await_empty_handle()));
 }
 
@@ -498,4 +525,15 @@ TEST_CASE("spawn: every spawned task's state and frame is freed (counted returns
   counted::reset_counts();
   CHECK(corio::run(spawn_many_counted()) == 4950);
   CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE(
+    "join_handle: two tasks awaiting each other's handle are a deadlock, not a stack overflow",
+    "[spawn][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // The two frames wait for each other forever, so run() must leave them suspended.
+  corio_test::leaks_expected leaks;
+  static corio::join_handle<void> a;  // outlive run(): the stuck tasks await them
+  static corio::join_handle<void> b;
+  CHECK_THROWS_AS(corio::run(join_each_other(&a, &b)), std::logic_error);
 }

@@ -31,6 +31,7 @@
 
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/leaks_expected.hpp"
 #include "support/storm.hpp"
 
 using namespace std::chrono_literals;
@@ -212,6 +213,31 @@ corio::task<int> storm_via_group(storm* s, int n) {
   co_return code;
 }
 
+corio::task<> wait_for_group(corio::task_group* g) {
+  co_await g->wait();
+}
+
+corio::task<std::string> child_waits_for_own_group() {
+  corio::task_group g;
+  g.spawn(wait_for_group(&g));
+  std::string what;
+  try {
+    co_await g.wait();  // rethrows the child's failure
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  co_return what;
+}
+
+// A child of `outer` waits for `inner`, whose child waits for `outer`: each
+// wait forwards the cancellation to the other group. On 0.1 that recursed
+// until the stack overflowed when run() cancelled them at its end.
+corio::task<> groups_wait_for_each_other(corio::task_group* outer, corio::task_group* inner) {
+  outer->spawn(wait_for_group(inner));
+  inner->spawn(wait_for_group(outer));
+  co_await corio::sleep(0ms);
+}
+
 }  // namespace
 
 TEST_CASE("task_group: wait() returns once every child has finished", "[task_group][io_uring]") {
@@ -289,4 +315,22 @@ TEST_CASE(
   CHECK(s.cancelled == n);
   CHECK(counted::active_count() == 0);
   CHECK(capture.reported.empty());
+}
+
+TEST_CASE("task_group: a child that waits for its own group gets std::logic_error",
+          "[task_group][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(child_waits_for_own_group()).find("its own group") != std::string::npos);
+}
+
+TEST_CASE(
+    "task_group: two groups whose children wait for each other are a deadlock, not a stack "
+    "overflow",
+    "[task_group][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // The two children wait for each other forever, so run() must leave them suspended.
+  corio_test::leaks_expected leaks;
+  static corio::task_group outer;  // outlive run(): the stuck children wait on them
+  static corio::task_group inner;
+  CHECK_THROWS_AS(corio::run(groups_wait_for_each_other(&outer, &inner)), std::logic_error);
 }

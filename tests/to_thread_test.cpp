@@ -7,6 +7,7 @@
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
+#include <corio/wait_for.hpp>
 
 #include <corio/detail/io_operation.hpp>
 
@@ -303,6 +304,29 @@ corio::task<int*> reference_result(int* target) {
   co_return &r;
 }
 
+corio::task<bool> slow_call_times_out(std::atomic<int>* ran) {
+  try {
+    co_await corio::wait_for(corio::to_thread([ran] {
+                               ++*ran;
+                               std::this_thread::sleep_for(200ms);
+                             }),
+                             10ms);
+  } catch (const corio::timeout_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+// Five 200 ms calls on one worker, each abandoned by wait_for after 10 ms:
+// the first may be running already, the queued ones must never start.
+corio::task<std::size_t> abandon_queued_calls(std::atomic<int>* ran) {
+  std::vector<corio::task<bool>> calls;
+  for (int i = 0; i < 5; ++i)
+    calls.push_back(slow_call_times_out(ran));
+  std::vector<bool> timed_out = co_await corio::gather(std::move(calls));
+  co_return static_cast<std::size_t>(std::count(timed_out.begin(), timed_out.end(), true));
+}
+
 }  // namespace
 
 TEST_CASE("to_thread: a result arrives while another task keeps the loop busy",
@@ -435,4 +459,15 @@ TEST_CASE("to_thread: arguments, results and exceptions are freed (counted retur
 TEST_CASE("to_thread: ten thousand calls all come back", "[to_thread][io_uring][threads][slow]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(sum_of_calls(10'000)) == 10'000 * 9'999 / 2);
+}
+
+TEST_CASE("to_thread: calls cancelled while still queued never run",
+          "[to_thread][io_uring][threads][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::atomic<int> ran{0};
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(corio::run(abandon_queued_calls(&ran), {.worker_threads = 1}) == 5);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(ran.load() < 5);   // on 0.1 all five ran,
+  CHECK(elapsed < 800ms);  // and run() took a second
 }

@@ -69,27 +69,20 @@ namespace detail {
 // still running (children not yet started never start), and is rethrown once
 // all have finished.
 template <class Derived, bool settled>
-class gather_awaiter_base : public cancellable, public context_owner {
+class gather_awaiter_base : public suspension, public context_owner {
  public:
-  gather_awaiter_base() noexcept : cancellable(&on_cancel), context_owner(&on_child_finished) {}
-  gather_awaiter_base(const gather_awaiter_base&) = delete;
-  gather_awaiter_base& operator=(const gather_awaiter_base&) = delete;
+  gather_awaiter_base() noexcept : suspension(&on_cancel), context_owner(&on_child_finished) {}
 
   bool await_ready() const noexcept { return self().child_count() == 0; }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> parent) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio::gather can only be awaited from a corio::task coroutine");
-    parent_context_ = parent.promise().context();
-    if (parent_context_->take_pending_cancel()) {
-      cancelled_before_start_ = true;
+    if (begin(parent))
       return false;
-    }
-    parent_ = parent;
-    parent_context_->park(this);
     const std::size_t n = self().child_count();
     children_ = std::make_unique<task_context[]>(n);
+    // Parked before the children start: one that runs inline may cancel us.
+    park();
     remaining_ = 1;  // until every child has started, so none resumes us early
     // Children left unstarted after a failure or a cancellation are freed
     // with the gather. started_ counts the running child too, so that a
@@ -103,7 +96,7 @@ class gather_awaiter_base : public cancellable, public context_owner {
       self().handle(i).resume();
     }
     if (--remaining_ == 0) {
-      parent_context_->unpark();
+      unpark();
       return false;
     }
     return true;
@@ -113,17 +106,15 @@ class gather_awaiter_base : public cancellable, public context_owner {
   // Rethrows what the gather as a whole must throw; returns normally when the
   // values can be collected.
   void finish() {
-    if (cancelled_before_start_)
-      throw cancelled_error();
     if constexpr (!settled) {
       if (failed_)
         std::rethrow_exception(self().promise(first_failure_).exception());
     }
-    if (parent_cancelled_) {
+    if (cancel_requested()) {
       // Without every child's value there is nothing to return.
       if (settled || started_ < self().child_count())
         throw cancelled_error();
-      parent_context_->keep_pending_cancel();  // every child finished anyway
+      keep_cancel_if_requested();  // every child finished anyway
     }
   }
 
@@ -152,17 +143,13 @@ class gather_awaiter_base : public cancellable, public context_owner {
       g.first_failure_ = static_cast<std::size_t>(child - g.children_.get());
       g.cancel_children();
     }
-    if (--g.remaining_ == 0) {
-      g.parent_context_->unpark();
-      return g.parent_;
-    }
+    if (--g.remaining_ == 0)
+      return g.unpark();
     return std::noop_coroutine();
   }
 
   static void on_cancel(cancellable* self) noexcept {
     auto& g = *static_cast<gather_awaiter_base*>(self);
-    if (g.parent_cancelled_)
-      return;
     g.parent_cancelled_ = true;
     g.cancel_children();
   }
@@ -176,13 +163,10 @@ class gather_awaiter_base : public cancellable, public context_owner {
 
   std::unique_ptr<task_context[]> children_;
   std::size_t started_ = 0;
-  std::coroutine_handle<> parent_;
-  task_context* parent_context_ = nullptr;
   std::size_t remaining_ = 0;
   std::size_t first_failure_ = 0;
   bool failed_ = false;
-  bool parent_cancelled_ = false;
-  bool cancelled_before_start_ = false;
+  bool parent_cancelled_ = false;  // stops starting children; cancel_requested() after the wait
 };
 
 template <bool settled, class... Ts>

@@ -5,7 +5,7 @@
 #include <corio/error.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/task.hpp>
-#include <corio/yield.hpp>
+#include <corio/yield.hpp>  // sleep(0s) is yield()
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/timer_heap.hpp>
@@ -23,42 +23,33 @@ namespace detail {
 // The clock is read once at most, where the sleep is made (none for sleep(0s)):
 // a deadline that passes between then and the await fires in the same turn's
 // timer pass.
-class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable {
+class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
  public:
   using clock = std::chrono::steady_clock;
   // The deadline of a sleep that is a yield.
   static constexpr clock::time_point yield_now = clock::time_point::min();
 
   explicit sleep_awaiter(clock::time_point deadline) noexcept
-      : timer_node(&on_fire), cancellable(&on_cancel), deadline_(deadline) {}
+      : timer_node(&on_fire), suspension(&on_cancel), deadline_(deadline) {}
   sleep_awaiter(sleep_awaiter&& other) noexcept
-      : timer_node(&on_fire), cancellable(&on_cancel), deadline_(other.deadline_) {}
-  // Only the state below lives in the frame of every sleeping task, so it is
-  // kept small: a million sleeps are a million of these.
+      : timer_node(&on_fire), suspension(&on_cancel), deadline_(other.deadline_) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio::sleep can only be awaited from a corio::task coroutine");
-    if (deadline_ == yield_now) {
-      cancelled_ = !yield_to_loop(h);
-      return !cancelled_;
-    }
     event_loop& loop = event_loop::current();
-    context_ = h.promise().context();
-    if (context_->take_pending_cancel()) {
-      cancelled_ = true;
+    if (begin(h))
       return false;
+    if (deadline_ == yield_now) {
+      loop.schedule(h);  // a yield, not parked: a cancellation now waits for the next suspension
+      return true;
     }
-    handle_ = h;
     loop.timers().add(this, deadline_);
-    context_->park(this);
-    cancelled_ = false;  // the heap holds the deadline from here on
+    park();
     return true;
   }
   void await_resume() const {
-    if (cancelled_)
+    if (cancel_requested())
       throw cancelled_error();
   }
 
@@ -69,25 +60,16 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public cancellable 
  private:
   // Both run on the loop's thread, from its timer pass or a cancellation.
   static void on_fire(timer_node* self) noexcept {
-    auto& s = *static_cast<sleep_awaiter*>(self);
-    s.context_->unpark();
-    event_loop::current_or_null()->schedule(s.handle_);
+    static_cast<sleep_awaiter*>(self)->wake(*event_loop::current_or_null());
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& s = *static_cast<sleep_awaiter*>(self);
     event_loop& loop = *event_loop::current_or_null();
     loop.timers().remove(&s);
-    s.cancelled_ = true;
-    s.context_->unpark();
-    loop.schedule(s.handle_);
+    s.wake(loop);
   }
 
-  task_context* context_ = nullptr;
-  std::coroutine_handle<> handle_;
-  union {
-    clock::time_point deadline_;  // until the sleep is armed
-    bool cancelled_;              // from then on
-  };
+  clock::time_point deadline_;
 };
 
 }  // namespace detail

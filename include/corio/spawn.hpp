@@ -34,11 +34,14 @@ template <class T>
 class join_handle {
  public:
   join_handle() noexcept = default;
-  join_handle(join_handle&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  join_handle(join_handle&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr))
+      , awaited_(std::exchange(other.awaited_, false)) {}
   join_handle& operator=(join_handle&& other) noexcept {
     if (this != &other) {
       reset();
       state_ = std::exchange(other.state_, nullptr);
+      awaited_ = std::exchange(other.awaited_, false);
     }
     return *this;
   }
@@ -56,39 +59,31 @@ class join_handle {
       state_->request_cancel();
   }
 
-  class awaiter : public detail::cancellable {
+  class awaiter : public detail::suspension {
    public:
     explicit awaiter(detail::typed_spawned_task<T>& state) noexcept
-        : cancellable(&on_cancel), state_(state) {}
+        : suspension(&on_cancel), state_(state) {}
     bool await_ready() const noexcept { return state_.done(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
-      context_ = h.promise().context();
-      if (context_->take_pending_cancel()) {  // propagate, then wait for the outcome
-        cancel_requested_ = true;
-        state_.request_cancel();
-      }
-      state_.set_joiner(h, context_);
-      context_->park(this);
+      if (begin(h))
+        state_.request_cancel();  // forward it, then wait for the outcome
+      state_.set_joiner(this);
+      park();
       return true;
     }
     T await_resume() {
       state_.mark_retrieved();
-      if (cancel_requested_ && !detail::is_cancellation(state_.promise().exception())) {
-        context_->keep_pending_cancel();  // the task finished anyway; the caller still gets it
-      }
+      if (!detail::is_cancellation(state_.promise().exception()))
+        keep_cancel_if_requested();  // the task finished anyway; the caller still gets it
       return state_.take();
     }
 
    private:
     static void on_cancel(cancellable* self) noexcept {
-      auto& a = *static_cast<awaiter*>(self);
-      a.cancel_requested_ = true;
-      a.state_.request_cancel();
+      static_cast<awaiter*>(self)->state_.request_cancel();
     }
     detail::typed_spawned_task<T>& state_;
-    detail::task_context* context_ = nullptr;
-    bool cancel_requested_ = false;
   };
 
   awaiter operator co_await() {
@@ -113,6 +108,7 @@ class join_handle {
   void reset() noexcept {
     if (state_ != nullptr)
       std::exchange(state_, nullptr)->release_handle();
+    awaited_ = false;
   }
 
   detail::typed_spawned_task<T>* state_ = nullptr;

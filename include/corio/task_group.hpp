@@ -13,6 +13,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <stdexcept>
 #include <utility>
 
 namespace corio {
@@ -69,45 +70,50 @@ class task_group final : private detail::task_group_state {
   /// Number of children still running.
   std::size_t size() const noexcept { return children_.size(); }
 
-  class wait_awaiter : public detail::cancellable {
+  class wait_awaiter : public detail::suspension {
    public:
-    explicit wait_awaiter(task_group& group) noexcept : cancellable(&on_cancel), group_(group) {}
+    explicit wait_awaiter(task_group& group) noexcept : suspension(&on_cancel), group_(group) {}
     bool await_ready() const noexcept { return group_.children_.empty(); }
     template <class Promise>
-    bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
-      context_ = h.promise().context();
-      if (context_->take_pending_cancel()) {
-        cancelled_ = true;
+    bool await_suspend(std::coroutine_handle<Promise> h) {
+      group_.check_not_a_child(h.promise().context());
+      if (begin(h))
         group_.cancel();
-      }
-      group_.waiter_ = h;
-      group_.waiter_context_ = context_;
-      context_->park(this);
+      group_.waiter_ = this;
+      park();
       return true;
     }
     void await_resume() {
       group_.cancelling_ = false;
       if (group_.first_error_)
         std::rethrow_exception(std::exchange(group_.first_error_, nullptr));
-      if (cancelled_)
+      if (cancel_requested())
         throw cancelled_error();
     }
 
    private:
     static void on_cancel(cancellable* self) noexcept {
-      auto& w = *static_cast<wait_awaiter*>(self);
-      w.cancelled_ = true;
-      w.group_.cancel();
+      static_cast<wait_awaiter*>(self)->group_.cancel();
     }
     task_group& group_;
-    detail::task_context* context_ = nullptr;
-    bool cancelled_ = false;
   };
 
   /// Waits until every child has finished; rethrows the first failure.
+  /// Throws: std::logic_error when called from one of the group's own
+  ///   children (it would wait for itself).
   [[nodiscard]] wait_awaiter wait() noexcept { return wait_awaiter(*this); }
 
  private:
+  void check_not_a_child(const detail::task_context* waiter) {
+    children_.for_each([waiter](detail::spawned_task::group_link& l) {
+      if (static_cast<const detail::task_context*>(&l.owner) == waiter) {
+        throw std::logic_error(
+            "corio::task_group::wait: called from a child of its own group, which would wait for "
+            "itself forever; await the group from the task that owns it");
+      }
+    });
+  }
+
   std::coroutine_handle<> child_finished(detail::spawned_task& child) noexcept override {
     children_.erase(child.link());
     child.set_group(nullptr);
@@ -119,17 +125,14 @@ class task_group final : private detail::task_group_state {
         cancel();
       }
     }
-    if (children_.empty() && waiter_) {
-      waiter_context_->unpark();
-      return std::exchange(waiter_, nullptr);
-    }
+    if (children_.empty() && waiter_ != nullptr)
+      return std::exchange(waiter_, nullptr)->unpark();
     return std::noop_coroutine();
   }
 
   detail::intrusive_list<detail::spawned_task::group_link> children_;
   std::exception_ptr first_error_;
-  std::coroutine_handle<> waiter_;
-  detail::task_context* waiter_context_ = nullptr;
+  detail::suspension* waiter_ = nullptr;
   bool cancelling_ = false;
 };
 

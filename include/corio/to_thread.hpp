@@ -10,6 +10,7 @@
 #include <corio/detail/result.hpp>
 #include <corio/detail/thread_pool.hpp>
 
+#include <atomic>
 #include <coroutine>
 #include <exception>
 #include <functional>
@@ -37,24 +38,34 @@ class result : public value_storage<T> {
   std::exception_ptr exception_;
 };
 
+template <class R, class Fn>
+class to_thread_awaiter;
+
 // One call on the pool. It is heap-allocated because it may outlive the task
 // that awaits it (a cancelled task stops waiting while the call runs on); it
-// is always deleted on the loop's thread, so only the remote queue synchronises.
+// is always deleted on the loop's thread, so only the remote queue and the
+// `abandoned` flag synchronise.
 template <class R, class Fn>
 class to_thread_job final : public thread_job {
  public:
-  explicit to_thread_job(Fn fn) : thread_job(&run_call, &deliver), fn_(std::move(fn)) {}
+  to_thread_job(Fn fn, event_loop& loop, to_thread_awaiter<R, Fn>& awaiter)
+      : thread_job(&run_call, &deliver), loop_(loop), awaiter_(&awaiter), fn_(std::move(fn)) {}
 
-  // Loop-thread state, written before the job is submitted.
-  event_loop* loop = nullptr;
-  task_context* context = nullptr;
-  std::coroutine_handle<> waiter;
-  bool abandoned = false;  // the awaiting task was cancelled
+  // Loop thread: the awaiting task was cancelled. A call that has not started
+  // never runs (asyncio drops a call its executor has not begun); one that
+  // runs finishes and its result is dropped.
+  void abandon() noexcept {
+    awaiter_ = nullptr;
+    abandoned_.store(true, std::memory_order_relaxed);
+  }
   result<R> outcome;
 
  private:
   static void run_call(thread_job* self) noexcept {
     auto& job = *static_cast<to_thread_job*>(self);
+    // Relaxed: a stale false only runs a call whose result is dropped anyway.
+    if (job.abandoned_.load(std::memory_order_relaxed))
+      return;
     try {
       if constexpr (std::is_void_v<R>) {
         std::invoke(job.fn_);
@@ -67,46 +78,38 @@ class to_thread_job final : public thread_job {
   }
   static void deliver(remote_node* self) noexcept {
     auto* job = static_cast<to_thread_job*>(self);
-    if (job->abandoned) {
+    if (job->awaiter_ == nullptr) {
       delete job;
       return;
     }
-    job->context->unpark();
-    job->loop->schedule(job->waiter);
+    job->awaiter_->wake(job->loop_);
   }
 
+  event_loop& loop_;
+  to_thread_awaiter<R, Fn>* awaiter_;  // null once abandoned
+  std::atomic<bool> abandoned_{false};
   Fn fn_;
 };
 
 template <class R, class Fn>
-class to_thread_awaiter final : public cancellable {
+class to_thread_awaiter final : public suspension {
  public:
-  explicit to_thread_awaiter(Fn fn) : cancellable(&on_cancel), fn_(std::move(fn)) {}
-  to_thread_awaiter(const to_thread_awaiter&) = delete;
-  to_thread_awaiter& operator=(const to_thread_awaiter&) = delete;
+  explicit to_thread_awaiter(Fn fn) : suspension(&on_cancel), fn_(std::move(fn)) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio::to_thread can only be awaited from a corio::task coroutine");
     event_loop& loop = event_loop::current();
-    task_context* context = h.promise().context();
-    if (context->take_pending_cancel()) {
-      cancelled_ = true;
+    if (begin(h))
       return false;
-    }
-    auto job = std::make_unique<to_thread_job<R, Fn>>(std::move(fn_));
-    job->loop = &loop;
-    job->context = context;
-    job->waiter = h;
+    auto job = std::make_unique<to_thread_job<R, Fn>>(std::move(fn_), loop, *this);
     loop.submit_job(job.get());
     job_ = job.release();
-    context->park(this);
+    park();
     return true;
   }
   R await_resume() {
-    if (cancelled_)
+    if (cancel_requested())
       throw cancelled_error();
     std::unique_ptr<to_thread_job<R, Fn>> job(job_);
     return job->outcome.take();
@@ -115,15 +118,12 @@ class to_thread_awaiter final : public cancellable {
  private:
   static void on_cancel(cancellable* self) noexcept {
     auto& a = *static_cast<to_thread_awaiter*>(self);
-    a.cancelled_ = true;
-    a.job_->abandoned = true;  // the loop deletes it when the call returns
-    a.job_->context->unpark();
-    a.job_->loop->schedule(a.job_->waiter);
+    a.job_->abandon();  // the loop deletes it when the worker hands it back
+    a.wake(*event_loop::current_or_null());
   }
 
   Fn fn_;
   to_thread_job<R, Fn>* job_ = nullptr;
-  bool cancelled_ = false;
 };
 
 }  // namespace detail
@@ -140,8 +140,9 @@ class to_thread_awaiter final : public cancellable {
 /// by polling.
 ///
 /// Cancellation: cancelling the awaiting task makes it resume at once with
-///   cancelled_error, but the call itself cannot be interrupted: it runs to
-///   its end on its worker and its result is dropped. When run() ends, the loop
+///   cancelled_error. A call still queued (every worker busy) never runs; a
+///   call already running cannot be interrupted: it runs to its end on its
+///   worker and its result is dropped. When run() ends, the loop
 ///   waits for calls still running. Do not use to_thread for work that never
 ///   returns (a blocking accept with no timeout): it would hold a worker and
 ///   delay shutdown.

@@ -20,10 +20,10 @@ namespace detail {
 
 // Runs the child as its own unit beside a timer; the timer cancels the child.
 template <class T>
-class wait_for_awaiter final : public cancellable, public timer_node, public context_owner {
+class wait_for_awaiter final : public suspension, public timer_node, public context_owner {
  public:
   wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
-      : cancellable(&on_cancel)
+      : suspension(&on_cancel)
       , timer_node(&on_timeout)
       , context_owner(&on_child_finished)
       , task_(std::move(t))
@@ -31,44 +31,37 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
       , child_(this) {
     task_access::check_awaitable(task_, "corio::wait_for");
   }
-  wait_for_awaiter(const wait_for_awaiter&) = delete;
-  wait_for_awaiter& operator=(const wait_for_awaiter&) = delete;
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> parent) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio::wait_for can only be awaited from a corio::task coroutine");
     loop_ = &event_loop::current();
-    parent_context_ = parent.promise().context();
-    if (parent_context_->take_pending_cancel()) {
-      cancelled_before_start_ = true;
+    if (begin(parent))
       return false;
-    }
-    parent_ = parent;
-    parent_context_->park(this);
     loop_->timers().add(this, deadline_);
+    park();
     auto h = task_access::handle(task_);
     h.promise().start_as_root(&child_);
+    started_ = true;
     starting_ = true;
     h.resume();
     starting_ = false;
     if (finished_) {
-      parent_context_->unpark();
+      unpark();
       return false;
     }
     return true;
   }
 
   T await_resume() {
-    if (cancelled_before_start_)
-      throw cancelled_error();
+    if (!started_)
+      throw cancelled_error();  // it was pending: the task never started
     auto& promise = task_access::handle(task_).promise();
     const bool child_cancelled = is_cancellation(promise.exception());
-    if (timed_out_ && !parent_cancelled_ && child_cancelled)
+    if (timed_out_ && !cancel_requested() && child_cancelled)
       throw timeout_error();
-    if (parent_cancelled_ && !child_cancelled)
-      parent_context_->keep_pending_cancel();
+    if (!child_cancelled)
+      keep_cancel_if_requested();
     return promise.take();
   }
 
@@ -81,8 +74,7 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
       w.loop_->timers().remove(&w);
     if (w.starting_)
       return std::noop_coroutine();  // await_suspend resumes the parent
-    w.parent_context_->unpark();
-    return w.parent_;
+    return w.unpark();
   }
   static void on_timeout(timer_node* self) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);
@@ -91,7 +83,6 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);
-    w.parent_cancelled_ = true;
     if (w.armed())
       w.loop_->timers().remove(&w);
     w.child_.request_cancel();
@@ -101,13 +92,10 @@ class wait_for_awaiter final : public cancellable, public timer_node, public con
   std::chrono::steady_clock::time_point deadline_;
   task_context child_;
   event_loop* loop_ = nullptr;
-  std::coroutine_handle<> parent_;
-  task_context* parent_context_ = nullptr;
+  bool started_ = false;
   bool starting_ = false;
   bool finished_ = false;
   bool timed_out_ = false;
-  bool parent_cancelled_ = false;
-  bool cancelled_before_start_ = false;
 };
 
 }  // namespace detail

@@ -15,6 +15,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 namespace corio::detail {
@@ -59,12 +60,17 @@ class task_context {
 
   void set_owner(context_owner* owner) noexcept { owner_ = owner; }
 
+  // Delivers the request to the parked leaf, at most once per parking: a
+  // second request while that leaf is still parked is already being served.
+  // This also ends cycles: A's leaf awaits B and forwards the cancel to B,
+  // whose leaf awaits A and forwards it back, where it stops.
   void request_cancel() noexcept {
-    if (cancellable* leaf = parked_on()) {
+    if ((state_ & cancel_bit) != 0)
+      return;  // pending already, or delivered to the leaf parked now
+    cancellable* leaf = parked_on();
+    state_ |= cancel_bit;
+    if (leaf != nullptr)
       leaf->cancel();
-    } else {
-      state_ = pending;
-    }
   }
 
   // A leaf calls this before suspending: true means a cancellation is due and
@@ -75,12 +81,17 @@ class task_context {
     state_ = idle;
     return true;
   }
-  // A leaf whose cancellation lost a race (the operation finished first)
-  // keeps the request for the next suspension point.
+  // A leaf whose wait ended without honouring a cancellation (the operation
+  // finished first) keeps the request for the next suspension point.
   void keep_pending_cancel() noexcept { state_ = pending; }
 
-  void park(cancellable* leaf) noexcept { state_ = reinterpret_cast<std::uintptr_t>(leaf); }
-  void unpark() noexcept { state_ = idle; }
+  // `cancelled`: the leaf has taken a pending request already, so this
+  // parking counts as delivered.
+  void park(cancellable* leaf, bool cancelled) noexcept {
+    state_ = reinterpret_cast<std::uintptr_t>(leaf) | (cancelled ? cancel_bit : 0);
+  }
+  // Returns whether a cancellation was delivered during the parking.
+  bool unpark() noexcept { return (std::exchange(state_, idle) & cancel_bit) != 0; }
   bool parked() const noexcept { return parked_on() != nullptr; }
 
   std::coroutine_handle<> finished(task_promise_base& promise) noexcept {
@@ -88,16 +99,84 @@ class task_context {
   }
 
  private:
-  // Idle, pending or parked are exclusive: a leaf parks only after taking the
-  // pending request, and a request made while parked goes to the leaf.
+  // The parked leaf's address (leaves are pointer-aligned, so bit 0 is free)
+  // and, in bit 0, whether a request was made: with no leaf that is a pending
+  // request; with a leaf, the request was delivered to it. A leaf parks only
+  // after taking the pending request, so idle, pending and parked are exclusive.
   static constexpr std::uintptr_t idle = 0;
-  static constexpr std::uintptr_t pending = 1;  // never a leaf's address
+  static constexpr std::uintptr_t cancel_bit = 1;
+  static constexpr std::uintptr_t pending = cancel_bit;
   cancellable* parked_on() const noexcept {
-    return state_ > pending ? reinterpret_cast<cancellable*>(state_) : nullptr;
+    return reinterpret_cast<cancellable*>(state_ & ~cancel_bit);
   }
 
   std::uintptr_t state_ = idle;
   context_owner* owner_ = nullptr;
+};
+
+// The one suspension protocol of every leaf awaiter (a sleep, an I/O
+// operation, a primitive wait, a to_thread call, a join, a combinator waiting
+// on its children). In await_suspend:
+//
+//   if (begin(h)) return false;   // a pending cancellation: complete with
+//                                 // cancelled_error (or, for a leaf that must
+//                                 // wait for what it cancels, forward it and park)
+//   ... start the wait: everything that can throw (allocate, submit, link) ...
+//   park();                       // last: from here on the wait can be cancelled
+//   return true;
+//
+// Whoever ends the wait calls unpark(), then resumes or schedules the
+// coroutine it returns (wake(loop) does both). The cancel hook (the function
+// given to the constructor) runs at most once per parking and must not resume
+// the task inline: it ends the wait through unpark(), or starts something
+// whose completion does. After the wait, cancel_requested() says whether a
+// cancellation reached it; a leaf whose outcome did not honour it (the
+// operation finished first) calls keep_cancel_if_requested(), so the request
+// waits for the next suspension point and is never lost.
+class suspension : public cancellable {
+ public:
+  explicit suspension(cancel_fn on_cancel) noexcept : cancellable(on_cancel) {}
+  suspension(const suspension&) = delete;
+  suspension& operator=(const suspension&) = delete;
+
+  // Ends the wait; returns the coroutine to resume or to schedule.
+  std::coroutine_handle<> unpark() noexcept {
+    if (context_->unpark())
+      cancel_requested_ = true;
+    return handle_;
+  }
+  // Ends the wait and queues the task on `loop` (any type with schedule()).
+  template <class Loop>
+  void wake(Loop& loop) {
+    loop.schedule(unpark());
+  }
+
+  bool cancel_requested() const noexcept { return cancel_requested_; }
+  task_context* context() const noexcept { return context_; }
+
+ protected:
+  // Binds the wait to the awaiting task; true if a cancellation was pending.
+  template <class Promise>
+  bool begin(std::coroutine_handle<Promise> h) noexcept {
+    static_assert(std::is_base_of_v<task_promise_base, Promise>,
+                  "corio awaitables can only be awaited from a corio::task coroutine");
+    context_ = h.promise().context();
+    handle_ = h;
+    cancel_requested_ = context_->take_pending_cancel();
+    return cancel_requested_;
+  }
+  void park() noexcept { context_->park(this, cancel_requested_); }
+  // For a leaf that takes a cancellation outside begin() and the cancel hook.
+  void set_cancel_requested() noexcept { cancel_requested_ = true; }
+  void keep_cancel_if_requested() noexcept {
+    if (cancel_requested_)
+      context_->keep_pending_cancel();
+  }
+
+ private:
+  task_context* context_ = nullptr;
+  std::coroutine_handle<> handle_;
+  bool cancel_requested_ = false;
 };
 
 }  // namespace corio::detail

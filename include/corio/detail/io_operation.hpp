@@ -37,10 +37,10 @@ namespace corio::detail {
 // `prep` is stored here and called in place, so state it captures by value
 // (a sockaddr, an iovec, a path) lives as long as the operation.
 template <class Prep>
-class io_operation final : public completion, public cancellable {
+class io_operation final : public completion, public suspension {
  public:
   explicit io_operation(Prep prep) noexcept(std::is_nothrow_move_constructible_v<Prep>)
-      : completion(&on_complete), cancellable(&on_cancel), prep_(std::move(prep)) {}
+      : completion(&on_complete), suspension(&on_cancel), prep_(std::move(prep)) {}
   io_operation(const io_operation&) = delete;
   io_operation& operator=(const io_operation&) = delete;
 
@@ -48,36 +48,30 @@ class io_operation final : public completion, public cancellable {
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio operations can only be awaited from a corio::task coroutine");
     loop_ = &event_loop::current();
-    context_ = h.promise().context();
-    if (context_->take_pending_cancel()) {
+    if (begin(h)) {
       result_ = -ECANCELED;
       return false;
     }
     io_uring_sqe* sqe = loop_->get_sqe();
     prep_(sqe);
     loop_->start_operation(sqe, this);
-    handle_ = h;
-    context_->park(this);
+    park();
     return true;
   }
 
-  int await_resume() const {
+  int await_resume() {
     if (result_ == -ECANCELED)
       throw cancelled_error();
+    keep_cancel_if_requested();  // the operation finished before the cancel reached it
     return result_;
   }
 
  private:
   static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
     auto& op = *static_cast<io_operation*>(self);
-    op.result_ = op.cancel_sent_ && interrupted(cqe.res) ? -ECANCELED : cqe.res;
-    op.context_->unpark();
-    if (op.cancel_sent_ && op.result_ != -ECANCELED)
-      op.context_->keep_pending_cancel();
-    op.loop_->schedule(op.handle_);
+    op.wake(*op.loop_);  // from here cancel_requested() says whether a cancel was sent
+    op.result_ = op.cancel_requested() && interrupted(cqe.res) ? -ECANCELED : cqe.res;
   }
   // An operation the kernel runs in an io-wq worker (an open of a FIFO, a
   // statx or read on a slow file system) is cancelled by a signal to that
@@ -89,9 +83,6 @@ class io_operation final : public completion, public cancellable {
 
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
-    if (op.cancel_sent_)
-      return;
-    op.cancel_sent_ = true;
     io_uring_sqe* sqe = op.loop_->get_sqe();
     io_uring_prep_cancel(sqe, static_cast<completion*>(&op), 0);
     io_uring_sqe_set_data64(sqe, 0);
@@ -99,10 +90,7 @@ class io_operation final : public completion, public cancellable {
 
   Prep prep_;
   event_loop* loop_ = nullptr;
-  task_context* context_ = nullptr;
-  std::coroutine_handle<> handle_;
   int result_ = 0;
-  bool cancel_sent_ = false;
 };
 
 // Example: int res = co_await io_op([&](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });

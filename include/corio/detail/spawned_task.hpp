@@ -105,11 +105,8 @@ class spawned_task : public live_task {
   }
   void mark_retrieved() noexcept { retrieved_ = true; }
 
-  // A coroutine that awaits the end of the task (one at most).
-  void set_joiner(std::coroutine_handle<> h, task_context* context) noexcept {
-    joiner_ = h;
-    joiner_context_ = context;
-  }
+  // The wait of the coroutine that awaits the end of the task (one at most).
+  void set_joiner(suspension* joiner) noexcept { joiner_ = joiner; }
 
   // Group membership (see task_group.hpp).
   class group_link : public list_hook {
@@ -134,8 +131,7 @@ class spawned_task : public live_task {
   event_loop& loop_;
   destroy_fn destroy_;
   task_promise_base* promise_ = nullptr;
-  std::coroutine_handle<> joiner_;
-  task_context* joiner_context_ = nullptr;
+  suspension* joiner_ = nullptr;
   task_group_state* group_ = nullptr;
   group_link link_{*this};
   bool done_ = false;
@@ -160,11 +156,10 @@ inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, ta
   std::coroutine_handle<> next = std::noop_coroutine();
   if (s.group_ != nullptr)
     next = s.group_->child_finished(s);
-  if (s.joiner_) {
-    s.joiner_context_->unpark();
+  if (s.joiner_ != nullptr) {
     if (next != std::noop_coroutine())
       s.loop_.schedule(next);
-    next = std::exchange(s.joiner_, nullptr);
+    next = std::exchange(s.joiner_, nullptr)->unpark();
   }
   // Destroying the frame here is allowed: it is suspended at its final point.
   if (!s.handle_alive_ && s.group_ == nullptr)

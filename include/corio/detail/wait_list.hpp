@@ -13,7 +13,6 @@
 
 #include <coroutine>
 #include <thread>
-#include <type_traits>
 
 namespace corio::detail {
 
@@ -40,57 +39,46 @@ class loop_affinity {
 // A task parked on a primitive. Waking it hands it what it waited for (the
 // primitive does that before calling wake()); cancelling it removes it from
 // the list, so a cancelled waiter never receives, and so never loses, anything.
-class waiter : public list_hook, public cancellable {
+class waiter : public list_hook, public suspension {
  public:
-  waiter() noexcept : cancellable(&on_cancel) {}
-  waiter(const waiter&) = delete;
-  waiter& operator=(const waiter&) = delete;
+  waiter() noexcept : suspension(&on_cancel) {}
 
   // Parks the task on `list`; false if a pending cancellation is due instead.
   template <class Promise>
   bool park(std::coroutine_handle<Promise> h, intrusive_list<waiter>& list) {
-    static_assert(std::is_base_of_v<task_promise_base, Promise>,
-                  "corio primitives can only be awaited from a corio::task coroutine");
     loop_ = &event_loop::current();
-    context_ = h.promise().context();
-    if (context_->take_pending_cancel()) {
-      cancelled_ = true;
+    if (begin(h))
       return false;
-    }
-    handle_ = h;
     list_ = &list;
     list.push_back(*this);
-    context_->park(this);
+    suspension::park();
     return true;
   }
   // Called by the primitive after removing this waiter from its list.
-  void wake() noexcept {
-    context_->unpark();
-    loop_->schedule(handle_);
-  }
+  void wake() noexcept { suspension::wake(*loop_); }
   void throw_if_cancelled() const {
-    if (cancelled_)
+    if (cancel_requested())
       throw cancelled_error();
   }
 
  protected:
   // For a waiter that does more than leave its list when cancelled.
-  explicit waiter(cancel_fn fn) noexcept : cancellable(fn) {}
+  explicit waiter(cancel_fn fn) noexcept : suspension(fn) {}
   // Moves this waiter, parked and off any list, to the back of `list`.
   void requeue(intrusive_list<waiter>& list) noexcept {
     list_ = &list;
     list.push_back(*this);
   }
   void leave_list() noexcept { list_->erase(*this); }
-  void set_cancelled() noexcept { cancelled_ = true; }
-  bool cancelled() const noexcept { return cancelled_; }
+  void set_cancelled() noexcept { set_cancel_requested(); }
+  bool cancelled() const noexcept { return cancel_requested(); }
   // In await_resume after a wake(): a cancellation requested between the wake
   // and now is delivered here (true), so the waiter must give back what it was
   // handed before throwing.
   bool take_cancel_after_wake() noexcept {
-    if (cancelled_ || context_ == nullptr || !context_->take_pending_cancel())
+    if (cancel_requested() || context() == nullptr || !context()->take_pending_cancel())
       return false;
-    cancelled_ = true;
+    set_cancel_requested();
     return true;
   }
 
@@ -98,15 +86,11 @@ class waiter : public list_hook, public cancellable {
   static void on_cancel(cancellable* self) noexcept {
     auto& w = *static_cast<waiter*>(self);
     w.list_->erase(w);
-    w.cancelled_ = true;
     w.wake();
   }
 
   event_loop* loop_ = nullptr;
-  task_context* context_ = nullptr;
-  std::coroutine_handle<> handle_;
   intrusive_list<waiter>* list_ = nullptr;
-  bool cancelled_ = false;
 };
 
 }  // namespace corio::detail
