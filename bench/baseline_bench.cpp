@@ -73,6 +73,7 @@ class [[nodiscard]] task {
     long value = 0;
     std::coroutine_handle<> continuation;
     join_counter* join = nullptr;
+    bool done = false;
 
     task get_return_object() {
       return task(std::coroutine_handle<promise_type>::from_promise(*this));
@@ -82,6 +83,7 @@ class [[nodiscard]] task {
       bool await_ready() noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
         promise_type& p = h.promise();
+        p.done = true;
         if (p.continuation)
           return p.continuation;
         if (p.join != nullptr && --p.join->remaining == 0)
@@ -247,6 +249,38 @@ task pong(channel& in, channel& out, long rounds) {
   }
   co_return v;
 }
+// Bare spawn: the task goes on the ready queue; a join resumes the joiner
+// from the task's final suspension, or at once if it is done.
+struct join {
+  task& t;
+  bool await_ready() noexcept { return t.handle().promise().done; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { t.handle().promise().continuation = h; }
+  long await_resume() noexcept { return t.handle().promise().value; }
+};
+
+task spawn_round(long n, double* seconds) {
+  const auto start = bench::clock::now();
+  long sum = 0;
+  {
+    std::vector<task> spawned;
+    spawned.reserve(static_cast<std::size_t>(n));
+    for (long i = 0; i < n; ++i) {
+      spawned.push_back(index_task(i));
+      ready->push(spawned.back().handle());
+    }
+    for (task& t : spawned)
+      sum += co_await join{t};
+  }
+  *seconds = bench::seconds_since(start);
+  co_return sum;
+}
+
+task spawn_two_rounds(long n, double* values) {
+  long a = co_await spawn_round(n, &values[0]);
+  long b = co_await spawn_round(n, &values[1]);
+  co_return a + b;
+}
+
 // A yield: back of the ready queue, resumed by run()'s loop.
 struct yield_awaiter {
   bool await_ready() noexcept { return false; }
@@ -281,20 +315,25 @@ task ping_pong(long rounds) {
 
 // W1 floor: bare spawn + gather of n trivial tasks, in a fresh child process.
 void BM_baseline_bare_gather(benchmark::State& state) {
-  const long n = state.range(0);
-  for (auto _ : state) {
-    const bench::child_report r = bench::run_in_child([n](double* v) {
-      const long sum = bare::run(bare::w1_two_rounds(n, v));
-      if (sum != n * (n - 1))
-        throw std::runtime_error("bare W1: wrong sum");
-    });
-    if (bench::skip_if_failed(state, r))
-      return;
-    bench::report_spawn_gather(state, r, n);
-  }
-  state.SetItemsProcessed(state.iterations() * n);
+  bench::run_two_rounds_in_child(state, [](long n, double* v) {
+    if (bare::run(bare::w1_two_rounds(n, v)) != n * (n - 1))
+      throw std::runtime_error("bare W1: wrong sum");
+  });
 }
 BENCHMARK(BM_baseline_bare_gather)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Spawn + await floor: n bare tasks put on the ready queue, then joined in order.
+void BM_baseline_bare_spawn_await(benchmark::State& state) {
+  bench::run_two_rounds_in_child(state, [](long n, double* v) {
+    if (bare::run(bare::spawn_two_rounds(n, v)) != n * (n - 1))
+      throw std::runtime_error("bare spawn + await: wrong sum");
+  });
+}
+BENCHMARK(BM_baseline_bare_spawn_await)
     ->Arg(1'000'000)
     ->Iterations(1)
     ->UseManualTime()

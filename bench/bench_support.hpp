@@ -150,6 +150,21 @@ inline void report_spawn_gather(benchmark::State& state, const child_report& r, 
   state.counters["allocs_per_item"] = r.allocations / (2.0 * static_cast<double>(n));
 }
 
+// A case of two rounds over state.range(0) tasks (W1, spawn + await) in a
+// fresh child process: `fn(n, values)` stores each round's seconds in
+// values[0] and values[1].
+template <class Fn>
+void run_two_rounds_in_child(benchmark::State& state, Fn fn) {
+  const long n = state.range(0);
+  for (auto _ : state) {
+    const child_report r = run_in_child([&](double* v) { fn(n, v); });
+    if (skip_if_failed(state, r))
+      return;
+    report_spawn_gather(state, r, n);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
 // W2's report: the wall time, the overhead over the 100 ms sleep, the child's
 // peak RSS and allocations per sleep.
 inline void report_sleep_fan_out(benchmark::State& state, const child_report& r, long n) {

@@ -43,15 +43,7 @@ corio::task<> w1_two_rounds(long n, double* values) {
 // W1: time of the first round (a fresh process) is the benchmark's time; the
 // counters give ns per task for both rounds and the peak RSS growth.
 void BM_gather_w1_spawn_gather(benchmark::State& state) {
-  const long n = state.range(0);
-  for (auto _ : state) {
-    const bench::child_report r =
-        bench::run_in_child([n](double* v) { corio::run(w1_two_rounds(n, v)); });
-    if (bench::skip_if_failed(state, r))
-      return;
-    bench::report_spawn_gather(state, r, n);
-  }
-  state.SetItemsProcessed(state.iterations() * n);
+  bench::run_two_rounds_in_child(state, [](long n, double* v) { corio::run(w1_two_rounds(n, v)); });
 }
 BENCHMARK(BM_gather_w1_spawn_gather)
     ->Arg(1'000'000)

@@ -29,7 +29,7 @@ PARTS = ["corio", "asio", "python", "w3", "w6", "c1"]
 
 # Google Benchmark cases that fork a child per run (W1, W2, W3): one run each
 # in quick mode, as each is a single long measurement.
-HEAVY = "spawn_gather|bare_gather|fan_out/|timeout_each|timer_heap|count_demo"
+HEAVY = "spawn_gather|bare_gather|spawn_await/|fan_out/|timeout_each|timer_heap|count_demo"
 
 
 def log(msg):
@@ -281,6 +281,10 @@ def report(build, full, elapsed):
                 floor_pattern and corio.get(floor_pattern, "allocs_per_item"),
                 asio_pattern and ae.get(asio_pattern, "allocs_per_item"))
 
+    def per_item_ns(g, pattern):
+        v = g.get(pattern, "items_per_second")
+        return v and 1e9 / v
+
     # W1
     for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
         c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", field)
@@ -302,6 +306,25 @@ def report(build, full, elapsed):
         ae.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"),
         au.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"), py("w1", "peak_rss_MB", 1000000),
         target=[("≤ 1.2× bare", ratio(c, b), 1.2)])
+
+    # spawn + await one join_handle each (bare spawn: one heap frame per task, a FIFO queue)
+    for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
+        c = corio.get(r"^BM_spawn_await/1000000", field)
+        b = corio.get(r"^BM_baseline_bare_spawn_await/1000000", field)
+        row(f"spawn + await 1M, ns/task, {label} round", c, b, None, None, None,
+            target=[("≤ 1.2× bare spawn", ratio(c, b), 1.2)],
+            allocs=allocs(r"^BM_spawn_await/1000000", r"^BM_baseline_bare_spawn_await/1000000"))
+    c = corio.get(r"^BM_spawn_await/1000000", "peak_rss_MB")
+    b = corio.get(r"^BM_baseline_bare_spawn_await/1000000", "peak_rss_MB")
+    row("spawn + await 1M, peak RSS growth, MB", c, b, None, None, None)
+
+    # A yield through the loop (bare yield: one resume through a FIFO ready queue)
+    for tasks in (1, 64):
+        b = per_item_ns(corio, rf"^BM_baseline_bare_yield/{tasks}$")
+        for name, label in [("BM_yield", "yield()"), ("BM_yield_sleep_zero", "sleep(0s)")]:
+            c = per_item_ns(corio, rf"^{name}/{tasks}$")
+            row(f"{label} round trip, {tasks} task{'s' if tasks > 1 else ''}, ns", c, b, None, None, None,
+                target=[("≤ 2× bare yield", ratio(c, b), 2.0)], allocs=allocs(rf"^{name}/{tasks}$"))
 
     # W2
     for n, label in [(100000, "100k"), (1000000, "1M")]:
@@ -357,9 +380,6 @@ def report(build, full, elapsed):
         lower=False, target=[("≥ 0.7× raw", ratio(c1w, f), -0.7)])
 
     # W5
-    def per_item_ns(g, pattern):
-        v = g.get(pattern, "items_per_second")
-        return v and 1e9 / v
     c = per_item_ns(corio, r"^BM_queue_ping_pong/1000000")
     row("W5 ping-pong through queue(1), ns/hand-off", c, per_item_ns(corio, r"^BM_baseline_bare_ping_pong"),
         per_item_ns(ae, r"^BM_asio_ping_pong"), per_item_ns(au, r"^BM_asio_ping_pong"),

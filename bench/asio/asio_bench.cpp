@@ -64,18 +64,11 @@ double w1_round(asio::io_context& ioc, long n) {
 }
 
 void BM_asio_spawn_gather(benchmark::State& state) {
-  const long n = state.range(0);
-  for (auto _ : state) {
-    const bench::child_report r = bench::run_in_child([n](double* v) {
-      asio::io_context ioc(1);
-      v[0] = w1_round(ioc, n);
-      v[1] = w1_round(ioc, n);
-    });
-    if (bench::skip_if_failed(state, r))
-      return;
-    bench::report_spawn_gather(state, r, n);
-  }
-  state.SetItemsProcessed(state.iterations() * n);
+  bench::run_two_rounds_in_child(state, [](long n, double* v) {
+    asio::io_context ioc(1);
+    v[0] = w1_round(ioc, n);
+    v[1] = w1_round(ioc, n);
+  });
 }
 BENCHMARK(BM_asio_spawn_gather)
     ->Arg(1'000'000)

@@ -6,6 +6,7 @@
 #include <corio/task.hpp>
 
 #include <corio/detail/cancellation.hpp>
+#include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/intrusive_list.hpp>
 #include <corio/detail/ready_queue.hpp>
 #include <corio/detail/remote_queue.hpp>
@@ -88,6 +89,7 @@ class event_loop {
               detail::describe_setup_error(-res, detail::io_uring_disabled_sysctl()));
     }
     current_ = this;
+    detail::frame_cache::loop_started();
   }
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
@@ -120,6 +122,7 @@ class event_loop {
         wait_for_completions(true, ten_ms);
     }
     current_ = nullptr;
+    detail::frame_cache::loop_ended();  // the cached frames go back to the heap
   }
 
   /// Runs `main` to its end on this loop and returns its value or rethrows

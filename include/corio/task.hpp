@@ -3,10 +3,13 @@
 #pragma once
 
 #include <corio/detail/cancellation.hpp>
+#include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/result.hpp>
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -42,6 +45,24 @@ class task_promise_base {
   std::suspend_always initial_suspend() noexcept { return {}; }
   final_awaiter final_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  // Frames come from the loop's frame cache; a coroutine declared with
+  // (std::allocator_arg_t, const Alloc&, ...), as a function or a member,
+  // gets its frame from that allocator.
+  static void* operator new(std::size_t n) { return frame_allocator::allocate(n); }
+  template <class Alloc, class... Args>
+  static void* operator new(std::size_t n, std::allocator_arg_t, const Alloc& alloc,
+                            const Args&...) {
+    return frame_allocator::allocate(n, alloc);
+  }
+  template <class Self, class Alloc, class... Args>
+  static void* operator new(std::size_t n, const Self&, std::allocator_arg_t, const Alloc& alloc,
+                            const Args&...) {
+    return frame_allocator::allocate(n, alloc);
+  }
+  static void operator delete(void* frame, std::size_t n) noexcept {
+    frame_allocator::deallocate(frame, n);
+  }
 
   task_context* context() const noexcept { return context_; }
   const std::exception_ptr& exception() const noexcept { return exception_; }

@@ -8,6 +8,7 @@
 #include <corio/task.hpp>
 
 #include <corio/detail/cancellation.hpp>
+#include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/intrusive_list.hpp>
 
 #include <coroutine>
@@ -177,6 +178,10 @@ class typed_spawned_task final : public spawned_task {
     spawned_task::start(h.promise(), h);
   }
   T take() { return task_access::handle(task_).promise().take(); }
+
+  // Recycled through the frame cache, as the task frames are.
+  static void* operator new(std::size_t n) { return frame_cache::allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_cache::deallocate(p, n); }
 
  private:
   static void destroy(spawned_task* self) noexcept {
