@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # scripts/bench.sh: build corio's benchmarks in Release and run them beside their
-# references (bare/raw liburing floors, Asio epoll and io_uring, Python asyncio),
-# then print one markdown table (also written to build/bench/results.md).
+# references (bare/raw liburing floors, Asio epoll and io_uring, Python asyncio; for
+# W6 also corio forced onto its epoll backend beside a plain epoll server), then
+# print one markdown table (also written to build/bench/results.md).
 #
 # Usage: scripts/bench.sh [--full] [--only PARTS] [--report-only] [--no-build]
 #   (default)      quick mode: about 5 minutes on 2 cores; W1 at 1M tasks and W2 at
@@ -33,7 +34,7 @@ while (($#)); do
       ;;
     --no-build) build=0 ;;
     -h | --help)
-      sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
