@@ -34,7 +34,7 @@ while (($#)); do
       ;;
     --no-build) build=0 ;;
     -h | --help)
-      sed -n '3,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
