@@ -5,6 +5,7 @@
 #include <corio/http/server.hpp>
 
 #include <corio/error.hpp>
+#include <corio/event.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/parser.hpp>
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -567,6 +569,66 @@ TEST_CASE("http::server: cancelling serve() ends every connection, handlers incl
     CHECK(srv.open_connections() == 0);
     const std::string rest = co_await read_to_end(s);
     CHECK(rest.empty());
+  }());
+}
+
+TEST_CASE("http::server: destroying it while serve() is pending cancels everything, safely",
+          "[http][net][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    corio::event entered;
+    std::optional<http::server> srv(http::server::bind(
+        "127.0.0.1", 0, [&entered](http::request req) -> corio::task<http::response> {
+          if (req.target == "/stuck") {
+            entered.set();
+            co_await corio::sleep(60s);
+          }
+          co_return http::response{200, {}, "ok"};
+        }));
+    corio::join_handle<void> running = corio::spawn(srv->serve());
+    net::tcp_stream quiet = co_await net::tcp_stream::connect("127.0.0.1", srv->port());
+    co_await quiet.write_all("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    const std::vector<http::response> answered = co_await read_responses(quiet, 1);
+    CHECK(answered.size() == 1);  // served, now idle in keep-alive
+    net::tcp_stream stuck = co_await net::tcp_stream::connect("127.0.0.1", srv->port());
+    co_await stuck.write_all("GET /stuck HTTP/1.1\r\nHost: h\r\n\r\n");
+    co_await entered.wait();  // its handler runs
+    srv.reset();
+    bool logic_error = false;
+    try {
+      co_await running;
+    } catch (const std::logic_error& e) {
+      logic_error = true;
+      CHECK_THAT(e.what(), ContainsSubstring("destroyed while serve() is pending"));
+    }
+#ifdef NDEBUG
+    CHECK_FALSE(logic_error);
+#else
+    CHECK(logic_error);
+#endif
+    // Both connections were closed, the one in a handler too.
+    const std::string rest = co_await read_to_end(stuck);
+    CHECK(rest.empty());
+    const std::string nothing = co_await read_to_end(quiet);
+    CHECK(nothing.empty());
+  }());
+}
+
+TEST_CASE("http::server: reads a request larger than the first read buffer",
+          "[http][net][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto srv = http::server::bind("127.0.0.1", 0, routes);
+    corio::join_handle<void> running = corio::spawn(srv.serve());
+    http::client client;
+    const std::string body(100 * 1024, 'b');
+    for (int i = 0; i < 3; ++i) {  // the grown buffer carries the next requests
+      http::response res =
+          co_await client.request({"POST", base_url(srv) + "/big", {}, body + std::to_string(i)});
+      CHECK(res.body == "POST /big " + body + std::to_string(i));
+    }
+    srv.stop();
+    co_await running;
   }());
 }
 

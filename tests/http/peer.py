@@ -8,6 +8,7 @@
 import http.client
 import socket
 import sys
+import time
 
 TIMEOUT = 10
 
@@ -66,9 +67,83 @@ def case_chunk_whitespace(port):
         fail("a valid chunk extension got %d" % status)
 
 
+def case_interim_status(port):
+    for status in [100, 101, 103]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        conn.request("GET", "/status/%d" % status)
+        got = conn.getresponse()
+        got.read()
+        print("handler status %d, HTTP/1.1 client: %d" % (status, got.status))
+        if got.status != 500:
+            fail("a handler's %d reached an HTTP/1.1 client as %d, not 500" % (status, got.status))
+        reply = raw_exchange(port, b"GET /status/%d HTTP/1.0\r\n\r\n" % status)
+        print("handler status %d, HTTP/1.0 client: %r" % (status, reply.split(b"\r\n", 1)[0]))
+        if status_of(reply) != 500:
+            fail("a handler's %d reached an HTTP/1.0 client as %r" % (status, reply[:40]))
+
+
+def case_head_length(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    conn.request("HEAD", "/sized")
+    head = conn.getresponse()
+    body = head.read()
+    print("HEAD /sized: %d, Content-Length %s, %d body bytes"
+          % (head.status, head.getheader("Content-Length"), len(body)))
+    if head.status != 200 or head.getheader("Content-Length") != "12345" or body:
+        fail("HEAD did not state the GET body's Content-Length")
+    conn.request("GET", "/sized")  # the same connection: the HEAD response was framed right
+    get = conn.getresponse()
+    body = get.read()
+    print("GET /sized: %d, Content-Length %s, %d body bytes"
+          % (get.status, get.getheader("Content-Length"), len(body)))
+    if get.getheader("Content-Length") != "12345" or len(body) != 12345:
+        fail("GET after HEAD on one connection went wrong")
+
+
+def case_handler_close(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    conn.request("GET", "/close")
+    got = conn.getresponse()
+    print("GET /close: Connection: %s, will_close %s, body %r"
+          % (got.getheader("Connection"), got.will_close, got.read()))
+    if got.getheader("Connection") != "close" or not got.will_close:
+        fail("the handler's Connection: close was not sent")
+    # Pipelined: the server answers /close, closes, and leaves the second request unanswered.
+    reply = raw_exchange(port, b"GET /close HTTP/1.1\r\nHost: h\r\n\r\n"
+                         b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    responses = reply.count(b"HTTP/1.1 ")
+    print("pipelined after /close: %d response(s), then the server closed" % responses)
+    if responses != 1:
+        fail("the server answered %d pipelined requests after Connection: close" % responses)
+
+
+def case_max_connections(port):
+    # The server runs with max_connections = 2; connections are accepted in order.
+    held = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(2)]
+    status = status_of(raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+    print("third connection: %d" % status)
+    if status != 503:
+        fail("the third connection got %d, not 503" % status)
+    held[0].close()  # one slot frees once the server sees this close
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        status = status_of(raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n"
+                                        b"Connection: close\r\n\r\n"))
+        if status == 200 or time.monotonic() > deadline:
+            break
+    print("after one closed: %d" % status)
+    if status != 200:
+        fail("no connection was served after one of the two closed")
+    held[1].close()
+
+
 CASES = {
     "host-values": case_host_values,
     "chunk-whitespace": case_chunk_whitespace,
+    "interim-status": case_interim_status,
+    "head-length": case_head_length,
+    "handler-close": case_handler_close,
+    "max-connections": case_max_connections,
 }
 
 if __name__ == "__main__":

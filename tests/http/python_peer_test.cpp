@@ -51,7 +51,24 @@ peer_outcome run_peer_blocking(std::uint16_t port, std::string which) {
   return out;
 }
 
+// The routes peer.py asks for:
+//   /status/NNN  answers with status NNN
+//   /sized       a 12345-byte body; to HEAD, only its Content-Length
+//   /close       "bye" with Connection: close
+//   anything else echoes "<method> <target>"
 corio::task<http::response> answer(http::request req) {
+  if (req.target.starts_with("/status/")) {
+    co_return http::response{std::stoi(req.target.substr(8)), {}, {}};
+  }
+  if (req.target == "/sized") {
+    if (req.method == "HEAD") {
+      co_return http::response{200, {{"Content-Length", "12345"}}, {}};
+    }
+    co_return http::response{200, {}, std::string(12345, 'x')};
+  }
+  if (req.target == "/close") {
+    co_return http::response{200, {{"Connection", "close"}}, "bye"};
+  }
   co_return http::response{200, {{"Content-Type", "text/plain"}}, req.method + ' ' + req.target};
 }
 
@@ -85,4 +102,28 @@ TEST_CASE("http::server (python peer): answers 400 to whitespace ending a chunk-
           "[http][net][io_uring][python]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("chunk-whitespace");
+}
+
+TEST_CASE("http::server (python peer): answers 500 for a handler's 1xx status, on 1.1 and 1.0",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("interim-status");
+}
+
+TEST_CASE("http::server (python peer): a HEAD handler states the GET body's Content-Length",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("head-length");
+}
+
+TEST_CASE("http::server (python peer): a handler's Connection: close ends the connection",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("handler-close");
+}
+
+TEST_CASE("http::server (python peer): answers 503 past max_connections, and recovers",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  check_with_python("max-connections", {.max_connections = 2});
 }

@@ -36,6 +36,20 @@ TEST_CASE("serialize: writes the head only for a HEAD response, with the body's 
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 }
 
+TEST_CASE("serialize: a HEAD response with no body keeps the Content-Length it states",
+          "[http][serialize]") {
+  response res{200, {{"Content-Length", "12345"}}, ""};
+  CHECK(corio::http::serialize(res, {.omit_body = true}) ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 12345\r\nConnection: keep-alive\r\n\r\n");
+  // Without omit_body, or with a body, the writer's own length wins.
+  CHECK(corio::http::serialize(res).find("Content-Length: 0\r\n") != std::string::npos);
+  res.body = "ab";
+  CHECK(corio::http::serialize(res, {.omit_body = true}).find("Content-Length: 2\r\n") !=
+        std::string::npos);
+  response bad{200, {{"Content-Length", "12, 13"}}, ""};
+  CHECK_THROWS_AS(corio::http::serialize(bad, {.omit_body = true}), std::invalid_argument);
+}
+
 TEST_CASE("serialize: gives 204 and 304 neither Content-Length nor body", "[http][serialize]") {
   CHECK(corio::http::serialize(response{204, {}, "ignored"}) ==
         "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");

@@ -5,8 +5,10 @@
 #include <corio/http/headers.hpp>
 #include <corio/http/message.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,7 +21,9 @@ struct write_options {
   /// or asks to close it (`Connection: close`).
   bool keep_alive = true;
   /// Writes the head only, for a response to HEAD: `Content-Length` still
-  /// states the size of `body`, which is not written.
+  /// states the size of `body`, which is not written. When `body` is empty,
+  /// a Content-Length in the response's `headers` is written instead, so
+  /// that a HEAD handler can state the size of the GET body without making it.
   bool omit_body = false;
 };
 
@@ -123,13 +127,15 @@ inline void serialize_to(std::string& out, const request& r, write_options optio
 /// fields, blank line and body.
 ///
 /// The status line carries `r.reason`, or the standard phrase when it is
-/// empty. `Content-Length` is `r.body.size()`, except for 1xx, 204 and 304,
+/// empty. `Content-Length` is `r.body.size()` (or, with `options.omit_body`
+/// and an empty body, the one in `r.headers`), except for 1xx, 204 and 304,
 /// which get neither `Content-Length` nor a body. `Connection` is always
 /// written, `keep-alive` or `close` per `options.keep_alive`, so that HTTP/1.0
 /// and HTTP/1.1 clients both read it the same way.
 ///
-/// Throws: std::invalid_argument if `r.status` is outside 100..999 or
-///   `r.reason` holds a control character; std::bad_alloc.
+/// Throws: std::invalid_argument if `r.status` is outside 100..999,
+///   `r.reason` holds a control character, or a Content-Length that is
+///   written from `r.headers` is not a decimal number; std::bad_alloc.
 /// Example:
 ///   std::string wire;
 ///   corio::http::serialize_to(wire, {404, {}, "no such pokemon\n"}, {.keep_alive = false});
@@ -153,7 +159,18 @@ inline void serialize_to(std::string& out, const response& r, write_options opti
   detail::append_fields(out, r.headers);
   bool has_body = status_allows_body(r.status);
   if (has_body) {
-    detail::append_content_length(out, r.body.size());
+    const std::optional<std::string_view> stated =
+        options.omit_body && r.body.empty() ? r.headers.get("content-length") : std::nullopt;
+    if (!stated) {
+      detail::append_content_length(out, r.body.size());
+    } else if (!stated->empty() && std::all_of(stated->begin(), stated->end(), detail::is_digit)) {
+      out.append("Content-Length: ");
+      out.append(*stated);
+      out.append("\r\n");
+    } else {
+      throw std::invalid_argument("corio::http::serialize: Content-Length \"" +
+                                  std::string(*stated) + "\" is not a decimal number");
+    }
   }
   out.append(options.keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   out.append("\r\n");

@@ -12,6 +12,7 @@
 // and the server goes on.
 #pragma once
 
+#include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/http/headers.hpp>
 #include <corio/http/message.hpp>
@@ -26,6 +27,7 @@
 #include <corio/wait_for.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -66,6 +68,11 @@ struct server_options {
   std::size_t max_body_bytes = 1024 * 1024;
   /// The listen(2) backlog.
   int backlog = 1024;
+  /// Connections served at once. A connection accepted past it gets
+  /// 503 Service Unavailable with `Connection: close` and is closed (closed
+  /// at once, without an answer, when 64 such refusals are already under way).
+  /// Each idle connection costs about 4 KiB (see the class description).
+  std::size_t max_connections = 10'000;
 };
 
 namespace detail {
@@ -77,6 +84,15 @@ namespace detail {
 // before the client reads it (RFC 9112 §9.6).
 inline constexpr std::chrono::milliseconds linger_timeout{2000};
 inline constexpr std::size_t linger_max_bytes = 1024 * 1024;
+
+// A connection's read buffer starts small, so that idle connections stay
+// cheap, and grows (x4) up to the largest size when a read fills it.
+inline constexpr std::size_t read_buffer_first = 1024;
+inline constexpr std::size_t read_buffer_largest = 16 * 1024;
+
+// Refusals (503, then a brief linger) in progress at most; past it, a
+// connection over server_options::max_connections is closed at once.
+inline constexpr std::size_t max_refusing = 64;
 
 using clock = std::chrono::steady_clock;
 
@@ -110,7 +126,8 @@ class date_cache {
 
 struct connection_entry {
   join_handle<void> handle;
-  bool busy = false;  // between a complete request and the end of its response
+  bool busy = false;     // between a complete request and the end of its response
+  bool refused = false;  // over max_connections: answered with 503, then closed
 };
 
 struct server_state {
@@ -132,8 +149,37 @@ struct server_state {
   date_cache dates;
   std::uint64_t accepted = 0;
   std::uint64_t requests = 0;
+  std::size_t refusing = 0;  // entries of `connections` with refused set
   bool serving = false;
   bool stopping = false;
+  bool orphaned = false;  // the server object was destroyed; serve() holds the state
+};
+
+// A connection's read buffer, allocated without zero-filling: the kernel
+// writes what arrives, and only those pages become resident.
+class read_buffer {
+ public:
+  [[nodiscard]] std::span<std::byte> bytes() noexcept { return {data_.get(), size_}; }
+
+  // Called with the count of a read into bytes(); grows the buffer when that
+  // read filled it, before the next read (nothing in it is pending then).
+  void after_read(std::size_t n) {
+    if (n == size_ && size_ < read_buffer_largest) {
+      grow_to_ = std::min(size_ * 4, read_buffer_largest);
+    }
+  }
+  void grow_if_asked() {
+    if (grow_to_ != 0) {
+      data_ = std::make_unique_for_overwrite<std::byte[]>(grow_to_);
+      size_ = std::exchange(grow_to_, 0);
+    }
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_ =
+      std::make_unique_for_overwrite<std::byte[]>(read_buffer_first);
+  std::size_t size_ = read_buffer_first;
+  std::size_t grow_to_ = 0;
 };
 
 [[nodiscard]] inline std::optional<clock::time_point> deadline_in(std::chrono::milliseconds d) {
@@ -227,10 +273,15 @@ inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buf
   }
 }
 
-// Runs the handler; any exception but cancellation becomes a 500.
+// Runs the handler; any exception but cancellation becomes a 500, and so
+// does a 1xx status: an interim response is not a final one, and the
+// server never sends one for the handler (to an HTTP/1.0 client least of all).
 inline task<response> call_handler(server_state* s, request req) {
   try {
-    co_return co_await s->handler(std::move(req));
+    response res = co_await s->handler(std::move(req));
+    if (res.status < 100 || res.status >= 200) {
+      co_return res;
+    }
   } catch (const cancelled_error&) {
     throw;
   } catch (...) {
@@ -245,7 +296,7 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
   const server_options& options = s->options;
   request_parser parser(parser_limits{.max_header_bytes = options.max_header_bytes,
                                       .max_body_bytes = options.max_body_bytes});
-  std::vector<std::byte> buffer(16 * 1024);
+  read_buffer buffer;
   std::span<const std::byte> pending;  // received, not yet parsed: pipelined requests
   for (;;) {
     if (s->stopping) {
@@ -258,7 +309,8 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
     parse_result r{parse_status::need_more, 0};
     while (r.status == parse_status::need_more) {
       if (pending.empty()) {
-        const std::optional<std::size_t> n = co_await read_before(stream, buffer, deadline);
+        buffer.grow_if_asked();
+        const std::optional<std::size_t> n = co_await read_before(stream, buffer.bytes(), deadline);
         if (!n) {
           if (started) {
             co_await write_before(stream,
@@ -271,7 +323,8 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
           r = parser.on_eof();
           break;
         }
-        pending = std::span<const std::byte>(buffer).first(*n);
+        pending = buffer.bytes().first(*n);
+        buffer.after_read(*n);
         started = true;
       }
       r = parser.feed(pending);
@@ -291,7 +344,7 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
       const std::string wire = to_wire(s, error_response(e.status == 0 ? 400 : e.status, e.message),
                                        {.keep_alive = false});
       if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
-        co_await close_gracefully(stream, buffer, options.idle_timeout);
+        co_await close_gracefully(stream, buffer.bytes(), options.idle_timeout);
       }
       co_return;
     }
@@ -302,7 +355,8 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
     const bool head = req.method == "HEAD";
     s->connections.at(id).busy = true;
     response res = co_await call_handler(s, std::move(req));
-    const bool keep = client_keeps && !s->stopping;
+    // A handler ends the connection with `Connection: close`.
+    const bool keep = client_keeps && !s->stopping && !res.headers.has_token("connection", "close");
     const std::string wire = to_wire(s, std::move(res), {.keep_alive = keep, .omit_body = head});
     const bool written = co_await write_before(stream, wire, deadline_in(options.idle_timeout));
     s->connections.at(id).busy = false;
@@ -314,23 +368,42 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
       if (s->stopping) {
         stream.shutdown_write();
       } else {
-        co_await close_gracefully(stream, buffer, options.idle_timeout);
+        co_await close_gracefully(stream, buffer.bytes(), options.idle_timeout);
       }
       co_return;
     }
   }
 }
 
-inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_stream stream) {
+// Answers a connection over max_connections with 503 and closes it.
+inline task<> refuse_connection(server_state* s, net::tcp_stream& stream) {
+  std::array<std::byte, 512> drain;
+  const std::string wire =
+      to_wire(s, error_response(503, "too many connections"), {.keep_alive = false});
+  if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
+    co_await close_gracefully(stream, drain, s->options.idle_timeout);
+  }
+}
+
+inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_stream stream,
+                               bool refused) {
   struct unregister {
     server_state* s;
     std::uint64_t id;
+    bool refused;
     // Dropping our own join_handle while running is allowed: the group still
     // owns the task, and frees it when it finishes.
-    ~unregister() { s->connections.erase(id); }
-  } guard{s, id};
+    ~unregister() {
+      s->connections.erase(id);
+      s->refusing -= refused ? 1 : 0;
+    }
+  } guard{s, id, refused};
   try {
-    co_await connection_loop(s, id, stream);
+    if (refused) {
+      co_await refuse_connection(s, stream);
+    } else {
+      co_await connection_loop(s, id, stream);
+    }
   } catch (const cancelled_error&) {
     throw;
   } catch (const std::exception&) {
@@ -369,13 +442,20 @@ inline task<> accept_loop(server_state* s) {
     } catch (const std::system_error&) {
       continue;  // the peer reset it already
     }
+    const bool refused = s->connections.size() - s->refusing >= s->options.max_connections;
+    if (refused && s->refusing >= max_refusing) {
+      continue;  // closes it: refusing more would cost without bound
+    }
     const std::uint64_t id = s->accepted;
-    join_handle<void> h = s->children.spawn(serve_connection(s, id, std::move(stream)));
-    s->connections.emplace(id, connection_entry{std::move(h), false});
+    join_handle<void> h = s->children.spawn(serve_connection(s, id, std::move(stream), refused));
+    s->connections.emplace(id, connection_entry{std::move(h), false, refused});
+    s->refusing += refused ? 1 : 0;
   }
 }
 
-inline task<> serve(server_state* s) {
+// `keep` holds the state while serve() runs, also if the server is destroyed.
+inline task<> serve(std::shared_ptr<server_state> keep) {
+  server_state* s = keep.get();
   if (s->serving) {
     throw std::logic_error("corio::http::server::serve: the server is already serving");
   }
@@ -388,11 +468,11 @@ inline task<> serve(server_state* s) {
       s->stopping = true;  // a server serves once
     }
   } guard{s};
-  if (s->stopping) {
-    co_return;
+  if (!s->stopping) {
+    s->acceptor = s->children.spawn(accept_loop(s));
+    co_await s->children.wait();
   }
-  s->acceptor = s->children.spawn(accept_loop(s));
-  co_await s->children.wait();
+  CORIO_ASSERT(!s->orphaned, "corio::http::server was destroyed while serve() is pending");
 }
 
 }  // namespace detail
@@ -407,6 +487,17 @@ inline task<> serve(server_state* s) {
 /// (anything but cancelled_error) makes the response a 500; the connection
 /// and the server go on. Responses carry Content-Length; a response to HEAD
 /// omits the body. `Expect: 100-continue` is answered with 100 Continue.
+///
+/// A handler ends the connection after its response by setting
+/// `Connection: close`; for HEAD it may set the Content-Length of the GET
+/// body and leave the body empty (see write_options::omit_body). A handler
+/// that returns a 1xx status gets its client a 500: interim responses are
+/// not supported.
+///
+/// At most server_options::max_connections connections are served at once;
+/// one more is answered with 503 and closed. An idle connection holds a
+/// 1 KiB read buffer (it grows to 16 KiB when reads fill it) besides its
+/// coroutine frame and parser, about 4 KiB in all.
 ///
 /// Input the server refuses is answered with a status and the connection is
 /// closed: 400 (malformed request, e.g. a bad request line or a missing Host),
@@ -423,9 +514,10 @@ inline task<> serve(server_state* s) {
 ///   std::logic_error if already serving.
 /// Cancellation: cancelling the task in serve() cancels every connection at
 ///   once (handlers included), closes the listener, and throws cancelled_error.
-/// Lifetime: the server must outlive serve(). The handler is kept in the
-///   server, so what it captures lives as long as the server; the request
-///   it receives is its own (by value).
+/// Lifetime: the server must outlive serve() (see ~server for what happens
+///   otherwise). The handler is kept in the server, so what it captures
+///   lives as long as the server; the request it receives is its own (by
+///   value).
 /// Thread safety: use only on the loop's thread.
 /// Example:
 ///   corio::task<corio::http::response> hello(corio::http::request req) {
@@ -443,10 +535,20 @@ class server {
   using handler_type = std::function<task<response>(request)>;
 
   server(server&&) noexcept = default;
-  server& operator=(server&&) noexcept = default;
+  server& operator=(server&& other) noexcept {
+    if (this != &other) {
+      abandon();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
   server(const server&) = delete;
   server& operator=(const server&) = delete;
-  ~server() = default;
+  /// Lifetime: destroy the server only after serve() has returned. If serve()
+  /// is still pending, every connection is cancelled and serve() ends: with
+  /// std::logic_error ("destroyed while serve() is pending") in debug builds,
+  /// normally with NDEBUG. Either way nothing is used after it is freed.
+  ~server() { abandon(); }
 
   /// Opens a listening socket on `host`:`port` (port 0 picks a free one, see
   /// port()) with `options`; requests go to `handler` once serve() runs.
@@ -465,7 +567,7 @@ class server {
     }
     net::tcp_listener listener = net::tcp_listener::bind(host, port, options.backlog);
     return server(
-        std::make_unique<detail::server_state>(options, std::move(handler), std::move(listener)));
+        std::make_shared<detail::server_state>(options, std::move(handler), std::move(listener)));
   }
 
   /// Opens a listening socket with the default server_options; see above.
@@ -493,7 +595,7 @@ class server {
   /// Lifetime: the server must outlive the returned task.
   /// Example:
   ///   corio::join_handle<void> running = corio::spawn(srv.serve());
-  [[nodiscard]] task<> serve() { return detail::serve(state_.get()); }
+  [[nodiscard]] task<> serve() { return detail::serve(state_); }
 
   /// Stops the server gracefully: no new connection is accepted, connections
   /// waiting for a request are closed, and a request being handled is
@@ -519,16 +621,34 @@ class server {
 
   /// Connections accepted since bind().
   [[nodiscard]] std::uint64_t connections_accepted() const noexcept { return state_->accepted; }
-  /// Connections open now.
-  [[nodiscard]] std::size_t open_connections() const noexcept { return state_->connections.size(); }
+  /// Connections being served now (not those being refused with 503).
+  [[nodiscard]] std::size_t open_connections() const noexcept {
+    return state_->connections.size() - state_->refusing;
+  }
   /// Responses written completely since bind().
   [[nodiscard]] std::uint64_t requests_served() const noexcept { return state_->requests; }
 
  private:
-  explicit server(std::unique_ptr<detail::server_state> state) noexcept
+  explicit server(std::shared_ptr<detail::server_state> state) noexcept
       : state_(std::move(state)) {}
 
-  std::unique_ptr<detail::server_state> state_;
+  // The state lives on in a pending serve() task, which must not be left
+  // waiting for a stop() that can no longer come: end everything now.
+  void abandon() noexcept {
+    if (!state_) {
+      return;
+    }
+    detail::server_state& s = *state_;
+    s.orphaned = true;
+    s.stopping = true;
+    s.children.cancel();
+    if (!s.serving) {
+      s.listener.close();
+    }
+    state_.reset();
+  }
+
+  std::shared_ptr<detail::server_state> state_;
 };
 
 }  // namespace corio::http
