@@ -17,6 +17,9 @@
 #if __cplusplus < 202002L
 #  error "corio needs C++20 (-std=c++20): it is built on coroutines."
 #endif
+#if !defined(__cpp_exceptions)
+#  error "corio needs exceptions: it reports errors by throwing (remove -fno-exceptions)."
+#endif
 
 #include <stdexcept>
 #include <string>

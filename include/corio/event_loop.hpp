@@ -17,11 +17,14 @@
 #include <liburing.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -207,8 +210,7 @@ class event_loop {
       if (io_uring_sqe* sqe = io_uring_get_sqe(ring_.get()))
         return sqe;
       if (enter_error_ != 0) {
-        scratch_sqe_ = {};
-        return &scratch_sqe_;
+        return ::new (static_cast<void*>(scratch_sqe_.data())) io_uring_sqe{};
       }
       const int res = io_uring_submit(ring_.get());
       if (res == -EBUSY || res == -EAGAIN)
@@ -258,7 +260,7 @@ class event_loop {
 
   // The eventfd read that wakes the loop when a worker has posted results.
   struct wakeup_read : detail::completion {
-    explicit wakeup_read(event_loop& loop) noexcept : completion(&on_complete), loop(loop) {}
+    explicit wakeup_read(event_loop& owner) noexcept : completion(&on_complete), loop(owner) {}
     static void on_complete(completion* self, const io_uring_cqe&) noexcept {
       auto& wakeup = *static_cast<wakeup_read*>(self);
       wakeup.armed = false;
@@ -443,7 +445,9 @@ class event_loop {
   unsigned inflight_ = 0;  // operations submitted whose last completion is not reaped
   std::size_t jobs_outstanding_ = 0;
   int enter_error_ = 0;  // the errno of a refused io_uring_enter, once it happened
-  io_uring_sqe scratch_sqe_{};
+  // Bytes, not an io_uring_sqe member: its zero-length cmd[] array is a -Wpedantic error
+  // in a user's g++ build when the struct is a class member.
+  alignas(io_uring_sqe) std::array<std::byte, sizeof(io_uring_sqe)> scratch_sqe_{};
   bool running_ = false;
   bool reaping_ = false;  // inside reap_completions, running completion handlers
   // Data shared with the worker threads (each synchronises itself).

@@ -202,7 +202,7 @@ class file {
   ///   std::size_t n = co_await f.read_at(0, buf);
   [[nodiscard]] task<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buffer) {
     if (buffer.empty())
-      co_return 0;
+      co_return std::size_t{0};
     CORIO_ASSERT(fd_.valid(), "corio::file::read_at: the file is not open");
     const int res = co_await detail::file_read_op(fd_.get(), offset, buffer);
     co_return static_cast<std::size_t>(detail::check(res, "corio::file::read_at"));
@@ -224,7 +224,7 @@ class file {
   ///   std::size_t n = co_await f.write_at(0, std::as_bytes(std::span(text)));
   [[nodiscard]] task<std::size_t> write_at(std::uint64_t offset, std::span<const std::byte> data) {
     if (data.empty())
-      co_return 0;
+      co_return std::size_t{0};
     CORIO_ASSERT(fd_.valid(), "corio::file::write_at: the file is not open");
     const int res = co_await detail::file_write_op(fd_.get(), offset, data);
     co_return static_cast<std::size_t>(detail::check(res, "corio::file::write_at"));
@@ -449,7 +449,8 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
   file f = co_await file::open(path, open_mode::write | open_mode::create | open_mode::truncate);
   detail::chunked_io io{f.native_handle(), data.size(), 0, std::numeric_limits<std::size_t>::max(),
                         &path};
-  co_await detail::run_chunk_workers(io, std::as_bytes(std::span(data)), &detail::write_chunks);
+  co_await detail::run_chunk_workers(io, std::as_bytes(std::span(data.data(), data.size())),
+                                     &detail::write_chunks);
   co_await f.close();
 }
 

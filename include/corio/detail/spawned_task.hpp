@@ -112,7 +112,7 @@ class spawned_task : public live_task {
   // Group membership (see task_group.hpp).
   class group_link : public list_hook {
    public:
-    explicit group_link(spawned_task& owner) noexcept : owner(owner) {}
+    explicit group_link(spawned_task& task) noexcept : owner(task) {}
     spawned_task& owner;
   };
   group_link& link() noexcept { return link_; }

@@ -21,7 +21,8 @@ namespace corio::detail {
 class thread_job : public remote_node {
  public:
   using run_fn = void (*)(thread_job*) noexcept;
-  thread_job(run_fn run, deliver_fn deliver) noexcept : remote_node(deliver), run_(run) {}
+  thread_job(run_fn run_on_worker, deliver_fn deliver_on_loop) noexcept
+      : remote_node(deliver_on_loop), run_(run_on_worker) {}
   void run() noexcept { run_(this); }
 
  private:

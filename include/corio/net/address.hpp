@@ -12,6 +12,7 @@
 #include <array>
 #include <charconv>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -44,6 +45,18 @@ std::optional<Int> parse_bounded_decimal(std::string_view text, Int max) noexcep
   if (ec != std::errc() || end != text.data() + text.size() || value > max)
     return std::nullopt;
   return static_cast<Int>(value);
+}
+
+// Orders two addresses' bytes. WORKAROUND(libc++ < 16, which clang 14 ships): std::array has
+// no operator<=> there, so a defaulted one on a class holding an array is deleted.
+template <std::size_t N>
+constexpr std::strong_ordering compare_bytes(const std::array<std::uint8_t, N>& a,
+                                             const std::array<std::uint8_t, N>& b) noexcept {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (a[i] != b[i])
+      return a[i] <=> b[i];
+  }
+  return std::strong_ordering::equal;
 }
 
 [[noreturn]] inline void throw_invalid_address(const char* who, std::string_view text,
@@ -112,7 +125,10 @@ class ipv4_address {
   }
 
   friend constexpr bool operator==(const ipv4_address&, const ipv4_address&) = default;
-  friend constexpr auto operator<=>(const ipv4_address&, const ipv4_address&) = default;
+  friend constexpr std::strong_ordering operator<=>(const ipv4_address& a,
+                                                    const ipv4_address& b) noexcept {
+    return detail::compare_bytes(a.bytes_, b.bytes_);
+  }
 
  private:
   bytes_type bytes_{};
@@ -188,7 +204,7 @@ class ipv6_address {
   constexpr bool is_unspecified() const noexcept { return bytes_ == bytes_type{}; }
   /// True for ::ffff:a.b.c.d, an IPv4 address seen through an IPv6 socket.
   constexpr bool is_v4_mapped() const noexcept {
-    for (int i = 0; i < 10; ++i) {
+    for (std::size_t i = 0; i < 10; ++i) {
       if (bytes_[i] != 0)
         return false;
     }
@@ -206,7 +222,12 @@ class ipv6_address {
   }
 
   friend constexpr bool operator==(const ipv6_address&, const ipv6_address&) = default;
-  friend constexpr auto operator<=>(const ipv6_address&, const ipv6_address&) = default;
+  friend constexpr std::strong_ordering operator<=>(const ipv6_address& a,
+                                                    const ipv6_address& b) noexcept {
+    if (const auto order = detail::compare_bytes(a.bytes_, b.bytes_); order != 0)
+      return order;
+    return a.scope_id_ <=> b.scope_id_;
+  }
 
  private:
   bytes_type bytes_{};

@@ -185,14 +185,14 @@ class buffered_reader {
   ///   std::size_t n = co_await reader.read_some(chunk);
   [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
     if (buffer.empty())
-      co_return 0;
+      co_return std::size_t{0};
     if (begin_ == end_) {
       if (buffer.size() >= capacity_)
         co_return co_await stream_->read_some(buffer);
       // WORKAROUND(g++ 12): a co_await in an operand of && is miscompiled (SIGILL here).
       const std::size_t n = co_await fill();
       if (n == 0)
-        co_return 0;
+        co_return std::size_t{0};
     }
     co_return take(buffer);
   }
@@ -266,12 +266,12 @@ class buffered_reader {
   // they fill it. Completes with the count read (0 at the end of the stream).
   task<std::size_t> fill() {
     if (!buffer_)
-      buffer_ = std::make_unique_for_overwrite<std::byte[]>(capacity_);
+      buffer_ = std::unique_ptr<std::byte[]>(new std::byte[capacity_]);
     if (end_ == capacity_) {
       if (begin_ > 0) {
         std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
       } else {
-        auto grown = std::make_unique_for_overwrite<std::byte[]>(capacity_ * 2);
+        auto grown = std::unique_ptr<std::byte[]>(new std::byte[capacity_ * 2]);
         std::memcpy(grown.get(), buffer_.get(), end_);
         buffer_ = std::move(grown);
         capacity_ *= 2;
@@ -308,7 +308,7 @@ class buffered_reader {
     const std::size_t total = kept + bytes.size();
     if (!buffer_ || total > capacity_) {
       const std::size_t size = std::max(capacity_, total);
-      auto grown = std::make_unique_for_overwrite<std::byte[]>(size);
+      auto grown = std::unique_ptr<std::byte[]>(new std::byte[size]);
       if (kept > 0)
         std::memcpy(grown.get() + bytes.size(), buffer_.get() + begin_, kept);
       buffer_ = std::move(grown);

@@ -315,7 +315,7 @@ class tcp_stream {
   ///   std::size_t n = co_await s.read_some(buf);
   [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
     if (buffer.empty())
-      co_return 0;
+      co_return std::size_t{0};
     assert_open();
     const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer);
     co_return static_cast<std::size_t>(
@@ -365,7 +365,7 @@ class tcp_stream {
   ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
   [[nodiscard]] task<std::size_t> write_some(std::span<const std::byte> data) {
     if (data.empty())
-      co_return 0;
+      co_return std::size_t{0};
     assert_open();
     const int res = co_await corio::detail::socket_send_op(fd_.get(), data);
     co_return static_cast<std::size_t>(
@@ -403,7 +403,7 @@ class tcp_stream {
   /// Example:
   ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
   [[nodiscard]] task<> write_all(std::string_view text) {
-    return write_all(std::as_bytes(std::span(text)));
+    return write_all(std::as_bytes(std::span(text.data(), text.size())));
   }
 
   /// Ends the sending direction (sends a FIN); the peer's read_some then
