@@ -12,6 +12,9 @@
 #   build/gcc    g++ Debug: every test, consumer test and example; the benchmarks are built
 #                (not run); all_verify_interface_header_sets checks header self-containment
 #   build/clang  clang++ Debug: every test and example
+#   build/libcxx clang++-19 Debug with libc++ 19: header self-containment, the examples and
+#                the consumer, seccomp and README tests (not the Catch2 binary: Debian's
+#                Catch2 is built for libstdc++ and does not link with libc++)
 #   build/release-check  g++ Release (NDEBUG, -O3), as demo.sh and bench.sh build: every test,
 #                example and benchmark builds, and the tests and examples pass
 #   build/asan   clang++ Debug, -fsanitize=address,undefined: every test and example
@@ -41,7 +44,7 @@ for arg in "$@"; do
     --no-sanitizers) sanitizers=0 ;;
     --no-fuzz) fuzz=0 ;;
     -h | --help)
-      sed -n '3,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -83,8 +86,9 @@ skip() { # name reason
 configure() { # build-dir compiler build-type [cmake args...]
   local dir="$1" compiler="$2" type="$3"
   shift 3
+  # CORIO_BUILD_TESTS=ON: a missing test dependency is an error here, never a silent skip.
   cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="$(command -v "$compiler")" \
-    -DCMAKE_BUILD_TYPE="$type" "$@"
+    -DCMAKE_BUILD_TYPE="$type" -DCORIO_BUILD_TESTS=ON "$@"
 }
 
 build() { # build-dir [cmake --build args...]
@@ -93,14 +97,16 @@ build() { # build-dir [cmake --build args...]
   cmake --build "$dir" --parallel "$jobs" "$@"
 }
 
-run_ctest() { # build-dir
-  ctest --test-dir "$1" --output-on-failure --timeout 300 -j "$jobs" --no-tests=error
+run_ctest() { # build-dir [ctest args...]
+  local dir="$1"
+  shift
+  ctest --test-dir "$dir" --output-on-failure --timeout 300 -j "$jobs" --no-tests=error "$@"
 }
 
-run_ctest_sanitized() { # build-dir
+run_ctest_sanitized() { # build-dir [ctest args...]
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1" \
-    run_ctest "$1"
+    run_ctest "$@"
 }
 
 # ctest -L cannot select Catch2 tags (catch_discover_tests adds no labels), so run the
@@ -109,6 +115,10 @@ run_threads_tests_under_tsan() {
   TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}halt_on_error=1" \
     build/tsan/tests/corio_tests "[threads]" --allow-running-no-tests
 }
+
+# The consumer tests build their program without our sanitizer or -O3 flags, so the g++,
+# clang and libc++ builds run them and the release and asan builds skip them.
+not_consumer=(--label-exclude consumer)
 
 ctest_log=build/gcc/ctest.log
 run_main_ctest() { run_ctest build/gcc 2>&1 | tee "$ctest_log"; }
@@ -156,7 +166,7 @@ else
 fi
 
 gcc_built=0
-if stage "gcc: configure" configure build/gcc g++ Debug \
+if stage "gcc: configure" configure build/gcc g++ Debug -DCORIO_BUILD_BENCH=ON \
   && stage "gcc: build" build build/gcc; then
   gcc_built=1
   stage "gcc: header self-containment" build build/gcc --target all_verify_interface_header_sets \
@@ -169,18 +179,27 @@ if ((!quick)); then
     stage "clang: ctest" run_ctest build/clang || true
   fi
 
+  # A second standard library catches what libstdc++ lets through.
+  if stage "libc++: configure" configure build/libcxx clang++-19 Debug -DCORIO_BUILD_BENCH=OFF \
+    -DCORIO_CATCH2_TESTS=OFF -DCMAKE_CXX_FLAGS=-stdlib=libc++ \
+    && stage "libc++: build" build build/libcxx; then
+    stage "libc++: header self-containment" build build/libcxx \
+      --target all_verify_interface_header_sets || true
+    stage "libc++: ctest" run_ctest build/libcxx || true
+  fi
+
   # What ./scripts/demo.sh and ./scripts/bench.sh build: g++ -O3 with NDEBUG finds
   # warnings (hence -Werror failures) and paths that the Debug builds do not.
   if stage "release: configure" configure build/release-check g++ Release -DCORIO_BUILD_BENCH=ON \
     && stage "release: build" build build/release-check; then
-    stage "release: ctest" run_ctest build/release-check || true
+    stage "release: ctest" run_ctest build/release-check "${not_consumer[@]}" || true
   fi
 
   if ((sanitizers)); then
     if stage "asan: configure" configure build/asan clang++ Debug -DCORIO_BUILD_BENCH=OFF \
       -DCORIO_SANITIZE=address,undefined \
       && stage "asan: build" build build/asan; then
-      stage "asan: ctest" run_ctest_sanitized build/asan || true
+      stage "asan: ctest" run_ctest_sanitized build/asan "${not_consumer[@]}" || true
     fi
 
     if stage "tsan: configure" configure build/tsan clang++ Debug -DCORIO_BUILD_BENCH=OFF \

@@ -95,8 +95,11 @@ class task_promise final : public task_promise_base {
  public:
   task<T> get_return_object() noexcept;
 
+  // An arithmetic T converts at the co_return, in the caller's code, where `co_return 0;`
+  // into a task<std::size_t> draws no -Wsign-conversion warning from a user's strict build.
+  void return_value(T value) noexcept requires std::is_arithmetic_v<T> { value_.set_value(value); }
   template <class U = T>
-  requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T> && std::negation_v<std::is_arithmetic<T>>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value_.set_value(std::forward<U>(value));
   }

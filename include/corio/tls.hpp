@@ -198,7 +198,7 @@ inline std::system_error openssl_error(const std::string& who, const SSL* ssl = 
 // What a context's streams share: the OpenSSL context, and the server's ALPN list,
 // which OpenSSL's selection callback reads.
 struct tls_context_state {
-  tls_context_state(SSL_CTX* ctx, bool server) noexcept : ctx(ctx), server(server) {}
+  tls_context_state(SSL_CTX* context, bool is_server) noexcept : ctx(context), server(is_server) {}
   tls_context_state(const tls_context_state&) = delete;
   tls_context_state& operator=(const tls_context_state&) = delete;
   ~tls_context_state() { SSL_CTX_free(ctx); }
