@@ -543,6 +543,39 @@ setup included, divided by its items (tasks, sleeps, calls, hand-offs, operation
     with open(os.path.join(build, "results.md"), "w") as f:
         f.write("# corio benchmark results\n\n" + table + "\n\n" + method + "\n" + "\n".join(w6_lines) + "\n")
     log(f"table written to {os.path.relpath(os.path.join(build, 'results.md'), ROOT)}")
+    write_plot_data(os.path.join(build, "plot.tsv"), rows)
+
+
+# The rows bench/plot.gp draws: (start of the row's name, its label in the plot).
+PLOT_ROWS = [
+    ("W1 spawn+gather 1M, ns/task, 1st", "W1 spawn+gather"),
+    ("W2 1M sleeps", "W2 1M sleeps"),
+    ("W4a to_thread", "W4a to_thread latency"),
+    ("W4b to_thread, 64", "W4b to_thread rate"),
+    ("W5 ping-pong", "W5 queue ping-pong"),
+    ("W6 echo 50×64 B, kmsg", "W6 echo, 50 conns"),
+    ("W6 echo 500×64 B, kmsg", "W6 echo, 500 conns"),
+    ("W7 1 GiB file in page cache, 64 KiB reads, QD32", "W7 file read QD32"),
+    ("W8 NOP awaited one at a time", "W8 one NOP"),
+    ("C1", "C1 compile"),
+]
+
+
+def write_plot_data(path, rows):
+    """corio's speed divided by each reference's (above 1: corio is faster), one line per plotted
+    row, for bench/plot.gp; "?" marks a reference not measured."""
+    lines = ["label\tbare/raw\tAsio epoll\tAsio io_uring\tasyncio"]
+    for prefix, label in PLOT_ROWS:
+        r = next((r for r in rows if r["name"].startswith(prefix)), None)
+        if r is None or r["corio"] is None:
+            continue
+        cells = []
+        for ref in ("floor", "epoll", "uring", "py"):
+            q = ratio(r[ref], r["corio"]) if r["lower"] else ratio(r["corio"], r[ref])
+            cells.append("?" if q is None else f"{q:.4g}")
+        lines.append("\t".join([f'"{label}"'] + cells))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 load_avg_start = "?"

@@ -3,7 +3,8 @@
 # scripts/bench.sh: build corio's benchmarks in Release and run them beside their
 # references (bare/raw liburing floors, Asio epoll and io_uring, Python asyncio; for
 # W6 also corio forced onto its epoll backend beside a plain epoll server), then
-# print one markdown table (also written to build/bench/results.md).
+# print one markdown table (also written to build/bench/results.md) and redraw the
+# README's plot, docs/benchmarks.svg, with gnuplot.
 #
 # Usage: scripts/bench.sh [--full] [--only PARTS] [--report-only] [--no-build]
 #   (default)      quick mode: about 5 minutes on 2 cores; W1 at 1M tasks and W2 at
@@ -34,7 +35,7 @@ while (($#)); do
       ;;
     --no-build) build=0 ;;
     -h | --help)
-      sed -n '3,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -55,4 +56,12 @@ if ((build)); then
 fi
 
 python3 bench/run_all.py --build build/bench "${run_args[@]}"
+
+# The README's plot, redrawn from this run's figures (bench/run_all.py writes plot.tsv).
+if command -v gnuplot >/dev/null 2>&1 && [[ -s build/bench/plot.tsv ]]; then
+  gnuplot -e "data='build/bench/plot.tsv'; out='docs/benchmarks.svg'" bench/plot.gp
+  echo "==> plot redrawn: docs/benchmarks.svg"
+else
+  echo "bench.sh: gnuplot (Debian: gnuplot-nox) or build/bench/plot.tsv missing; docs/benchmarks.svg not redrawn"
+fi
 echo "==> bench.sh took $(($(date +%s) - start)) s"

@@ -20,6 +20,7 @@
 #   build/asan   clang++ Debug, -fsanitize=address,undefined: every test and example
 #   build/tsan   clang++ Debug, -fsanitize=thread: the Catch2 tests tagged [threads]
 #   build/fuzz   clang++ with libFuzzer: corio_fuzz_http for CORIO_FUZZ_SECONDS, if it exists
+#   build/docs   the Doxygen API reference (scripts/docs.sh), which must build without a warning
 # Keep the flags here in step with CMakePresets.json.
 #
 # Environment:
@@ -44,7 +45,7 @@ for arg in "$@"; do
     --no-sanitizers) sanitizers=0 ;;
     --no-fuzz) fuzz=0 ;;
     -h | --help)
-      sed -n '3,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -164,6 +165,8 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
   skip "clang-format" "not a git checkout"
 fi
+
+stage "docs: doxygen, no warnings" ./scripts/docs.sh || true
 
 gcc_built=0
 if stage "gcc: configure" configure build/gcc g++ Debug -DCORIO_BUILD_BENCH=ON \
