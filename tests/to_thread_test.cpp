@@ -19,11 +19,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdio>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -285,6 +288,55 @@ corio::task<> slow_call_at_shutdown(signal_pipe* started, std::chrono::milliseco
   co_await wait_for_signal(started);
 }
 
+// Blocks, without polling, until its token is signalled; returns whether it was.
+bool block_until_stopped(std::stop_token token, signal_pipe* started, std::atomic<bool>* stopped) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  started->notify();
+  cv.wait(lock, token, [] { return false; });
+  *stopped = token.stop_requested();
+  return *stopped;
+}
+
+// `started` outlives run(), which waits for the call that writes to it.
+corio::task<bool> cancel_signals_the_token(signal_pipe* started, std::atomic<bool>* stopped) {
+  corio::join_handle<bool> h =
+      corio::spawn(corio::to_thread(block_until_stopped, started, stopped));
+  co_await wait_for_signal(started);  // the call is running now
+  h.cancel();
+  try {
+    co_await h;
+  } catch (const corio::cancelled_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+corio::task<bool> timeout_signals_the_token(signal_pipe* started, std::atomic<bool>* stopped) {
+  try {
+    co_await corio::wait_for(corio::to_thread(block_until_stopped, started, stopped), 20ms);
+  } catch (const corio::timeout_error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
+corio::task<> token_call_left_at_shutdown(signal_pipe* started, std::atomic<bool>* stopped) {
+  corio::spawn(corio::to_thread(block_until_stopped, started, stopped));
+  co_await wait_for_signal(started);  // main returns while the call blocks on its token
+}
+
+corio::task<std::string> token_and_arguments() {
+  std::string s = co_await corio::to_thread(
+      [](std::stop_token token, int n, std::string text) {
+        return text + std::to_string(n) + (token.stop_possible() ? " possible" : " impossible") +
+               (token.stop_requested() ? " requested" : "");
+      },
+      7, std::string("call "));
+  co_return s;
+}
+
 corio::task<> yield_until(const bool* stop) {
   while (!*stop)
     co_await corio::sleep(0ms);
@@ -440,6 +492,41 @@ TEST_CASE(
   stderr_capture err;
   corio::run(slow_call_at_shutdown(&started, 20ms));  // the default: 5 s
   CHECK(err.text().empty());
+}
+
+TEST_CASE(
+    "to_thread: a callable taking a std::stop_token first gets one, with the arguments "
+    "after it",
+    "[to_thread][io_uring][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(token_and_arguments()) == "call 7 possible");
+}
+
+TEST_CASE("to_thread: cancelling the awaiting task signals the call's std::stop_token",
+          "[to_thread][io_uring][threads][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  signal_pipe started;
+  std::atomic<bool> stopped{false};
+  CHECK(corio::run(cancel_signals_the_token(&started, &stopped)));
+  CHECK(stopped);  // run() waited for the call, which saw the request and returned
+}
+
+TEST_CASE("to_thread: run()'s shutdown signals the token of a call left running, and waits for it",
+          "[to_thread][io_uring][threads][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  signal_pipe started;
+  std::atomic<bool> stopped{false};
+  corio::run(token_call_left_at_shutdown(&started, &stopped));
+  CHECK(stopped);
+}
+
+TEST_CASE("to_thread: a wait_for timeout signals the call's std::stop_token",
+          "[to_thread][io_uring][threads][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  signal_pipe started;
+  std::atomic<bool> stopped{false};
+  CHECK(corio::run(timeout_signals_the_token(&started, &stopped)));
+  CHECK(stopped);
 }
 
 TEST_CASE("to_thread: arguments are moved into the call, move-only ones too",

@@ -15,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -38,25 +39,31 @@ class result : public value_storage<T> {
   std::exception_ptr exception_;
 };
 
-template <class R, class Fn>
+template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter;
 
 // One call on the pool. It is heap-allocated because it may outlive the task
 // that awaits it (a cancelled task stops waiting while the call runs on); it
 // is always deleted on the loop's thread, so only the remote queue and the
-// `abandoned` flag synchronise.
-template <class R, class Fn>
+// `abandoned` flag synchronise. Fn takes the call's std::stop_token:
+// `Stoppable` calls get a live one, the others an empty one, which costs no
+// allocation.
+template <class R, class Fn, bool Stoppable>
 class to_thread_job final : public thread_job {
  public:
-  to_thread_job(Fn fn, event_loop& loop, to_thread_awaiter<R, Fn>& awaiter)
+  to_thread_job(Fn fn, event_loop& loop, to_thread_awaiter<R, Fn, Stoppable>& awaiter)
       : thread_job(&run_call, &deliver), loop_(loop), awaiter_(&awaiter), fn_(std::move(fn)) {}
 
   // Loop thread: the awaiting task was cancelled. A call that has not started
   // never runs (asyncio drops a call its executor has not begun); one that
-  // runs finishes and its result is dropped.
+  // runs is asked to stop through its stop_token, if it has one (a
+  // std::stop_callback it registered runs here, on the loop's thread), and
+  // its result is dropped.
   void abandon() noexcept {
     awaiter_ = nullptr;
     abandoned_.store(true, std::memory_order_relaxed);
+    if constexpr (Stoppable)
+      stop_.request_stop();
   }
   result<R> outcome;
 
@@ -68,9 +75,9 @@ class to_thread_job final : public thread_job {
       return;
     try {
       if constexpr (std::is_void_v<R>) {
-        std::invoke(job.fn_);
+        std::invoke(job.fn_, job.stop_.get_token());
       } else {
-        job.outcome.set_value(std::invoke(job.fn_));
+        job.outcome.set_value(std::invoke(job.fn_, job.stop_.get_token()));
       }
     } catch (...) {
       job.outcome.set_exception(std::current_exception());
@@ -86,12 +93,13 @@ class to_thread_job final : public thread_job {
   }
 
   event_loop& loop_;
-  to_thread_awaiter<R, Fn>* awaiter_;  // null once abandoned
+  to_thread_awaiter<R, Fn, Stoppable>* awaiter_;  // null once abandoned
   std::atomic<bool> abandoned_{false};
   Fn fn_;
+  std::stop_source stop_ = Stoppable ? std::stop_source() : std::stop_source(std::nostopstate);
 };
 
-template <class R, class Fn>
+template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter final : public suspension {
  public:
   explicit to_thread_awaiter(Fn fn) : suspension(&on_cancel), fn_(std::move(fn)) {}
@@ -102,7 +110,7 @@ class to_thread_awaiter final : public suspension {
     event_loop& loop = event_loop::current();
     if (begin(h))
       return false;
-    auto job = std::make_unique<to_thread_job<R, Fn>>(std::move(fn_), loop, *this);
+    auto job = std::make_unique<to_thread_job<R, Fn, Stoppable>>(std::move(fn_), loop, *this);
     loop.submit_job(job.get());
     job_ = job.release();
     park();
@@ -111,7 +119,7 @@ class to_thread_awaiter final : public suspension {
   R await_resume() {
     if (cancel_requested())
       throw cancelled_error();
-    std::unique_ptr<to_thread_job<R, Fn>> job(job_);
+    std::unique_ptr<to_thread_job<R, Fn, Stoppable>> job(job_);
     return job->outcome.take();
   }
 
@@ -123,8 +131,16 @@ class to_thread_awaiter final : public suspension {
   }
 
   Fn fn_;
-  to_thread_job<R, Fn>* job_ = nullptr;
+  to_thread_job<R, Fn, Stoppable>* job_ = nullptr;
 };
+
+// What f returns when to_thread calls it: with a std::stop_token first if
+// it takes one (std::jthread's rule), else with the arguments alone.
+template <class F, class... Args>
+using to_thread_result_t =
+    typename std::conditional_t<std::is_invocable_v<F, std::stop_token, Args...>,
+                                std::invoke_result<F, std::stop_token, Args...>,
+                                std::invoke_result<F, Args...>>::type;
 
 }  // namespace detail
 
@@ -139,25 +155,38 @@ class to_thread_awaiter final : public suspension {
 /// Python); results wake the loop through an eventfd read on its ring, never
 /// by polling.
 ///
+/// If `f` takes a std::stop_token first (`f(token, args...)` compiles; the
+/// rule of std::jthread), it gets one, signalled when the awaiting task is
+/// cancelled (wait_for's timeout included), so a long call can stop early:
+/// poll token.stop_requested(), or wait with std::condition_variable_any and
+/// the token. A std::stop_callback it registers runs on the loop's thread.
+///
 /// Cancellation: cancelling the awaiting task makes it resume at once with
 ///   cancelled_error. A call still queued (every worker busy) never runs; a
-///   call already running cannot be interrupted: it runs to its end on its
-///   worker and its result is dropped. When run() ends, the loop
-///   waits for calls still running. Do not use to_thread for work that never
-///   returns (a blocking accept with no timeout): it would hold a worker and
-///   delay shutdown.
+///   call already running is signalled through its stop_token if it has one,
+///   and cannot be interrupted otherwise: it runs to its end on its worker and
+///   its result is dropped. When run() ends, the loop waits for calls still
+///   running, and after loop_options::shutdown_warning (5 s) prints how many.
+///   Do not use to_thread for work that never returns (a blocking accept with
+///   no timeout): it would hold a worker and delay shutdown.
 /// Throws: what `f` throws; cancelled_error if the task is cancelled.
 /// Thread safety: `f` runs on a worker thread; it must not touch corio
 ///   objects, which belong to the loop's thread.
 /// Example:
 ///   std::string body = co_await corio::to_thread(http_get_sync, url);
+///   co_await corio::to_thread([](std::stop_token t) { while (!t.stop_requested()) step(); });
 template <class F, class... Args>
-[[nodiscard]] task<std::invoke_result_t<F, Args...>> to_thread(F f, Args... args) {
-  using R = std::invoke_result_t<F, Args...>;
-  auto call = [f = std::move(f), ... args = std::move(args)]() mutable -> R {
-    return std::invoke(std::move(f), std::move(args)...);
+[[nodiscard]] task<detail::to_thread_result_t<F, Args...>> to_thread(F f, Args... args) {
+  using R = detail::to_thread_result_t<F, Args...>;
+  constexpr bool stoppable = std::is_invocable_v<F, std::stop_token, Args...>;
+  auto call = [f = std::move(f), ... args = std::move(args)](std::stop_token token) mutable -> R {
+    if constexpr (stoppable) {
+      return std::invoke(std::move(f), std::move(token), std::move(args)...);
+    } else {
+      return std::invoke(std::move(f), std::move(args)...);
+    }
   };
-  co_return co_await detail::to_thread_awaiter<R, decltype(call)>(std::move(call));
+  co_return co_await detail::to_thread_awaiter<R, decltype(call), stoppable>(std::move(call));
 }
 
 }  // namespace corio
