@@ -71,15 +71,14 @@ class condition {
 
    private:
     friend class condition;
+    // Runs at most once per wait; the wake-up that ends the wait records the
+    // cancellation, which await_resume throws once the lock is held.
     static void on_cancel(cancellable* self) noexcept {
       auto& w = *static_cast<wait_awaiter*>(self);
-      if (w.cancelled())
-        return;  // retaking the lock after an earlier request
-      w.set_cancelled();
       if (!w.notified_) {
         w.leave_list();
         w.condition_.retake_lock(w);
-      }  // else it already waits for the mutex; the cancellation is thrown once it holds it
+      }  // else it already waits for the mutex
     }
 
     condition& condition_;

@@ -70,7 +70,6 @@ class waiter : public list_hook, public suspension {
     list.push_back(*this);
   }
   void leave_list() noexcept { list_->erase(*this); }
-  void set_cancelled() noexcept { set_cancel_requested(); }
   bool cancelled() const noexcept { return cancel_requested(); }
   // In await_resume after a wake(): a cancellation requested between the wake
   // and now is delivered here (true), so the waiter must give back what it was
