@@ -521,7 +521,7 @@ bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN), "epoll" ben
 (plain edge-triggered epoll); "corio on epoll" is examples/echo_server with CORIO_BACKEND=epoll; server CPU is the server process's user+system time over all messages.
 Allocations per item count calls of the global operator new (bench/alloc_count.cpp) over a whole case,
 setup included, divided by its items (tasks, sleeps, calls, hand-offs, operations); W7's item is one
-64 KiB read."""
+64 KiB read. corio's frames and task states come from its loop's frame arena, not from operator new."""
 
     w6_lines = []
     if w6:

@@ -92,7 +92,7 @@ class event_loop {
               detail::describe_setup_error(-res, detail::io_uring_disabled_sysctl()));
     }
     current_ = this;
-    detail::frame_cache::loop_started();
+    detail::frame_arena::loop_started();
   }
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
@@ -125,7 +125,7 @@ class event_loop {
         wait_for_completions(true, ten_ms);
     }
     current_ = nullptr;
-    detail::frame_cache::loop_ended();  // the cached frames go back to the heap
+    detail::frame_arena::loop_ended();  // its reservation goes once its last block is freed
   }
 
   /// Runs `main` to its end on this loop and returns its value or rethrows

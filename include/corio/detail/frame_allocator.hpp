@@ -2,19 +2,27 @@
 // corio/detail/frame_allocator.hpp: where corio's coroutine frames and spawned-task
 // states come from.
 //
-// Freed blocks of up to 1 KiB wait in a per-thread cache of free lists, one per
-// 16-byte size class, and the next allocation of that class takes one back
-// without a trip through the global heap: a task that awaits, spawns or sleeps
-// in a loop reuses the same few blocks. The cache is bounded (64 KiB of blocks
-// per class, and at least 8 blocks), works only while an event loop lives on
-// the thread, and the loop's destructor hands every cached block back to
-// ::operator delete. The blocks themselves are ordinary ::operator new blocks,
-// so a frame made before the loop exists, freed after it, or freed on another
-// thread is simply a heap block there.
+// While an event loop runs, blocks of up to 1 KiB come from the loop's frame
+// arena: one reservation of address space (8 GiB, MAP_NORESERVE: pages are
+// only backed once touched) carved by a bump pointer into blocks of 16-byte
+// size classes, with one free list per class. A block costs no malloc call
+// and no malloc header; a freed block is the next one of its class handed out,
+// so a task that awaits, spawns or sleeps in a loop reuses the same few
+// blocks, and a million frames alive at once cost their size and nothing more.
+// The free lists hold at most what the loop's peak of live frames left behind,
+// and the whole reservation goes back to the system when the loop ends and
+// its last block has been freed.
 //
-// Cached blocks are poisoned for AddressSanitizer, so a use after free of a
-// frame is still reported; leaks are reported too, as the cache empties when
-// the loop ends.
+// Frames are made before the loop exists (run()'s main task), freed after it
+// ends (a task returned from run()) or freed on another thread (a task moved
+// there): a block is found by its address. The owner thread frees into its
+// own arena without a lock; any other free takes a process-wide registry
+// lock, finds the arena whose range holds the block (or none: then it is an
+// ordinary ::operator new block), and hands it back under the arena's mutex.
+// An arena whose loop has ended lives on until its last block is freed.
+//
+// Under AddressSanitizer there is no arena (every block is an ::operator new
+// block), so leaks and uses after free of frames are reported as usual.
 #pragma once
 
 #include <atomic>
@@ -24,6 +32,9 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <vector>
+
+#include <sys/mman.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #  define CORIO_DETAIL_ASAN 1
@@ -32,116 +43,254 @@
 #    define CORIO_DETAIL_ASAN 1
 #  endif
 #endif
-#if defined(CORIO_DETAIL_ASAN)
-#  include <sanitizer/asan_interface.h>
-#  define CORIO_DETAIL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#  define CORIO_DETAIL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#  define CORIO_DETAIL_POISON(p, n) ((void)(p), (void)(n))
-#  define CORIO_DETAIL_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 namespace corio::detail {
 
-// One thread's cached blocks. Trivially destructible and constant-initialised,
-// so reaching it costs no thread_local guard; the loop's destructor empties it.
-struct frame_cache_lists {
-  static constexpr std::size_t granule = 16;
-  static constexpr std::size_t largest = 1024;  // bigger blocks bypass the cache
-  static constexpr std::size_t classes = largest / granule;
-  struct free_block {
-    free_block* next;
-  };
-  free_block* heads[classes] = {};
-  std::uint32_t counts[classes] = {};
-  bool active = false;  // an event loop lives on this thread
-};
-inline thread_local constinit frame_cache_lists frame_cache_local{};
-
-class frame_cache {
+class frame_arena {
  public:
-  static constexpr std::size_t granule = frame_cache_lists::granule;
-  static constexpr std::size_t largest = frame_cache_lists::largest;
-  static constexpr std::size_t bytes_per_class = 64 * 1024;
+  static constexpr std::size_t granule = 16;
+  static constexpr std::size_t largest = 1024;  // bigger blocks come from ::operator new
+  static constexpr std::size_t reservation = std::size_t{8} << 30;
+#if defined(CORIO_DETAIL_ASAN)
+  static constexpr bool enabled = false;
+#else
+  static constexpr bool enabled = true;
+#endif
 
+  // A block of at least n bytes, aligned to 16.
   static void* allocate(std::size_t n) {
-    if (n > largest)
-      return ::operator new(n);
-    const std::size_t k = class_of(n);
-    frame_cache_lists& c = frame_cache_local;
-    if (free_block* b = c.heads[k]) {
-      CORIO_DETAIL_UNPOISON(b, block_size(k));
-      c.heads[k] = b->next;
-      --c.counts[k];
-      return b;
+    frame_arena* a = active_;
+    if (a != nullptr && n <= largest) [[likely]] {
+      const std::size_t k = class_of(n);
+      if (free_block* b = a->heads_[k]) [[likely]] {
+        a->heads_[k] = b->next;
+        ++a->live_;
+        return b;
+      }
     }
-    return ::operator new(block_size(k));
+    return allocate_slow(n);
   }
 
   // `n` is the size given to allocate().
   static void deallocate(void* p, std::size_t n) noexcept {
-    if (n > largest) {
-      ::operator delete(p);
+    frame_arena* a = active_;
+    if (a != nullptr && a->holds(p)) [[likely]] {  // never true for blocks > largest
+      const std::size_t k = class_of(n);
+      auto* b = static_cast<free_block*>(p);
+      b->next = a->heads_[k];
+      a->heads_[k] = b;
+      --a->live_;
       return;
     }
-    const std::size_t k = class_of(n);
-    frame_cache_lists& c = frame_cache_local;
-    if (!c.active || c.counts[k] >= limit(k)) {
-      ::operator delete(p);
-      return;
-    }
-    auto* b = static_cast<free_block*>(p);
-    b->next = c.heads[k];
-    c.heads[k] = b;
-    ++c.counts[k];
-    CORIO_DETAIL_POISON(b, block_size(k));
+    deallocate_slow(p, n);
   }
 
-  // An event loop starts or ends on this thread (one at most at a time).
-  static void loop_started() noexcept { frame_cache_local.active = true; }
-  static void loop_ended() noexcept {
-    frame_cache_lists& c = frame_cache_local;
-    c.active = false;
-    for (std::size_t k = 0; k < classes; ++k) {
-      while (free_block* b = c.heads[k]) {
-        CORIO_DETAIL_UNPOISON(b, block_size(k));
-        c.heads[k] = b->next;
-        ::operator delete(b);
+  // The event loop of this thread starts or ends; one at most at a time.
+  static void loop_started() noexcept {
+    if constexpr (enabled) {
+      void* base = ::mmap(nullptr, reservation, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (base == MAP_FAILED)
+        return;  // e.g. strict overcommit: frames come from the heap
+      auto* a = new (std::nothrow) frame_arena(static_cast<char*>(base));
+      if (a == nullptr) {
+        ::munmap(base, reservation);
+        return;
       }
-      c.counts[k] = 0;
+      {
+        std::lock_guard lock(registry_mutex());
+        if (!registry_insert(a)) {
+          delete a;
+          return;
+        }
+        arena_count_.fetch_add(1, std::memory_order_relaxed);
+      }
+      active_ = a;
     }
   }
+  static void loop_ended() noexcept {
+    frame_arena* a = active_;
+    if (a == nullptr)
+      return;
+    active_ = nullptr;
+    bool empty;
+    {
+      std::lock_guard registry(registry_mutex());
+      std::lock_guard lock(a->mutex_);
+      a->drain_remote();
+      a->orphaned_ = true;
+      empty = a->live_ == 0;
+      if (empty)
+        registry_erase(a);
+    }
+    if (empty)
+      delete a;
+  }
 
-  // Blocks cached on this thread now (for tests).
-  static std::size_t cached_blocks() noexcept {
-    std::size_t total = 0;
-    for (std::uint32_t n : frame_cache_local.counts)
-      total += n;
-    return total;
+  // Arenas in existence (for tests): one per running loop, plus ended loops'
+  // arenas whose blocks are not all freed yet.
+  static std::size_t arenas() noexcept {
+    std::lock_guard lock(registry_mutex());
+    return registry().size();
   }
 
  private:
-  using free_block = frame_cache_lists::free_block;
-  static constexpr std::size_t classes = frame_cache_lists::classes;
+  struct free_block {
+    free_block* next;
+  };
+  static constexpr std::size_t classes = largest / granule;
   static constexpr std::size_t class_of(std::size_t n) noexcept {
     return n == 0 ? 0 : (n - 1) / granule;
   }
-  static constexpr std::size_t block_size(std::size_t k) noexcept { return (k + 1) * granule; }
-  static constexpr std::uint32_t limit(std::size_t k) noexcept {
-    const std::size_t by_bytes = bytes_per_class / block_size(k);
-    return static_cast<std::uint32_t>(by_bytes > 8 ? by_bytes : 8);
+  static constexpr std::size_t block_size(std::size_t k) noexcept {
+    return (k + 1) * granule;
   }
+
+  explicit frame_arena(char* base) noexcept : base_(base), bump_(base) {
+  }
+  ~frame_arena() {
+    ::munmap(base_, reservation);
+  }
+
+  bool holds(const void* p) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_) <
+           reservation;
+  }
+
+  // An empty free list, no arena, or a big block.
+  [[gnu::noinline]] static void* allocate_slow(std::size_t n) {
+    frame_arena* a = active_;
+    if (a == nullptr || n > largest)
+      return ::operator new(n);
+    const std::size_t k = class_of(n);
+    if (a->has_remote_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(a->mutex_);
+      a->drain_remote();
+      if (free_block* b = a->heads_[k]) {
+        a->heads_[k] = b->next;
+        ++a->live_;
+        return b;
+      }
+    }
+    const std::size_t size = block_size(k);
+    if (static_cast<std::size_t>(a->bump_ - a->base_) + size > reservation)
+      return ::operator new(n);  // the reservation is used up: the heap takes over
+    void* p = a->bump_;
+    a->bump_ += size;
+    ++a->live_;
+    return p;
+  }
+  // Not a block of this thread's running arena.
+  [[gnu::noinline]] static void deallocate_slow(void* p, std::size_t n) noexcept {
+    if (n <= largest && arena_count_.load(std::memory_order_relaxed) != 0 &&
+        foreign_free(p, class_of(n))) {
+      return;
+    }
+    ::operator delete(p);
+  }
+
+  // Any free that is not the owner's, while its loop runs or after it ended.
+  static bool foreign_free(void* p, std::size_t k) noexcept {
+    frame_arena* gone = nullptr;
+    {
+      std::lock_guard registry(registry_mutex());
+      frame_arena* a = registry_find(p);
+      if (a == nullptr)
+        return false;
+      std::lock_guard lock(a->mutex_);
+      if (a->orphaned_) {
+        if (--a->live_ == 0) {
+          registry_erase(a);
+          gone = a;
+        }
+      } else {
+        auto* b = static_cast<free_block*>(p);
+        b->next = a->remote_heads_[k];
+        a->remote_heads_[k] = b;
+        ++a->remote_count_;
+        a->has_remote_.store(true, std::memory_order_release);
+      }
+    }
+    delete gone;
+    return true;
+  }
+  // Under mutex_: moves the blocks other threads freed onto the free lists.
+  void drain_remote() noexcept {
+    for (std::size_t k = 0; k < classes; ++k) {
+      while (free_block* b = remote_heads_[k]) {
+        remote_heads_[k] = b->next;
+        b->next = heads_[k];
+        heads_[k] = b;
+      }
+    }
+    live_ -= remote_count_;
+    remote_count_ = 0;
+    has_remote_.store(false, std::memory_order_relaxed);
+  }
+
+  // The process-wide list of arenas, for frees that are not their owner's.
+  // Never destroyed: frames may be freed during static destruction.
+  static std::mutex& registry_mutex() noexcept {
+    static auto* m = new std::mutex;
+    return *m;
+  }
+  static std::vector<frame_arena*>& registry() noexcept {
+    static auto* r = new std::vector<frame_arena*>;
+    return *r;
+  }
+  static bool registry_insert(frame_arena* a) noexcept {
+    try {
+      registry().push_back(a);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  static void registry_erase(frame_arena* a) noexcept {
+    arena_count_.fetch_sub(1, std::memory_order_relaxed);
+    auto& r = registry();
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (r[i] == a) {
+        r[i] = r.back();
+        r.pop_back();
+        return;
+      }
+    }
+  }
+  static frame_arena* registry_find(const void* p) noexcept {
+    for (frame_arena* a : registry()) {
+      if (a->holds(p))
+        return a;
+    }
+    return nullptr;
+  }
+
+  // Owner thread only (the mutex too once orphaned_).
+  char* const base_;
+  char* bump_;
+  free_block* heads_[classes] = {};
+  std::size_t live_ = 0;  // blocks handed out and not given back
+  // Under mutex_.
+  std::mutex mutex_;
+  free_block* remote_heads_[classes] = {};
+  std::size_t remote_count_ = 0;
+  bool orphaned_ = false;  // its loop has ended
+  std::atomic<bool> has_remote_{false};
+
+  static inline thread_local constinit frame_arena* active_ = nullptr;
+  // Arenas in the registry: while there is none, a free never takes its lock.
+  static inline std::atomic<std::size_t> arena_count_{0};
 };
 
-// Coroutine frames. A frame comes from the frame cache, unless its coroutine
+// Coroutine frames. A frame comes from the frame arena, unless its coroutine
 // was declared with (std::allocator_arg_t, const Alloc&, ...): such a frame
 // comes from that allocator, keeps a copy of it after the frame, and is listed
 // in a process-wide table so that its deallocation finds its way back. While
 // no such frame exists, freeing a frame costs one relaxed atomic load more
-// than the cache itself; nothing is added to the frames.
+// than the arena itself; nothing is added to the frames.
 class frame_allocator {
  public:
-  static void* allocate(std::size_t n) { return frame_cache::allocate(n); }
+  static void* allocate(std::size_t n) { return frame_arena::allocate(n); }
 
   template <class Alloc>
   static void* allocate(std::size_t n, const Alloc& alloc) {
@@ -170,7 +319,7 @@ class frame_allocator {
         return;
       }
     }
-    frame_cache::deallocate(frame, n);
+    frame_arena::deallocate(frame, n);
   }
 
  private:

@@ -179,9 +179,9 @@ class typed_spawned_task final : public spawned_task {
   }
   T take() { return task_access::handle(task_).promise().take(); }
 
-  // Recycled through the frame cache, as the task frames are.
-  static void* operator new(std::size_t n) { return frame_cache::allocate(n); }
-  static void operator delete(void* p, std::size_t n) noexcept { frame_cache::deallocate(p, n); }
+  // From the loop's frame arena, as the task frames.
+  static void* operator new(std::size_t n) { return frame_arena::allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_arena::deallocate(p, n); }
 
  private:
   static void destroy(spawned_task* self) noexcept {
