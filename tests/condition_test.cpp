@@ -207,6 +207,32 @@ corio::task<> pending_cancel_reaches_wait(shared* s) {
   CHECK_FALSE(s->m.is_locked());
 }
 
+corio::task<> wait_for_catching(shared* s, const bool* ready) {
+  auto lock = co_await s->m.lock();
+  try {
+    co_await s->cv.wait_for(lock, [ready] { return *ready; });
+    s->log.push_back("ready");
+  } catch (const corio::cancelled_error&) {
+    s->log.push_back(s->m.is_locked() ? "cancelled, locked" : "cancelled, unlocked");
+  }
+}
+
+corio::task<> cancelled_wait_for(shared* s) {
+  bool ready = false;
+  corio::join_handle<void> a = corio::spawn(wait_for_catching(s, &ready));
+  co_await corio::sleep(0ms);
+  {
+    auto lock = co_await s->m.lock();
+    s->cv.notify();  // a wakes, finds the predicate false, and waits again
+  }
+  co_await corio::sleep(0ms);
+  CHECK(s->cv.n_waiting() == 1);
+  a.cancel();
+  co_await a;
+  CHECK(s->cv.n_waiting() == 0);
+  CHECK_FALSE(s->m.is_locked());
+}
+
 #ifndef NDEBUG
 corio::task<std::string> notify_from_another_thread() {
   shared s;
@@ -301,6 +327,14 @@ TEST_CASE("condition: a cancellation requested before wait() is delivered there,
   corio::run(pending_cancel_reaches_wait(&s));
   CHECK(s.exclusive);
   CHECK(s.log == std::vector<std::string>{"cancelled 1"});
+}
+
+TEST_CASE("condition: a cancelled wait_for throws with the lock held",
+          "[condition][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  shared s;
+  corio::run(cancelled_wait_for(&s));
+  CHECK(s.log == std::vector<std::string>{"cancelled, locked"});
 }
 
 #ifndef NDEBUG
