@@ -189,15 +189,29 @@ def run_w6(build, full, out):
 def run_c1(full, out):
     cxx = os.environ.get("CXX", "g++")
     tmp = os.path.join(os.path.dirname(out), "c1.out")
-    programs = {
-        "corio": [cxx, "-std=c++20", "-O2", "-I", os.path.join(ROOT, "include"),
-                  os.path.join(ROOT, "examples", "count.cpp"), "-o", tmp, "-pthread", "-luring"],
-        "asio_epoll": [cxx, "-std=c++20", "-O2", os.path.join(ROOT, "bench", "asio", "count_asio.cpp"),
-                       "-o", tmp, "-pthread"],
-        "asio_uring": [cxx, "-std=c++20", "-O2", "-DASIO_HAS_IO_URING", "-DASIO_DISABLE_EPOLL",
-                       os.path.join(ROOT, "bench", "asio", "count_asio.cpp"), "-o", tmp, "-pthread",
-                       "-luring"],
-    }
+    programs = {}
+    # -O2 as a release build compiles, -O0 as a CMake Debug build does (keys "<name>_O0").
+    for opt, suffix in (("-O2", ""), ("-O0", "_O0")):
+        programs["corio" + suffix] = [cxx, "-std=c++20", opt, "-I", os.path.join(ROOT, "include"),
+                                      os.path.join(ROOT, "examples", "count.cpp"), "-o", tmp,
+                                      "-pthread", "-luring"]
+        programs["asio_epoll" + suffix] = [cxx, "-std=c++20", opt,
+                                           os.path.join(ROOT, "bench", "asio", "count_asio.cpp"),
+                                           "-o", tmp, "-pthread"]
+        programs["asio_uring" + suffix] = [cxx, "-std=c++20", opt, "-DASIO_HAS_IO_URING",
+                                           "-DASIO_DISABLE_EPOLL",
+                                           os.path.join(ROOT, "bench", "asio", "count_asio.cpp"),
+                                           "-o", tmp, "-pthread", "-luring"]
+    # A translation unit holding only the umbrella header, compiled at -O0 (what every TU of a
+    # Debug build that includes it pays), against one holding only <asio.hpp>.
+    umbrellas = {"corio_umbrella_O0": "#include <corio/corio.hpp>\n",
+                 "asio_umbrella_O0": "#include <asio.hpp>\n"}
+    for name, text in umbrellas.items():
+        source = os.path.join(os.path.dirname(out), name + ".cpp")
+        with open(source, "w") as f:
+            f.write(text)
+        programs[name] = [cxx, "-std=c++20", "-O0", "-I", os.path.join(ROOT, "include"), "-c", source,
+                          "-o", tmp]
     results = {}
     for name, cmd in programs.items():
         times = []
@@ -206,6 +220,8 @@ def run_c1(full, out):
             subprocess.run(cmd, check=True)
             times.append(time.perf_counter() - start)
         results[name] = statistics.median(times)
+        if name.endswith("_umbrella_O0"):
+            results[name + "_kb"] = os.path.getsize(tmp) / 1024
         log(f"C1 {name}: {results[name]:.2f} s (median of {len(times)}: {' '.join(f'{t:.2f}' for t in times)})")
     os.remove(tmp)
     with open(out, "w") as f:
@@ -458,6 +474,15 @@ def report(build, full, elapsed):
             floor_text=f"liburing {fmt(cpu('raw'))}; epoll {fmt(cpu('epoll'))}")
 
     # C1
+    c, a = c1.get("corio_umbrella_O0"), c1.get("asio_umbrella_O0")
+    row("C1 a TU of only <corio/corio.hpp> (Asio: <asio.hpp>), -O0, s", c, None, a, None, None,
+        target=[("≤ 1× Asio", ratio(c, a), 1.0)])
+    c, a = c1.get("corio_umbrella_O0_kb"), c1.get("asio_umbrella_O0_kb")
+    row("C1 a TU of only <corio/corio.hpp> (Asio: <asio.hpp>), -O0, object KB", c, None, a, None, None)
+    c = c1.get("corio_O0")
+    e, u = c1.get("asio_epoll_O0"), c1.get("asio_uring_O0")
+    row("C1 compile count example (-O0), s", c, None, e, u, None,
+        target=[("≤ 1× Asio", ratio(c, min([x for x in (e, u) if x is not None], default=None)), 1.0)])
     c = c1.get("corio")
     row("C1 compile count example (-O2), s", c, None, c1.get("asio_epoll"), c1.get("asio_uring"), None,
         target=[("≤ 0.5× Asio", ratio(c, min([x for x in (c1.get("asio_epoll"), c1.get("asio_uring"))
@@ -557,7 +582,8 @@ PLOT_ROWS = [
     ("W6 echo 500×64 B, kmsg", "W6 echo, 500 conns"),
     ("W7 1 GiB file in page cache, 64 KiB reads, QD32", "W7 file read QD32"),
     ("W8 NOP awaited one at a time", "W8 one NOP"),
-    ("C1", "C1 compile"),
+    ("C1 compile count example (-O2)", "C1 compile -O2"),
+    ("C1 compile count example (-O0)", "C1 compile -O0"),
 ]
 
 
