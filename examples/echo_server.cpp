@@ -44,11 +44,17 @@ corio::task<> echo(corio::net::tcp_stream stream) {
   }
 }
 
-// Accepts forever, spawning one echo task per connection.
+// Accepts forever, spawning one echo task per connection. Out of file
+// descriptors (EMFILE), accept() waits and retries by itself, so the server
+// and its open connections carry on until some close.
 corio::task<> serve(corio::net::tcp_listener listener) {
   for (;;) {
     corio::net::tcp_stream stream = co_await listener.accept();
-    stream.set_nodelay(true);
+    try {
+      stream.set_nodelay(true);
+    } catch (const std::system_error&) {
+      continue;  // the client reset it already
+    }
     corio::spawn(echo(std::move(stream)));
   }
 }

@@ -17,7 +17,9 @@
 #include "support/bytes_and_fds.hpp"
 #include "support/io_uring_available.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <netdb.h>
 
 #include <algorithm>
@@ -419,6 +421,59 @@ TEST_CASE("tcp_stream: close through io_uring ends the stream for the peer",
     std::array<std::byte, 8> buf;
     const std::size_t n = co_await server.read_some(buf);
     CHECK(n == 0);
+  }());
+}
+
+TEST_CASE(
+    "tcp_listener: accept waits out EMFILE and returns the connection once a descriptor is free",
+    "[net][tcp][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // A low soft limit, filled with /dev/null descriptors but for one, which
+  // the client's socket takes: the accept then has none left.
+  struct descriptor_squeeze {
+    rlimit saved{};
+    std::vector<int> fds;
+    descriptor_squeeze() {
+      REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+      rlimit low = saved;
+      low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+      REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+      for (;;) {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+          break;
+        fds.push_back(fd);
+      }
+    }
+    void release_one() {
+      ::close(fds.back());
+      fds.pop_back();
+    }
+    void release_all() {
+      while (!fds.empty())
+        release_one();
+    }
+    ~descriptor_squeeze() {
+      release_all();
+      ::setrlimit(RLIMIT_NOFILE, &saved);
+    }
+  };
+  corio::run([]() -> corio::task<> {
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    descriptor_squeeze squeeze;
+    REQUIRE(!squeeze.fds.empty());
+    squeeze.release_one();
+    auto client = co_await net::tcp_stream::connect("127.0.0.1", listener.local_port());
+    // 0.1 threw system_error EMFILE here; now accept keeps waiting.
+    const bool waited =
+        co_await throws<corio::timeout_error>(corio::wait_for(listener.accept(), 300ms));
+    CHECK(waited);
+    squeeze.release_all();
+    auto server = co_await corio::wait_for(listener.accept(), 5s);
+    co_await client.write_all("hi");
+    std::array<std::byte, 2> buf;
+    co_await server.read_exact(buf);
+    CHECK(text_of(buf) == "hi");
   }());
 }
 

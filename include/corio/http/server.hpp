@@ -20,7 +20,6 @@
 #include <corio/http/serialize.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/tcp.hpp>
-#include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/task_group.hpp>
@@ -412,30 +411,10 @@ inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_strea
   }
 }
 
-[[nodiscard]] inline bool is_resource_exhaustion(const std::system_error& e) noexcept {
-  const std::error_code c = e.code();
-  return c.category() == std::system_category() && (c.value() == EMFILE || c.value() == ENFILE ||
-                                                    c.value() == ENOBUFS || c.value() == ENOMEM);
-}
-
 inline task<> accept_loop(server_state* s) {
   while (!s->stopping) {
-    net::tcp_stream stream;
-    bool exhausted = false;
-    try {
-      stream = co_await s->listener.accept();
-    } catch (const std::system_error& e) {
-      if (!is_resource_exhaustion(e)) {
-        throw;
-      }
-      exhausted = true;
-    }
-    if (exhausted) {
-      // Out of file descriptors or memory: connections that close will free
-      // some, so wait a little rather than fail the server.
-      co_await sleep(std::chrono::milliseconds(100));
-      continue;
-    }
+    // Out of descriptors or memory, accept waits and retries by itself.
+    net::tcp_stream stream = co_await s->listener.accept();
     ++s->accepted;
     try {
       stream.set_nodelay(true);

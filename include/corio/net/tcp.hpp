@@ -15,6 +15,7 @@
 #include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
+#include <corio/sleep.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
 
@@ -30,6 +31,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -587,10 +589,14 @@ class tcp_listener {
   /// Uses IORING_OP_ACCEPT; see io_uring_prep_accept(3) and accept4(2).
   /// Connections that fail between the handshake and the accept (ECONNABORTED
   /// and the network errors accept(2) says to treat like EAGAIN) are skipped,
-  /// and accept waits for the next one.
+  /// and accept waits for the next one. When the process or the system is
+  /// out of file descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM),
+  /// accept waits 100 ms and tries again, as asyncio's servers do: the
+  /// connection stays queued, and connections that close free what it needs.
+  /// Bound that wait with wait_for if the caller must know.
   ///
-  /// Throws: std::system_error (EMFILE when out of file descriptors, ...);
-  ///   cancelled_error.
+  /// Throws: std::system_error for the other errors (EINVAL if the socket is
+  ///   not listening, ...); cancelled_error.
   /// Cancellation: the accept is cancelled in the kernel and the listener
   ///   stays usable. No connection is lost: one the kernel accepted before the
   ///   cancellation reached it is returned, and the cancellation reaches the
@@ -608,7 +614,9 @@ class tcp_listener {
       });
       if (res >= 0)
         co_return tcp_stream(corio::detail::unique_fd(res));
-      if (!is_transient_accept_error(-res))
+      if (is_exhaustion_accept_error(-res))
+        co_await sleep(accept_exhaustion_retry);
+      else if (!is_transient_accept_error(-res))
         corio::detail::throw_errno(res, "corio::net::tcp_listener::accept");
     }
   }
@@ -658,6 +666,12 @@ class tcp_listener {
     listener.local_ = endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound), length);
     listener.fd_ = std::move(fd);
     return listener;
+  }
+
+  // Out of descriptors or memory: waiting lets closing connections free some.
+  static constexpr std::chrono::milliseconds accept_exhaustion_retry{100};
+  static bool is_exhaustion_accept_error(int err) noexcept {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
   }
 
   // accept(2), "Error handling": pending network errors of the new connection
