@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace fs = std::filesystem;
 using Catch::Matchers::ContainsSubstring;
@@ -140,6 +141,57 @@ TEST_CASE("read_file: reads a /proc file whose reported size is 0 to its end", "
     co_return co_await corio::read_file("/proc/self/status");
   }());
   CHECK_THAT(status, ContainsSubstring("Name:") && ContainsSubstring("Pid:"));
+}
+
+namespace {
+
+// read_file(path, max_bytes)'s outcome: the text, or the error code it threw.
+corio::task<std::pair<std::string, std::error_code>> read_bounded(fs::path path,
+                                                                  std::size_t max_bytes) {
+  try {
+    co_return std::pair{co_await corio::read_file(path, max_bytes), std::error_code{}};
+  } catch (const std::system_error& e) {
+    CHECK_THAT(e.what(), ContainsSubstring(path.string()) && ContainsSubstring("max_bytes"));
+    co_return std::pair{std::string{}, e.code()};
+  }
+}
+
+}  // namespace
+
+TEST_CASE("read_file: max_bytes refuses a larger file with EFBIG and reads one that fits",
+          "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "sized";
+  const std::string data = pattern(300 * 1024);
+  std::ofstream(path, std::ios::binary) << data;
+  const std::error_code efbig(EFBIG, std::system_category());
+  corio::run([](fs::path path, const std::string& data, std::error_code efbig) -> corio::task<> {
+    const auto exact = co_await read_bounded(path, data.size());
+    CHECK(exact.first == data);
+    CHECK_FALSE(exact.second);
+    const auto over = co_await read_bounded(path, data.size() - 1);
+    CHECK(over.second == efbig);
+    const auto none = co_await read_bounded(path, 0);
+    CHECK(none.second == efbig);
+  }(path, data, efbig));
+}
+
+TEST_CASE("read_file: max_bytes stops a file that never ends, /dev/zero and /proc alike",
+          "[file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::error_code efbig(EFBIG, std::system_category());
+  corio::run([](std::error_code efbig) -> corio::task<> {
+    for (std::size_t limit : {std::size_t{0}, std::size_t{1}, std::size_t{300 * 1024 + 7}}) {
+      const auto zero = co_await read_bounded("/dev/zero", limit);
+      CHECK(zero.second == efbig);
+    }
+    // A size-0 /proc file within the bound is read whole; past it, refused.
+    const auto status = co_await read_bounded("/proc/self/status", 1024 * 1024);
+    CHECK_THAT(status.first, ContainsSubstring("Pid:"));
+    const auto cut = co_await read_bounded("/proc/self/status", 10);
+    CHECK(cut.second == efbig);
+  }(efbig));
 }
 
 TEST_CASE("read_file: a missing file throws system_error ENOENT naming the path",

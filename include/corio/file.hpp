@@ -387,18 +387,34 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
 /// IORING_OP_STATX; reading then continues until a read returns 0, so files
 /// whose size is not known in advance (/proc) or that grow are read to their end.
 ///
+/// `max_bytes` bounds the result: a file larger than that, by its size or
+/// by what the reads return, is refused, so a file that never ends
+/// (/dev/zero, a FIFO fed forever) or an unexpectedly large one cannot make
+/// the string grow without bound. Pass it whenever the path is not trusted;
+/// by default there is no bound.
+///
 /// Throws: std::system_error with the errno (ENOENT, EACCES, EISDIR, EIO),
-///   whose `what` names the path; std::length_error if the file cannot fit
-///   in a string; cancelled_error.
+///   whose `what` names the path; std::system_error EFBIG if the file holds
+///   more than `max_bytes`; std::length_error if the file cannot fit in a
+///   string; cancelled_error.
 /// Cancellation: the reads in flight are cancelled in the kernel and the file
 ///   is closed.
 /// Lifetime: `path` is copied.
 /// Thread safety: await only on the loop's thread.
 /// Example:
 ///   std::string text = co_await corio::read_file("config.toml");
-[[nodiscard]] inline task<std::string> read_file(std::filesystem::path path) {
+///   std::string upload = co_await corio::read_file(untrusted, 1024 * 1024);  // EFBIG past 1 MiB
+[[nodiscard]] inline task<std::string> read_file(
+    std::filesystem::path path, std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) {
   file f = co_await file::open(path, open_mode::read);
   const std::uint64_t expected = co_await f.size();
+  const auto too_large = [&] {
+    throw std::system_error(EFBIG, std::system_category(),
+                            "corio::read_file: \"" + path.string() + "\" holds more than " +
+                                std::to_string(max_bytes) + " bytes (the max_bytes argument)");
+  };
+  if (expected > max_bytes)
+    too_large();
   std::string out;
   if (expected > out.max_size()) {
     throw std::length_error("corio::read_file: \"" + path.string() +
@@ -412,8 +428,13 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
   std::size_t length = std::min(io.end_of_file, out.size());
   if (length == out.size()) {
     // Read on to the real end: the size was 0 (a /proc file) or the file grew.
+    // Up to one byte past max_bytes, to tell a file of exactly max_bytes.
     for (;;) {
-      out.resize(length + detail::file_io_chunk);
+      if (length > max_bytes)
+        too_large();
+      const std::size_t room = max_bytes - length < detail::file_io_chunk ? max_bytes - length + 1
+                                                                          : detail::file_io_chunk;
+      out.resize(length + room);
       const std::size_t n =
           co_await f.read_at(length, std::as_writable_bytes(std::span(out)).subspan(length));
       if (n == 0)
