@@ -151,6 +151,17 @@ run_fuzzer() {
   return "$rc"
 }
 
+# What a CMake Debug consumer gets: g++ -O0 with no sibling-call optimisation (no tail
+# calls). The deep-await tests (a loop of a million awaits of tasks that finish at once,
+# a chain of a million nested awaits) must pass there too, on the default 8 MB stack.
+run_deep_await_o0() {
+  mkdir -p build/gcc-O0
+  # shellcheck disable=SC2046 # pkg-config prints several words
+  g++ -std=c++20 -O0 -g -fno-optimize-sibling-calls -Iinclude -Itests tests/task_test.cpp \
+    -o build/gcc-O0/task_test $(pkg-config --libs catch2-with-main) -luring -pthread \
+    && (ulimit -s 8192 && build/gcc-O0/task_test "[stack]")
+}
+
 # --- Stages --------------------------------------------------------------------------
 
 echo "test.sh: CORIO_REQUIRE_IO_URING=${CORIO_REQUIRE_IO_URING:-<unset>}, $jobs jobs"
@@ -175,6 +186,7 @@ if stage "gcc: configure" configure build/gcc g++ Debug -DCORIO_BUILD_BENCH=ON \
   stage "gcc: header self-containment" build build/gcc --target all_verify_interface_header_sets \
     || true
 fi
+stage "gcc -O0: deep-await tests" run_deep_await_o0 || true
 
 if ((!quick)); then
   if stage "clang: configure" configure build/clang clang++ Debug -DCORIO_BUILD_BENCH=OFF \

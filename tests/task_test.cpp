@@ -3,10 +3,18 @@
 
 #include <corio/event_loop.hpp>
 #include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/yield.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <catch2/catch_test_macros.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -149,6 +157,40 @@ corio::task<std::string> await_twice() {
   co_return "";
 }
 
+corio::task<> sleep_a_little() {
+  co_await corio::sleep(std::chrono::milliseconds(20));
+}
+
+corio::task<> await_at(corio::task<>* t) {
+  co_await *t;
+}
+
+// A second co_await of a task another task is suspended in: on 0.1 it
+// resumed the frame out of its sleep, and the timer later fired into a
+// finished frame.
+corio::task<std::string> await_while_awaited() {
+  corio::task<> t = sleep_a_little();
+  corio::join_handle<void> first = corio::spawn(await_at(&t));
+  co_await corio::yield();  // `first` is now suspended inside t
+  std::string what;
+  try {
+    co_await t;
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  co_await first;
+  co_return what;
+}
+
+// Replaces a task while another task is suspended in it; aborts in debug builds.
+corio::task<> assign_while_awaited() {
+  corio::task<> t = sleep_a_little();
+  corio::join_handle<void> first = corio::spawn(await_at(&t));
+  co_await corio::yield();
+  t = corio::task<>();
+  co_await first;
+}
+
 corio::task<int> awaits_lvalue() {
   corio::task<int> t = forty_two();
   co_return co_await t;
@@ -241,14 +283,14 @@ TEST_CASE("task: an exception propagates to the awaiter", "[task][io_uring][exce
 }
 
 TEST_CASE("task: a chain of a million nested awaits does not overflow the stack",
-          "[task][io_uring][slow]") {
+          "[task][io_uring][slow][stack]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(nested(1'000'000)) == 1'000'000);
 }
 
 TEST_CASE(
     "task: a loop of a million awaits of tasks that complete at once does not overflow the stack",
-    "[task][io_uring][slow]") {
+    "[task][io_uring][slow][stack]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(await_many_immediate(1'000'000)) == 1'000'000);
 }
@@ -293,4 +335,40 @@ TEST_CASE("task: awaiting a task a second time throws std::logic_error",
   CORIO_TEST_REQUIRE_IO_URING();
   const std::string what = corio::run(await_twice());
   CHECK(what.find("awaited once") != std::string::npos);
+}
+
+TEST_CASE("task: awaiting a task that another task is suspended in throws std::logic_error",
+          "[task][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::string what = corio::run(await_while_awaited());
+  CHECK(what.find("already being awaited") != std::string::npos);
+}
+
+TEST_CASE("task: assigning to a task while it runs aborts with the reason in debug builds",
+          "[task][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], STDERR_FILENO);
+    corio::run(assign_while_awaited());
+    ::_exit(0);  // not reached
+  }
+  ::close(out[1]);
+  std::string err;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
+    err.append(buffer, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(err.find("destroyed (or assigned to) while it runs") != std::string::npos);
+#endif
 }

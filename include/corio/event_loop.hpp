@@ -92,6 +92,7 @@ class event_loop {
               detail::describe_setup_error(-res, detail::io_uring_disabled_sysctl()));
     }
     current_ = this;
+    detail::this_thread_ready_queue = &ready_;
     detail::frame_arena::loop_started();
   }
   event_loop(const event_loop&) = delete;
@@ -125,6 +126,7 @@ class event_loop {
         wait_for_completions(true, ten_ms);
     }
     current_ = nullptr;
+    detail::this_thread_ready_queue = nullptr;
     detail::frame_arena::loop_ended();  // its reservation goes once its last block is freed
   }
 

@@ -43,4 +43,8 @@ class ready_queue {
   std::size_t size_ = 0;
 };
 
+// The ready queue of the loop running on this thread (the loop sets it), for
+// task's awaiter, which cannot name the loop.
+inline thread_local ready_queue* this_thread_ready_queue = nullptr;
+
 }  // namespace corio::detail
