@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <corio/barrier.hpp>
 
+#include <corio/error.hpp>
+
 #include <corio/event_loop.hpp>
 #include <corio/gather.hpp>
 #include <corio/sleep.hpp>
@@ -132,6 +134,42 @@ corio::task<std::size_t> single_party() {
   co_return first + second;
 }
 
+corio::task<std::string> wait_or_broken(corio::barrier* b) {
+  try {
+    const std::size_t place = co_await b->wait();
+    co_return "place " + std::to_string(place);
+  } catch (const corio::broken_barrier&) {
+    co_return "broken";
+  }
+}
+
+corio::task<std::vector<std::string>> abort_and_reset() {
+  corio::barrier b(3);
+  std::vector<std::string> log;
+  corio::join_handle<std::string> first = corio::spawn(wait_or_broken(&b));
+  corio::join_handle<std::string> second = corio::spawn(wait_or_broken(&b));
+  co_await corio::sleep(0ms);
+  b.abort();  // both waiting tasks throw
+  log.push_back(co_await first);
+  log.push_back(co_await second);
+  CHECK(b.broken());
+  log.push_back(co_await wait_or_broken(&b));  // broken: at once
+  b.reset();
+  CHECK_FALSE(b.broken());
+  corio::join_handle<std::string> third = corio::spawn(wait_or_broken(&b));
+  co_await corio::sleep(0ms);
+  b.reset();  // a reset while a task waits breaks its round
+  log.push_back(co_await third);
+  CHECK(b.n_waiting() == 0);
+  corio::join_handle<std::string> a = corio::spawn(wait_or_broken(&b));
+  corio::join_handle<std::string> c = corio::spawn(wait_or_broken(&b));
+  co_await corio::sleep(0ms);
+  log.push_back(co_await wait_or_broken(&b));  // a full round works again
+  log.push_back(co_await a);
+  log.push_back(co_await c);
+  co_return log;
+}
+
 #ifndef NDEBUG
 corio::task<std::string> wait_from_another_thread() {
   corio::barrier b(2);
@@ -207,6 +245,14 @@ TEST_CASE("barrier: a cancellation requested before wait() is delivered there",
   std::vector<int> log;
   CHECK(corio::run(pending_cancel_reaches_wait(&log)) == 99);
   CHECK(log == std::vector<int>{-1});
+}
+
+TEST_CASE("barrier: abort() breaks it and reset() empties it; waiting tasks get broken_barrier",
+          "[barrier][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(abort_and_reset()) == std::vector<std::string>{"broken", "broken", "broken",
+                                                                  "broken", "place 2", "place 0",
+                                                                  "place 1"});
 }
 
 #ifndef NDEBUG

@@ -2,6 +2,8 @@
 // corio/barrier.hpp: barrier, asyncio.Barrier.
 #pragma once
 
+#include <corio/error.hpp>
+
 #include <corio/detail/wait_list.hpp>
 
 #include <coroutine>
@@ -17,7 +19,8 @@ namespace corio {
 /// order; the task that completes the round gets parties - 1 and does not
 /// suspend. The barrier is reusable: the next wait() starts a new round at
 /// once (no draining phase as in asyncio, because the round's tasks are
-/// released all together).
+/// released all together). abort() breaks the barrier and reset() empties
+/// it, as asyncio's: the tasks waiting then get broken_barrier.
 ///
 /// Cancellation: a task cancelled while waiting leaves the round, which then
 ///   needs one more task (as in asyncio); places are given when the round
@@ -45,6 +48,8 @@ class barrier {
     explicit wait_awaiter(barrier& b) noexcept : barrier_(b) {}
     bool await_ready() {
       barrier_.affinity_.check("corio::barrier used from a thread that is not its loop's");
+      if (barrier_.broken_)
+        return true;  // await_resume throws broken_barrier
       if (barrier_.waiters_.size() + 1 < barrier_.parties_)
         return false;
       place_ = barrier_.complete_round();
@@ -56,18 +61,37 @@ class barrier {
     }
     std::size_t await_resume() const {
       throw_if_cancelled();
+      if (place_ == broken_place)
+        throw broken_barrier();
       return place_;
     }
 
    private:
     friend class barrier;
     barrier& barrier_;
-    std::size_t place_ = 0;
+    std::size_t place_ = broken_place;  // until a round completes
   };
 
   /// Waits until `parties` tasks wait, and returns this task's place in the round.
-  /// Throws: cancelled_error if cancelled while waiting (it leaves the round).
+  /// Throws: broken_barrier if the barrier is broken, or is aborted or reset
+  ///   while waiting; cancelled_error if cancelled while waiting (it leaves the round).
   [[nodiscard]] wait_awaiter wait() noexcept { return wait_awaiter(*this); }
+
+  /// Breaks the barrier: the tasks waiting, and every later wait() until
+  /// reset(), throw broken_barrier (asyncio's abort()).
+  void abort() {
+    affinity_.check("corio::barrier used from a thread that is not its loop's");
+    broken_ = true;
+    release_broken();
+  }
+  /// Returns the barrier to its empty, unbroken state; the tasks waiting
+  /// throw broken_barrier (asyncio's reset()).
+  void reset() {
+    affinity_.check("corio::barrier used from a thread that is not its loop's");
+    broken_ = false;
+    release_broken();
+  }
+  bool broken() const noexcept { return broken_; }
 
   std::size_t parties() const noexcept { return parties_; }
   /// Tasks waiting in the current round.
@@ -84,10 +108,17 @@ class barrier {
     }
     return place;
   }
+  void release_broken() noexcept {
+    while (!waiters_.empty())
+      waiters_.pop_front().wake();  // with no place: it throws broken_barrier
+  }
+
+  static constexpr std::size_t broken_place = static_cast<std::size_t>(-1);
 
   detail::intrusive_list<detail::waiter> waiters_;
   detail::loop_affinity affinity_;
   std::size_t parties_;
+  bool broken_ = false;
 };
 
 }  // namespace corio

@@ -9,7 +9,7 @@
 //   a second loop on one thread).
 // - corio::cancelled_error inside a task that was cancelled, at the point where
 //   it was suspended; corio::timeout_error from wait_for; corio::queue_shut_down
-//   from a queue that was shut down.
+//   from a queue that was shut down; corio::broken_barrier from a broken barrier.
 #pragma once
 
 #include <stdexcept>
@@ -32,6 +32,13 @@ class cancelled_error : public std::runtime_error {
 class timeout_error : public std::runtime_error {
  public:
   timeout_error() : std::runtime_error("corio::wait_for: the task did not finish in time") {}
+};
+
+/// Thrown by barrier::wait() when the barrier is broken, or is aborted or
+/// reset while the task waits (asyncio.BrokenBarrierError).
+class broken_barrier : public std::runtime_error {
+ public:
+  broken_barrier() : std::runtime_error("corio::barrier: the barrier is broken") {}
 };
 
 /// Thrown by a queue's put() after shutdown(), and by its get() once it is
