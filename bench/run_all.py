@@ -36,11 +36,19 @@ def log(msg):
     print(f"==> {msg}", flush=True)
 
 
-def run_gbench(binary, out, full):
-    """Runs a Google Benchmark binary; returns its JSON 'benchmarks' entries."""
+# W4 again with the process pinned to one core (both the loop and the workers):
+# unpinned, thread hand-offs on 2 cores are bimodal.
+PINNED = "to_thread|eventfd"
+
+
+def run_gbench(binary, out, full, pinned=False):
+    """Runs a Google Benchmark binary; returns its JSON 'benchmarks' entries. With
+    `pinned`, only the W4 cases, on the first CPU this process may use."""
     entries = []
     reps_heavy, reps_light = (5, 5) if full else (1, 3)
-    for part, (flt, reps) in enumerate([(HEAVY, reps_heavy), ("-" + HEAVY, reps_light)]):
+    parts = [(PINNED, reps_light)] if pinned else [(HEAVY, reps_heavy), ("-" + HEAVY, reps_light)]
+    cpu = min(os.sched_getaffinity(0))
+    for part, (flt, reps) in enumerate(parts):
         path = f"{out}.{part}.json"
         cmd = [binary, f"--benchmark_filter={flt}", f"--benchmark_out={path}",
                "--benchmark_out_format=json"]
@@ -48,8 +56,10 @@ def run_gbench(binary, out, full):
             cmd += [f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true"]
         if not full:
             cmd += ["--benchmark_min_time=0.2"]
-        log(" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd))
-        subprocess.run(cmd, check=True)
+        log(("taskset -c %d " % cpu if pinned else "") +
+            " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd))
+        subprocess.run(cmd, check=True,
+                       preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if pinned else None)
         with open(path) as f:
             entries += json.load(f)["benchmarks"]
     with open(out, "w") as f:
@@ -410,6 +420,31 @@ def report(build, full, elapsed):
     row("W4b, corio with worker_threads = 1, calls/s (higher is better)", c1w, f, None, None, None,
         lower=False, target=[("≥ 0.7× raw", ratio(c1w, f), -0.7)])
 
+    # W4 pinned to one core: loop and workers share it (corio with one worker;
+    # Asio with its pool of one thread)
+    cp = Gbench(load(os.path.join(res, "corio_pinned.json"), []))
+    aep = Gbench(load(os.path.join(res, "asio_epoll_pinned.json"), []))
+    aup = Gbench(load(os.path.join(res, "asio_uring_pinned.json"), []))
+    us = lambda v: v and v * 1e6  # noqa: E731
+    c = us(cp.get(r"^BM_to_thread_roundtrip/1/", "seconds"))
+    e = us(aep.get(r"^BM_asio_to_thread_roundtrip", "seconds"))
+    u = us(aup.get(r"^BM_asio_to_thread_roundtrip", "seconds"))
+    row("W4a pinned to one core, one worker, µs/call", c,
+        us(cp.get(r"^BM_baseline_eventfd_roundtrip", "seconds")), e, u, None,
+        target=[("≤ 1.0× Asio", ratio(c, min([x for x in (e, u) if x is not None], default=None)), 1.0)],
+        allocs=(cp.get(r"^BM_to_thread_roundtrip/1/", "allocs_per_item"), None,
+                aep.get(r"^BM_asio_to_thread_roundtrip", "allocs_per_item")))
+    for threads, label in [(1, "one worker"), (0, "default pool")]:
+        c = cp.get(rf"^BM_to_thread_throughput/100000/64/{threads}/", "items_per_second")
+        f = cp.get(r"^BM_baseline_eventfd_throughput/100000/64/", "items_per_second")
+        e = aep.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
+        u = aup.get(r"^BM_asio_to_thread_throughput/100000/64/", "items_per_second")
+        best_asio = max([x for x in (e, u) if x is not None], default=None)
+        row(f"W4b pinned to one core, {label}, calls/s (higher is better)", c, f, e, u, None, lower=False,
+            target=[("≥ 0.9× raw", ratio(c, f), -0.9), ("≥ 1.5× Asio", ratio(c, best_asio), -1.5)],
+            allocs=(cp.get(rf"^BM_to_thread_throughput/100000/64/{threads}/", "allocs_per_item"), None,
+                    aep.get(r"^BM_asio_to_thread_throughput/100000/64/", "allocs_per_item")))
+
     # W5
     c = per_item_ns(corio, r"^BM_queue_ping_pong/1000000")
     row("W5 ping-pong through queue(1), ns/hand-off", c, per_item_ns(corio, r"^BM_baseline_bare_ping_pong"),
@@ -627,11 +662,14 @@ def main():
     bench_dir = os.path.join(build, "bench")
     if "corio" in parts:
         run_gbench(os.path.join(bench_dir, "corio_bench"), os.path.join(res, "corio.json"), args.full)
+        run_gbench(os.path.join(bench_dir, "corio_bench"), os.path.join(res, "corio_pinned.json"),
+                   args.full, pinned=True)
     if "asio" in parts:
         for name, binary in [("asio_epoll", "corio_bench_asio"), ("asio_uring", "corio_bench_asio_uring")]:
             path = os.path.join(bench_dir, binary)
             if os.path.exists(path):
                 run_gbench(path, os.path.join(res, f"{name}.json"), args.full)
+                run_gbench(path, os.path.join(res, f"{name}_pinned.json"), args.full, pinned=True)
             else:
                 log(f"{binary} not built (CORIO_BENCH_ASIO=OFF?); skipped")
     if "python" in parts:

@@ -38,6 +38,7 @@ void BM_to_thread_roundtrip(benchmark::State& state) {
 }
 BENCHMARK(BM_to_thread_roundtrip)
     ->Arg(0)  // the default pool size
+    ->Arg(1)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
@@ -73,6 +74,8 @@ void BM_to_thread_throughput(benchmark::State& state) {
 BENCHMARK(BM_to_thread_throughput)
     ->Args({100'000, 64, 0})
     ->Args({100'000, 64, 1})
+    ->Args({100'000, 64, 2})
+    ->Args({100'000, 64, 6})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -13,6 +13,7 @@
 #include <liburing.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <sched.h>
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -321,11 +322,12 @@ TEST_CASE("run: the loop waits in the kernel, not by busy polling",
   CHECK(cpu < 150ms);  // a spinning loop would use about 300ms
 }
 
-TEST_CASE("event_loop: the to_thread pool starts on first use with min(32, cores + 4) workers",
+TEST_CASE("event_loop: the to_thread pool starts on first use, one worker per usable CPU",
           "[event_loop][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  CHECK(corio::run(worker_count_after_use()) == std::min(32u, cores + 4));
+  cpu_set_t set;
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  CHECK(corio::run(worker_count_after_use()) == std::min<std::size_t>(32, CPU_COUNT(&set)));
   corio::event_loop loop;
   CHECK(loop.worker_count() == 0);
 }

@@ -13,6 +13,8 @@
 
 #include <liburing.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -406,11 +408,25 @@ TEST_CASE(
   CHECK(ids.after_exception == ids.loop);
 }
 
-TEST_CASE("to_thread: the pool starts on first use with min(32, cores + 4) workers by default",
+TEST_CASE("to_thread: the default pool has one worker per CPU the loop's thread may use",
           "[to_thread][io_uring][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  CHECK(corio::run(worker_count_after_use()) == std::min(32u, cores + 4));
+  cpu_set_t all;
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof all, &all) == 0);
+  CHECK(corio::run(worker_count_after_use()) == std::min<std::size_t>(32, CPU_COUNT(&all)));
+  // Pinned to one CPU (as `taskset -c 0` does), the pool has one worker.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &all)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+  const std::size_t pinned = corio::run(worker_count_after_use());
+  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof all, &all) == 0);
+  CHECK(pinned == 1);
 }
 
 TEST_CASE("to_thread: loop_options::worker_threads sets the pool size",

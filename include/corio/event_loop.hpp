@@ -35,9 +35,10 @@ namespace corio {
 
 /// Settings of an event loop; run() takes them as its second argument.
 struct loop_options {
-  unsigned queue_depth = 256;   ///< io_uring submission queue entries
-  bool sqpoll = false;          ///< IORING_SETUP_SQPOLL: a kernel thread polls the queue
-  unsigned worker_threads = 0;  ///< to_thread pool size; 0 = min(32, cores + 4), as Python
+  unsigned queue_depth = 256;  ///< io_uring submission queue entries
+  bool sqpoll = false;         ///< IORING_SETUP_SQPOLL: a kernel thread polls the queue
+  unsigned worker_threads =
+      0;  ///< to_thread pool size; 0 = the CPUs this thread may run on (max 32)
   /// run()'s shutdown waits for the to_thread calls still running; after this
   /// long it prints one line on stderr saying how many, and waits on.
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
@@ -276,7 +277,7 @@ class event_loop {
   void start_workers() {
     unsigned n = options_.worker_threads;
     if (n == 0)
-      n = std::min(32u, std::max(1u, std::thread::hardware_concurrency()) + 4);
+      n = detail::thread_pool::default_size();
     remote_ = std::make_unique<detail::remote_queue>();
     wakeup_ = std::make_unique<wakeup_read>(*this);
     workers_ = std::make_unique<detail::thread_pool>(n, *remote_, options_.shutdown_warning);

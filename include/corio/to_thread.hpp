@@ -7,6 +7,7 @@
 #include <corio/task.hpp>
 
 #include <corio/detail/cancellation.hpp>
+#include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/result.hpp>
 #include <corio/detail/thread_pool.hpp>
 
@@ -42,9 +43,10 @@ class result : public value_storage<T> {
 template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter;
 
-// One call on the pool. It is heap-allocated because it may outlive the task
-// that awaits it (a cancelled task stops waiting while the call runs on); it
-// is always deleted on the loop's thread, so only the remote queue and the
+// One call on the pool. It lives apart from the awaiter because it may
+// outlive the task that awaits it (a cancelled task stops waiting while the
+// call runs on), in the loop's frame arena: it is made and deleted on the
+// loop's thread, so it costs no heap call, and only the remote queue and the
 // `abandoned` flag synchronise. Fn takes the call's std::stop_token:
 // `Stoppable` calls get a live one, the others an empty one, which costs no
 // allocation.
@@ -66,6 +68,9 @@ class to_thread_job final : public thread_job {
       stop_.request_stop();
   }
   result<R> outcome;
+
+  static void* operator new(std::size_t n) { return frame_arena::allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_arena::deallocate(p, n); }
 
  private:
   static void run_call(thread_job* self) noexcept {
@@ -151,9 +156,10 @@ using to_thread_result_t =
 /// `f` and `args` are moved into the call, which runs on another thread: pass
 /// values, not references to the caller's locals (wrap with std::ref only what
 /// outlives the call). The pool starts on first use with
-/// loop_options::worker_threads threads (default min(32, cores + 4), as
-/// Python); results wake the loop through an eventfd read on its ring, never
-/// by polling.
+/// loop_options::worker_threads threads (by default one per CPU the loop's
+/// thread may run on, at most 32: set more for calls that block on I/O);
+/// results wake the loop through an eventfd read on its ring, never by
+/// polling.
 ///
 /// If `f` takes a std::stop_token first (`f(token, args...)` compiles; the
 /// rule of std::jthread), it gets one, signalled when the awaiting task is

@@ -49,6 +49,26 @@ TEST_CASE("remote_queue: delivers on the consumer's thread, oldest first", "[rem
   CHECK(q.deliver_all() == 0);
 }
 
+TEST_CASE("remote_queue: a batch arrives in the order it was added, after earlier pushes",
+          "[remote_queue]") {
+  corio::detail::remote_queue q;
+  std::vector<test_node*> log;
+  test_node a, b, c, d;
+  for (test_node* n : {&a, &b, &c, &d})
+    n->log = &log;
+  q.push(&a);
+  corio::detail::remote_batch batch;
+  batch.add(&b);
+  batch.add(&c);
+  batch.add(&d);
+  q.push(batch);
+  CHECK(batch.empty());
+  REQUIRE(wait_for_signal(q));
+  q.consumed_signal();
+  CHECK(q.deliver_all() == 4);
+  CHECK(log == std::vector<test_node*>{&a, &b, &c, &d});
+}
+
 TEST_CASE(
     "remote_queue: pushes from many threads all arrive, each thread's in order, no wake-up lost",
     "[remote_queue][threads]") {

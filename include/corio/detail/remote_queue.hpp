@@ -21,8 +21,27 @@ class remote_node {
 
  private:
   friend class remote_queue;
+  friend class remote_batch;
   deliver_fn deliver_;
   remote_node* next_ = nullptr;
+};
+
+// Nodes gathered on one thread, pushed to the loop with one atomic exchange
+// and at most one eventfd write.
+class remote_batch {
+ public:
+  void add(remote_node* node) noexcept {
+    node->next_ = newest_;
+    newest_ = node;
+    if (oldest_ == nullptr)
+      oldest_ = node;
+  }
+  bool empty() const noexcept { return newest_ == nullptr; }
+
+ private:
+  friend class remote_queue;
+  remote_node* newest_ = nullptr;  // linked newest to oldest, as the inbox
+  remote_node* oldest_ = nullptr;
 };
 
 class remote_queue {
@@ -40,10 +59,21 @@ class remote_queue {
   // Any thread. Wakes the loop with one eventfd write per batch: only the
   // push that finds the flag clear writes, until the loop has consumed it.
   void push(remote_node* node) noexcept {
-    node->next_ = head_.load(std::memory_order_relaxed);
-    while (!head_.compare_exchange_weak(node->next_, node, std::memory_order_seq_cst,
+    remote_batch one;
+    one.add(node);
+    push(one);
+  }
+  // Any thread: every node of `batch`, in the order they were added; leaves
+  // `batch` empty.
+  void push(remote_batch& batch) noexcept {
+    if (batch.empty())
+      return;
+    remote_node* const oldest = batch.oldest_;
+    oldest->next_ = head_.load(std::memory_order_relaxed);
+    while (!head_.compare_exchange_weak(oldest->next_, batch.newest_, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
     }
+    batch = remote_batch();
     if (!signalled_.exchange(true, std::memory_order_seq_cst)) {
       const std::uint64_t one = 1;
       while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {

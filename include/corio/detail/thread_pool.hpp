@@ -4,12 +4,13 @@
 
 #include <corio/detail/remote_queue.hpp>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,7 +27,9 @@ class thread_job : public remote_node {
   void run() noexcept { run_(this); }
 
  private:
+  friend class thread_pool;
   run_fn run_;
+  thread_job* next_job_ = nullptr;  // in the pool's queue
 };
 
 class thread_pool {
@@ -34,7 +37,7 @@ class thread_pool {
   // `warn_after`: how long the destructor waits before it says what it waits for.
   thread_pool(unsigned threads, remote_queue& done,
               std::chrono::milliseconds warn_after = std::chrono::seconds(5))
-      : done_(done), warn_after_(warn_after) {
+      : done_(done), warn_after_(warn_after), thread_count_(std::max(threads, 1u)) {
     threads_.reserve(threads);
     try {
       for (unsigned i = 0; i < threads; ++i)
@@ -56,13 +59,13 @@ class thread_pool {
       std::unique_lock lock(mutex_);
       if (!drained_.wait_for(lock, warn_after_, [this] { return running_ == 0 && jobs_.empty(); }))
         std::fprintf(stderr, "corio: run() is waiting for %zu to_thread call(s) still running\n",
-                     running_ + jobs_.size());
+                     running_ + jobs_.size);
     }
     stop();
   }
 
   // Loop thread: queues `job` for the next flush().
-  void submit(thread_job* job) { pending_.push_back(job); }
+  void submit(thread_job* job) noexcept { pending_.push(job); }
 
   // Loop thread, once per loop turn: hands every job submitted since the last
   // flush to the workers under one lock, waking at most one idle worker per
@@ -70,19 +73,80 @@ class thread_pool {
   void flush() {
     if (pending_.empty())
       return;
+    const std::size_t n = pending_.size;
     std::size_t wake;
     {
       std::lock_guard lock(mutex_);
-      jobs_.insert(jobs_.end(), pending_.begin(), pending_.end());
-      wake = std::min<std::size_t>(pending_.size(), idle_);
+      jobs_.splice(pending_);
+      wake = std::min<std::size_t>(n, idle_);
     }
-    pending_.clear();
     for (std::size_t i = 0; i < wake; ++i)
       work_available_.notify_one();
   }
   std::size_t size() const noexcept { return threads_.size(); }
 
+  // The default pool: one thread per CPU this thread may run on (its affinity
+  // mask, so `taskset -c 0` gives one), at most 32. Not Python's cores + 4:
+  // corio does file and socket I/O on its ring, so to_thread is mostly for
+  // CPU work and short blocking calls, and on 2 cores a pool of 6 ran 100,000
+  // trivial calls 3-4x slower than a pool of 1 or 2 (bench/README.md, W4b).
+  // Programs that park many calls in blocking I/O ask for more threads.
+  static unsigned default_size() noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int cpus = 0;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0)
+      cpus = CPU_COUNT(&set);
+    if (cpus <= 0)
+      cpus = static_cast<int>(std::thread::hardware_concurrency());
+    return static_cast<unsigned>(std::clamp(cpus, 1, 32));
+  }
+
  private:
+  // An intrusive FIFO of jobs: queueing one allocates nothing.
+  struct job_fifo {
+    thread_job* head = nullptr;
+    thread_job* tail = nullptr;
+    std::size_t size = 0;
+
+    bool empty() const noexcept { return head == nullptr; }
+    void push(thread_job* job) noexcept {
+      job->next_job_ = nullptr;
+      if (tail != nullptr)
+        tail->next_job_ = job;
+      else
+        head = job;
+      tail = job;
+      ++size;
+    }
+    thread_job* pop() noexcept {
+      thread_job* job = head;
+      head = job->next_job_;
+      if (head == nullptr)
+        tail = nullptr;
+      --size;
+      return job;
+    }
+    void splice(job_fifo& other) noexcept {
+      if (other.empty())
+        return;
+      if (tail != nullptr)
+        tail->next_job_ = other.head;
+      else
+        head = other.head;
+      tail = other.tail;
+      size += other.size;
+      other = job_fifo();
+    }
+  };
+
+  // Each worker takes its share of the queue at once (the queued jobs divided
+  // by the pool's threads, rounded up: all of them with one thread), runs
+  // them and hands their results to the loop as one batch: one lock, one
+  // atomic exchange on the loop's inbox and at most one eventfd write per
+  // batch, not per call. A result therefore waits for the calls before it in
+  // its batch; a batch has more than one call only when calls outnumber the
+  // threads, that is when they would queue anyway.
   void work() noexcept {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -93,14 +157,22 @@ class thread_pool {
       }
       if (jobs_.empty())
         return;  // stopping, and nothing left to do
-      thread_job* job = jobs_.front();
-      jobs_.pop_front();
-      ++running_;
+      const std::size_t share = (jobs_.size + thread_count_ - 1) / thread_count_;
+      job_fifo mine;
+      for (std::size_t i = 0; i < share; ++i)
+        mine.push(jobs_.pop());
+      running_ += share;
       lock.unlock();
-      job->run();
-      done_.push(job);
+      remote_batch results;
+      while (!mine.empty()) {
+        thread_job* job = mine.pop();
+        job->run();
+        results.add(job);
+      }
+      done_.push(results);
       lock.lock();
-      if (--running_ == 0 && jobs_.empty())
+      running_ -= share;
+      if (running_ == 0 && jobs_.empty())
         drained_.notify_all();  // with no waiter (only the destructor waits), no system call
     }
   }
@@ -118,17 +190,18 @@ class thread_pool {
   // Data that does not change once initialised.
   remote_queue& done_;
   std::chrono::milliseconds warn_after_;
+  const std::size_t thread_count_;
   std::vector<std::thread> threads_;
   // Data shared between the loop and the workers, guarded by mutex_.
   std::mutex mutex_;
   std::condition_variable work_available_;
   std::condition_variable drained_;  // running_ reached 0 with no job queued
-  std::deque<thread_job*> jobs_;
+  job_fifo jobs_;
   std::size_t running_ = 0;
   unsigned idle_ = 0;
   bool stopping_ = false;
   // Data only the loop's thread touches.
-  std::vector<thread_job*> pending_;
+  job_fifo pending_;
 };
 
 }  // namespace corio::detail
