@@ -5,9 +5,13 @@
 #   python3 peer.py PORT CASE
 # Each CASE checks one behaviour of the server; it prints what it saw and exits 0 when the
 # server behaved, 1 (with the reason on stdout) when not.
+#   python3 peer.py serve CONNECTIONS
+# is a server for corio's client instead: it prints its port, answers CONNECTIONS
+# connections (see RESPONSES) and exits.
 import http.client
 import socket
 import sys
+import threading
 import time
 
 TIMEOUT = 10
@@ -146,7 +150,59 @@ CASES = {
     "max-connections": case_max_connections,
 }
 
+# What `serve` answers, by request target; "close" says whether the server closes after it.
+RESPONSES = {
+    "/fold": (b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\n\tc\r\nContent-Length: 4\r\n\r\nfold",
+              False),
+    "/gzip": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b\x08 until close", True),
+    "/upgrade": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
+                 b"Connection: Upgrade\r\n\r\n", False),
+    "/ok": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False),
+}
+
+
+def answer(conn):
+    """Answers requests on one connection until the client closes it."""
+    with conn:
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                pending += chunk
+            head, pending = pending.split(b"\r\n\r\n", 1)
+            target = head.split(b" ")[1].decode()
+            reply, close = RESPONSES.get(target, RESPONSES["/ok"])
+            conn.sendall(reply)
+            if close:
+                return
+            if target == "/upgrade":
+                # Now another protocol: swallow what comes, answer nothing.
+                while conn.recv(65536):
+                    pass
+                return
+
+
+def serve(connections):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)  # a client that never comes ends the run with an error
+    print(listener.getsockname()[1], flush=True)
+    threads = []
+    for _ in range(connections):
+        conn, _ = listener.accept()
+        conn.settimeout(TIMEOUT)
+        t = threading.Thread(target=answer, args=(conn,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]))
+        sys.exit(0)
     if len(sys.argv) != 3 or sys.argv[2] not in CASES:
         print("usage: peer.py PORT (%s)" % " | ".join(sorted(CASES)))
         sys.exit(2)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tests/http/python_peer_test.cpp: corio::http::server checked by an independent peer,
 // Python's http.client and raw sockets (tests/http/peer.py), over the loopback interface.
+#include <corio/http/client.hpp>
 #include <corio/http/server.hpp>
 
 #include <corio/event_loop.hpp>
@@ -15,13 +16,16 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <utility>
 
 namespace http = corio::http;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -30,11 +34,14 @@ struct peer_outcome {
   std::string output;
 };
 
+std::filesystem::path peer_script() {
+  return std::filesystem::path(__FILE__).replace_filename("peer.py");
+}
+
 // Runs `python3 peer.py PORT CASE` (blocking: call it through to_thread).
 peer_outcome run_peer_blocking(std::uint16_t port, std::string which) {
-  const std::filesystem::path script = std::filesystem::path(__FILE__).replace_filename("peer.py");
   const std::string command =
-      "python3 '" + script.string() + "' " + std::to_string(port) + ' ' + which + " 2>&1";
+      "python3 '" + peer_script().string() + "' " + std::to_string(port) + ' ' + which + " 2>&1";
   peer_outcome out;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -49,6 +56,30 @@ peer_outcome run_peer_blocking(std::uint16_t port, std::string which) {
   const int status = ::pclose(pipe);
   out.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// `python3 peer.py serve CONNECTIONS`: a server for corio's client.
+struct python_server {
+  FILE* pipe = nullptr;
+  std::uint16_t port = 0;
+};
+
+python_server start_python_server_blocking(int connections) {
+  const std::string command =
+      "python3 '" + peer_script().string() + "' serve " + std::to_string(connections);
+  python_server out;
+  out.pipe = ::popen(command.c_str(), "r");
+  char line[64];
+  if (out.pipe != nullptr && std::fgets(line, sizeof line, out.pipe) != nullptr) {
+    out.port = static_cast<std::uint16_t>(std::strtoul(line, nullptr, 10));
+  }
+  return out;
+}
+
+// Waits for the server to exit; returns its exit status.
+int wait_python_server_blocking(FILE* pipe) {
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // The routes peer.py asks for:
@@ -126,4 +157,32 @@ TEST_CASE("http::server (python peer): answers 503 past max_connections, and rec
           "[http][net][io_uring][python]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("max-connections", {.max_connections = 2});
+}
+
+TEST_CASE("http::client (python peer): joins obs-fold, reads gzip until close, no reuse after 101",
+          "[http][net][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const int exit_status = corio::run([]() -> corio::task<int> {
+    const python_server py = co_await corio::to_thread(&start_python_server_blocking, 3);
+    REQUIRE(py.pipe != nullptr);
+    REQUIRE(py.port != 0);
+    const std::string base = "http://127.0.0.1:" + std::to_string(py.port);
+    {
+      http::client client({.timeout = 5s});
+      const http::response fold = co_await client.get(base + "/fold");  // connection 1, pooled
+      CHECK(fold.headers.get("x-folded") == "a b c");
+      CHECK(fold.body == "fold");
+      const http::response gzip = co_await http::get(base + "/gzip");  // connection 2
+      CHECK(gzip.headers.get("transfer-encoding") == "gzip");
+      CHECK(gzip.body == "\x1f\x8b\x08 until close");
+      const http::response up = co_await client.get(base + "/upgrade");  // connection 1 again
+      CHECK(up.status == 101);
+      CHECK(client.idle_connections() == 0);
+      const http::response ok =
+          co_await client.get(base + "/ok");  // connection 3, not the upgraded
+      CHECK(ok.body == "ok");
+    }
+    co_return co_await corio::to_thread(&wait_python_server_blocking, py.pipe);
+  }());
+  CHECK(exit_status == 0);
 }
