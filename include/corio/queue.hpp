@@ -40,6 +40,21 @@ class fifo_storage {
 /// no system call. join() waits until task_done() was called for every item
 /// put; shutdown() ends the queue (see there).
 ///
+/// Members (from detail::basic_queue, shared with priority_queue):
+/// - `queue(std::size_t maxsize = 0)`: 0 means unbounded.
+/// - `co_await get()` -> T: the next item, waiting while empty; throws
+///   queue_shut_down once shut down and empty.
+/// - `co_await put(T item)`: waits while full; throws queue_shut_down after
+///   shutdown() (a waiting put() wakes with it; its item is not added).
+/// - `try_get()` -> std::optional<T>, `try_put(T)` -> bool: never wait; throw
+///   queue_shut_down as get() and put() do.
+/// - `task_done()`: marks an item taken as processed; std::logic_error if
+///   called more times than items were put.
+/// - `co_await join()` (a task<>): until every item put was marked done.
+/// - `shutdown(bool immediate = false)`: see asyncio 3.13; `immediate` drops
+///   the items left, which count as done for join().
+/// - `size()`, `empty()`, `full()`, `maxsize()`.
+///
 /// Cancellation: no item is lost at any suspension point. A get() cancelled
 ///   while waiting leaves the wait list; one cancelled after an item was
 ///   handed to it but before it resumed puts the item back at the front (to
