@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -174,6 +175,17 @@ corio::task<long> timer_fires_beside_a_busy_task(long cap) {
   co_return yields;
 }
 
+corio::task<std::string> await_one_sleep_twice() {
+  auto s = corio::sleep(1ms);
+  co_await s;
+  try {
+    co_await s;
+  } catch (const std::logic_error& e) {
+    co_return e.what();
+  }
+  co_return "";
+}
+
 }  // namespace
 
 TEST_CASE("sleep: a task that keeps yielding does not starve a timer",
@@ -277,4 +289,10 @@ TEST_CASE("sleep: a hundred thousand concurrent sleeps all finish in time",
   const auto elapsed = clock_type::now() - start;
   CHECK(elapsed >= 49ms);  // the longest sleep is just under 50ms
   CHECK(elapsed < 20s);
+}
+
+TEST_CASE("sleep: awaiting the same sleep object twice throws std::logic_error",
+          "[sleep][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(await_one_sleep_twice()).find("awaited already") != std::string::npos);
 }

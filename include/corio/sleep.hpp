@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <coroutine>
+#include <stdexcept>
 #include <type_traits>
 
 namespace corio {
@@ -38,6 +39,9 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     event_loop& loop = event_loop::current();
+    if (awaited_)
+      throw std::logic_error("corio::sleep: this sleep was awaited already; make a new one");
+    awaited_ = true;
     if (begin(h))
       return false;
     if (deadline_ == yield_now) {
@@ -69,6 +73,7 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
     s.wake(loop);
   }
 
+  bool awaited_ = false;  // first: it fits in the base's tail padding
   clock::time_point deadline_;
 };
 
@@ -84,6 +89,7 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
 /// cost no CPU while they wait.
 ///
 /// Throws: cancelled_error if the task is cancelled while it sleeps;
+///   std::logic_error if the same sleep object is awaited a second time;
 ///   std::logic_error if no loop runs on this thread.
 /// Thread safety: await only from a task running on the loop's thread.
 /// Example:
