@@ -124,43 +124,43 @@ void check_with_python(std::string which, http::server_options options = {},
 }  // namespace
 
 TEST_CASE("http::server (python peer): answers 400 to invalid Host values",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("host-values");
 }
 
 TEST_CASE("http::server (python peer): answers 400 to whitespace ending a chunk-size line",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("chunk-whitespace");
 }
 
 TEST_CASE("http::server (python peer): answers 500 for a handler's 1xx status, on 1.1 and 1.0",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("interim-status");
 }
 
 TEST_CASE("http::server (python peer): a HEAD handler states the GET body's Content-Length",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("head-length");
 }
 
 TEST_CASE("http::server (python peer): a handler's Connection: close ends the connection",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("handler-close");
 }
 
 TEST_CASE("http::server (python peer): answers 503 past max_connections, and recovers",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   check_with_python("max-connections", {.max_connections = 2});
 }
 
 TEST_CASE("http::client (python peer): joins obs-fold, reads gzip until close, no reuse after 101",
-          "[http][net][io_uring][python]") {
+          "[http][net][io_uring][python][threads]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const int exit_status = corio::run([]() -> corio::task<int> {
     const python_server py = co_await corio::to_thread(&start_python_server_blocking, 3);
