@@ -16,5 +16,5 @@ if ! command -v doxygen >/dev/null 2>&1; then
 fi
 rm -rf build/docs
 mkdir -p build/docs
-CORIO_DOCS_ROOT="$PWD" doxygen docs/Doxyfile
+doxygen docs/Doxyfile
 echo "docs.sh: the API reference is in build/docs/html/index.html"
