@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/file.hpp: files read and written through io_uring, and read_file/write_file.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 #pragma once
 
 #include <corio/config.hpp>
@@ -176,6 +179,7 @@ class file {
   /// Example:
   ///   auto f = co_await corio::file::open("out.txt", corio::open_mode::write |
   ///   corio::open_mode::create);
+  template <class = void>
   [[nodiscard]] static task<file> open(std::filesystem::path path, open_mode mode) {
     const int flags = detail::open_flags(mode);
     // The kernel reads the path when the SQE is submitted: it lives in this frame.
@@ -200,6 +204,7 @@ class file {
   /// Example:
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await f.read_at(0, buf);
+  template <class = void>
   [[nodiscard]] task<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buffer) {
     if (buffer.empty())
       co_return std::size_t{0};
@@ -222,6 +227,7 @@ class file {
   /// Example:
   ///   std::string_view text = "hello\n";
   ///   std::size_t n = co_await f.write_at(0, std::as_bytes(std::span(text)));
+  template <class = void>
   [[nodiscard]] task<std::size_t> write_at(std::uint64_t offset, std::span<const std::byte> data) {
     if (data.empty())
       co_return std::size_t{0};
@@ -240,6 +246,7 @@ class file {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   std::uint64_t n = co_await f.size();
+  template <class = void>
   [[nodiscard]] task<std::uint64_t> size() {
     CORIO_ASSERT(fd_.valid(), "corio::file::size: the file is not open");
     // The kernel writes the result after submission: the buffer lives in this frame.
@@ -260,6 +267,7 @@ class file {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   co_await f.fsync();
+  template <class = void>
   [[nodiscard]] task<> fsync() {
     CORIO_ASSERT(fd_.valid(), "corio::file::fsync: the file is not open");
     const int res = co_await detail::io_op(
@@ -279,6 +287,7 @@ class file {
   ///   on the file pending.
   /// Example:
   ///   co_await f.close();
+  template <class = void>
   [[nodiscard]] task<> close() {
     if (!fd_)
       co_return;
@@ -325,6 +334,7 @@ struct chunked_io {
 
 // Claims chunks in order until none is left, reading each one in full
 // (several reads if the kernel returns short counts).
+template <class = void>
 inline task<> read_chunks(chunked_io& io, std::span<std::byte> out) {
   for (;;) {
     const std::size_t begin = io.next;
@@ -346,6 +356,7 @@ inline task<> read_chunks(chunked_io& io, std::span<std::byte> out) {
 }
 
 // Claims chunks in order until none is left, writing each one in full.
+template <class = void>
 inline task<> write_chunks(chunked_io& io, std::span<const std::byte> data) {
   for (;;) {
     const std::size_t begin = io.next;
@@ -404,6 +415,7 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
 /// Example:
 ///   std::string text = co_await corio::read_file("config.toml");
 ///   std::string upload = co_await corio::read_file(untrusted, 1024 * 1024);  // EFBIG past 1 MiB
+template <class = void>
 [[nodiscard]] inline task<std::string> read_file(
     std::filesystem::path path, std::size_t max_bytes = std::numeric_limits<std::size_t>::max()) {
   file f = co_await file::open(path, open_mode::read);
@@ -424,7 +436,7 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
   detail::chunked_io io{f.native_handle(), out.size(), 0, std::numeric_limits<std::size_t>::max(),
                         &path};
   co_await detail::run_chunk_workers(io, std::as_writable_bytes(std::span(out)),
-                                     &detail::read_chunks);
+                                     &detail::read_chunks<>);
   std::size_t length = std::min(io.end_of_file, out.size());
   if (length == out.size()) {
     // Read on to the real end: the size was 0 (a /proc file) or the file grew.
@@ -466,12 +478,13 @@ task<> run_chunk_workers(chunked_io& io, Span buffer, Worker worker) {
 /// Thread safety: await only on the loop's thread.
 /// Example:
 ///   co_await corio::write_file("out.txt", "hello\n");
+template <class = void>
 [[nodiscard]] inline task<> write_file(std::filesystem::path path, std::string_view data) {
   file f = co_await file::open(path, open_mode::write | open_mode::create | open_mode::truncate);
   detail::chunked_io io{f.native_handle(), data.size(), 0, std::numeric_limits<std::size_t>::max(),
                         &path};
   co_await detail::run_chunk_workers(io, std::as_bytes(std::span(data.data(), data.size())),
-                                     &detail::write_chunks);
+                                     &detail::write_chunks<>);
   co_await f.close();
 }
 

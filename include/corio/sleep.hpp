@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/sleep.hpp: sleep(d) and sleep_until(t), asyncio.sleep.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 #pragma once
 
 #include <corio/error.hpp>
@@ -59,7 +62,10 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
 
   /// Turns the sleep into a task, for APIs that take tasks
   /// (`std::vector<corio::task<>> v; v.push_back(corio::sleep(1s));`).
-  operator task<>() && { return as_task(std::move(*this)); }
+  template <class = void>
+  operator task<>() && {
+    return as_task(std::move(*this));
+  }
 
  private:
   // Both run on the loop's thread, from its timer pass or a cancellation.

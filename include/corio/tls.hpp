@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/tls.hpp: TLS over corio's TCP streams, with OpenSSL 3 (CMake target corio::tls).
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 //
 // - tls::context: client or server settings (trust store or CA file, certificate and
 //   key, ALPN, peer verification), shared by the streams made from it.
@@ -466,6 +469,7 @@ class stream {
   /// Example:
   ///   auto s = co_await corio::wait_for(
   ///       corio::tls::stream::connect(std::move(tcp), ctx, "localhost"), 10s);
+  template <class = void>
   [[nodiscard]] static task<stream> connect(net::tcp_stream tcp, const context& ctx,
                                             std::string_view server_name) {
     return handshake(std::move(tcp), ctx, std::string(server_name), false);
@@ -476,6 +480,7 @@ class stream {
   /// Throws: as tcp_stream::connect and connect(tcp, ctx, server_name).
   /// Example:
   ///   auto s = co_await corio::tls::stream::connect("example.com", 443, ctx);
+  template <class = void>
   [[nodiscard]] static task<stream> connect(std::string_view host, std::uint16_t port,
                                             const context& ctx) {
     return connect_to_host(std::string(host), port, ctx);
@@ -492,6 +497,7 @@ class stream {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto s = co_await corio::tls::stream::accept(co_await listener.accept(), ctx);
+  template <class = void>
   [[nodiscard]] static task<stream> accept(net::tcp_stream tcp, const context& ctx) {
     return handshake(std::move(tcp), ctx, std::string(), true);
   }
@@ -513,6 +519,7 @@ class stream {
   /// Example:
   ///   std::array<std::byte, 16384> buf;
   ///   std::size_t n = co_await s.read_some(buf);
+  template <class = void>
   [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
     if (buffer.empty())
       co_return 0;
@@ -552,6 +559,7 @@ class stream {
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
   ///   co_await s.write_all(std::as_bytes(std::span(payload)));
+  template <class = void>
   [[nodiscard]] task<> write_all(std::span<const std::byte> data) {
     if (data.empty())
       co_return;
@@ -574,6 +582,7 @@ class stream {
   /// Encrypts and sends all of `text`; as write_all(std::span<const std::byte>).
   /// Example:
   ///   co_await s.write_all("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  template <class = void>
   [[nodiscard]] task<> write_all(std::string_view text) {
     return write_all(std::as_bytes(std::span(text)));
   }
@@ -589,6 +598,7 @@ class stream {
   /// Example:
   ///   co_await s.shutdown();
   ///   co_await s.close();
+  template <class = void>
   [[nodiscard]] task<> shutdown() {
     session& s = open_session("corio::tls::stream::shutdown");
     if (s.failed)
@@ -608,6 +618,7 @@ class stream {
   /// Closes the TCP stream (tcp_stream::close); the session ends without a
   /// close_notify unless shutdown() ran first. Does nothing if not open.
   /// Throws: as tcp_stream::close.
+  template <class = void>
   [[nodiscard]] task<> close() {
     if (!session_)
       co_return;
@@ -668,6 +679,7 @@ class stream {
     }
 
     // Sends every byte OpenSSL has queued, from the BIO's buffer itself.
+    template <class = void>
     task<> flush() {
       auto guard = co_await send_lock.lock();
       for (;;) {
@@ -685,6 +697,7 @@ class stream {
     // of the stream, tells OpenSSL so (it then reports a close_notify or an
     // unexpected EOF). Two tasks may want more bytes at once (a read, and a
     // write that needs a handshake message): the second one does not read.
+    template <class = void>
     task<> receive() {
       const std::uint64_t seen = receives;
       auto guard = co_await receive_lock.lock();
@@ -708,6 +721,7 @@ class stream {
     }
 
     // Runs the handshake to its end, sending OpenSSL's alert when it fails.
+    template <class = void>
     task<> handshake(const char* who) {
       for (;;) {
         ERR_clear_error();
@@ -752,6 +766,7 @@ class stream {
     return *session_;
   }
 
+  template <class = void>
   static task<stream> handshake(net::tcp_stream tcp, context ctx, std::string server_name,
                                 bool server) {
     const char* const who = server ? "corio::tls::stream::accept" : "corio::tls::stream::connect";
@@ -803,6 +818,7 @@ class stream {
     }
   }
 
+  template <class = void>
   static task<stream> connect_to_host(std::string host, std::uint16_t port, context ctx) {
     net::tcp_stream tcp = co_await net::tcp_stream::connect(host, port);
     co_return co_await handshake(std::move(tcp), std::move(ctx), std::move(host), false);

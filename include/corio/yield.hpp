@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/yield.hpp: yield(), asyncio's sleep(0): let the other ready tasks run.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 #pragma once
 
 #include <corio/error.hpp>
@@ -42,7 +45,10 @@ class [[nodiscard]] yield_awaiter {
   }
 
   /// Turns the yield into a task, for APIs that take tasks.
-  operator task<>() && { return as_task(std::move(*this)); }
+  template <class = void>
+  operator task<>() && {
+    return as_task(std::move(*this));
+  }
 
  private:
   bool cancelled_ = false;

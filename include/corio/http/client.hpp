@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/http/client.hpp: an HTTP/1.1 client for plain http:// URLs, with keep-alive.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 //
 // - get(url), get(url, options): one request on a connection of its own.
 // - client: reuses connections per host and port (a pool of idle ones).
@@ -180,6 +183,7 @@ struct exchange_result {
 
 // Writes `wire` and reads one response. On a `reused` connection, a failure
 // before the first response byte is reported as stale rather than thrown.
+template <class = void>
 inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string& wire,
                                       const std::string& method, const std::string& url_text,
                                       parser_limits limits, bool reused) {
@@ -250,6 +254,7 @@ inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string
 
 // Sends `req` (target and Host already set) to `u` and reads the response,
 // on a pooled connection when one is idle, else on a new one.
+template <class = void>
 inline task<response> send_once(client_state& state, const request& req, const url& u,
                                 const std::string& url_text) {
   const bool pooling = state.options.max_idle_per_host > 0;
@@ -321,6 +326,7 @@ inline task<response> send_once(client_state& state, const request& req, const u
 }
 
 // One call: the request, then the redirects it is allowed to follow.
+template <class = void>
 inline task<response> fetch(client_state* state, request req, std::string url_text) {
   if (!req.headers.contains("user-agent")) {
     req.headers.set("User-Agent", "corio/" + std::to_string(CORIO_VERSION_MAJOR) + '.' +
@@ -361,6 +367,7 @@ inline task<response> fetch(client_state* state, request req, std::string url_te
   }
 }
 
+template <class = void>
 inline task<response> with_timeout(task<response> t, std::chrono::milliseconds timeout) {
   if (timeout > std::chrono::milliseconds::zero()) {
     co_return co_await wait_for(std::move(t), timeout);
@@ -368,6 +375,7 @@ inline task<response> with_timeout(task<response> t, std::chrono::milliseconds t
   co_return co_await std::move(t);
 }
 
+template <class = void>
 inline task<response> one_shot_get(std::string url_text, client_options options) {
   options.max_idle_per_host = 0;  // Connection: close
   client_state state(options);
@@ -408,6 +416,7 @@ class client {
   ///
   /// Example:
   ///   corio::http::response res = co_await http.get("http://localhost:8080/");
+  template <class = void>
   [[nodiscard]] task<response> get(std::string_view url) {
     return detail::with_timeout(detail::fetch(state_.get(), http::request{}, std::string(url)),
                                 state_->options.timeout);
@@ -423,6 +432,7 @@ class client {
   /// Example:
   ///   auto res = co_await http.request({"POST", "http://127.0.0.1:8080/items",
   ///                                     {{"Content-Type", "application/json"}}, R"({"id":1})"});
+  template <class = void>
   [[nodiscard]] task<response> request(http::request req) {
     std::string target = std::move(req.target);
     return detail::with_timeout(detail::fetch(state_.get(), std::move(req), std::move(target)),
@@ -464,11 +474,13 @@ class client {
 ///   corio::http::response res = co_await
 ///   corio::http::get("http://127.0.0.1:8080/api/v2/pokemon/25"); if (res.status == 200)
 ///   std::puts(res.body.c_str());
+template <class = void>
 [[nodiscard]] inline task<response> get(std::string_view url, client_options options) {
   return detail::one_shot_get(std::string(url), options);
 }
 
 /// Sends `GET url` with the default client_options; see get(url, options).
+template <class = void>
 [[nodiscard]] inline task<response> get(std::string_view url) {
   return detail::one_shot_get(std::string(url), client_options{});
 }

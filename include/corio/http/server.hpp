@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/http/server.hpp: an HTTP/1.1 server that answers each request with a handler's task.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 //
 // - server: bind(), serve(), stop(); one coroutine per connection, keep-alive,
 //   pipelined requests answered in order.
@@ -189,6 +192,7 @@ class read_buffer {
 }
 
 // Reads what is available; nullopt when `deadline` passes first.
+template <class = void>
 inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
                                                     std::span<std::byte> buffer,
                                                     std::optional<clock::time_point> deadline) {
@@ -208,6 +212,7 @@ inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
 
 // Writes all of `data`; false when `deadline` passes first (the stream is then
 // in an unknown state and must be closed).
+template <class = void>
 inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
                                std::optional<clock::time_point> deadline) {
   if (!deadline) {
@@ -228,6 +233,7 @@ inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
 
 // Ends the connection from the server's side: FIN first, then drain the
 // client's remaining input briefly so that the close does not reset it.
+template <class = void>
 inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buffer,
                                std::chrono::milliseconds idle_timeout) {
   stream.shutdown_write();
@@ -275,6 +281,7 @@ inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buf
 // Runs the handler; any exception but cancellation becomes a 500, and so
 // does a 1xx status: an interim response is not a final one, and the
 // server never sends one for the handler (to an HTTP/1.0 client least of all).
+template <class = void>
 inline task<response> call_handler(server_state* s, request req) {
   try {
     response res = co_await s->handler(std::move(req));
@@ -291,6 +298,7 @@ inline task<response> call_handler(server_state* s, request req) {
 
 // Serves requests on one connection until it ends. Returns normally when the
 // connection is over; throws std::system_error when it fails.
+template <class = void>
 inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream& stream) {
   const server_options& options = s->options;
   request_parser parser(parser_limits{.max_header_bytes = options.max_header_bytes,
@@ -375,6 +383,7 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
 }
 
 // Answers a connection over max_connections with 503 and closes it.
+template <class = void>
 inline task<> refuse_connection(server_state* s, net::tcp_stream& stream) {
   std::array<std::byte, 512> drain;
   const std::string wire =
@@ -384,6 +393,7 @@ inline task<> refuse_connection(server_state* s, net::tcp_stream& stream) {
   }
 }
 
+template <class = void>
 inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_stream stream,
                                bool refused) {
   struct unregister {
@@ -411,6 +421,7 @@ inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_strea
   }
 }
 
+template <class = void>
 inline task<> accept_loop(server_state* s) {
   while (!s->stopping) {
     // Out of descriptors or memory, accept waits and retries by itself.
@@ -433,6 +444,7 @@ inline task<> accept_loop(server_state* s) {
 }
 
 // `keep` holds the state while serve() runs, also if the server is destroyed.
+template <class = void>
 inline task<> serve(std::shared_ptr<server_state> keep) {
   server_state* s = keep.get();
   if (s->serving) {
@@ -574,7 +586,10 @@ class server {
   /// Lifetime: the server must outlive the returned task.
   /// Example:
   ///   corio::join_handle<void> running = corio::spawn(srv.serve());
-  [[nodiscard]] task<> serve() { return detail::serve(state_); }
+  template <class = void>
+  [[nodiscard]] task<> serve() {
+    return detail::serve(state_);
+  }
 
   /// Stops the server gracefully: no new connection is accepted, connections
   /// waiting for a request are closed, and a request being handled is

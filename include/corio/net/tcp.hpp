@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // corio/net/tcp.hpp: TCP streams and listeners on io_uring, and name resolution.
+// Its coroutines that need no template parameter, and the functions that call them, are
+// declared `template <class = void>` so that g++ compiles them only where they are used;
+// see CONTRIBUTING.md, "Coroutines in headers".
 //
 // - tcp_stream: a connected socket; connect(), read_some(), read_exact(),
 //   write_all(), shutdown_write(), close().
@@ -126,6 +129,7 @@ inline std::vector<net::endpoint> resolve_blocking(const std::string& host, std:
   return endpoints;
 }
 
+template <class = void>
 inline task<std::vector<net::endpoint>> resolve_host(std::string host, std::uint16_t port) {
   if (auto numeric = net::ip_address::try_parse(host))
     co_return std::vector{net::endpoint(*numeric, port)};
@@ -167,6 +171,7 @@ inline const std::error_category& resolve_category() noexcept {
 /// Thread safety: await only on the loop's thread.
 /// Example:
 ///   std::vector<corio::net::endpoint> eps = co_await corio::net::resolve("example.com", 80);
+template <class = void>
 [[nodiscard]] inline task<std::vector<endpoint>> resolve(std::string_view host,
                                                          std::uint16_t port) {
   return corio::detail::resolve_host(std::string(host), port);
@@ -270,6 +275,7 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto s = co_await corio::net::tcp_stream::connect("127.0.0.1", 8080);
+  template <class = void>
   [[nodiscard]] static task<tcp_stream> connect(std::string_view host, std::uint16_t port) {
     return connect_to_host(std::string(host), port);
   }
@@ -281,6 +287,7 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto s = co_await corio::net::tcp_stream::connect(corio::net::endpoint::parse("[::1]:80"));
+  template <class = void>
   [[nodiscard]] static task<tcp_stream> connect(endpoint remote) {
     corio::detail::unique_fd fd(::socket(remote.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
     if (!fd)
@@ -315,6 +322,7 @@ class tcp_stream {
   /// Example:
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await s.read_some(buf);
+  template <class = void>
   [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
     if (buffer.empty())
       co_return std::size_t{0};
@@ -339,6 +347,7 @@ class tcp_stream {
   /// Example:
   ///   std::array<std::byte, 4> header;
   ///   co_await s.read_exact(header);
+  template <class = void>
   [[nodiscard]] task<> read_exact(std::span<std::byte> buffer) {
     if (!buffer.empty())
       assert_open();
@@ -365,6 +374,7 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
   ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
+  template <class = void>
   [[nodiscard]] task<std::size_t> write_some(std::span<const std::byte> data) {
     if (data.empty())
       co_return std::size_t{0};
@@ -387,6 +397,7 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
   ///   co_await s.write_all(std::as_bytes(std::span(payload)));
+  template <class = void>
   [[nodiscard]] task<> write_all(std::span<const std::byte> data) {
     if (!data.empty())
       assert_open();
@@ -404,6 +415,7 @@ class tcp_stream {
   /// Sends all of `text`; as write_all(std::span<const std::byte>).
   /// Example:
   ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
+  template <class = void>
   [[nodiscard]] task<> write_all(std::string_view text) {
     return write_all(std::as_bytes(std::span(text.data(), text.size())));
   }
@@ -434,6 +446,7 @@ class tcp_stream {
   ///   pending on the stream.
   /// Example:
   ///   co_await s.close();
+  template <class = void>
   [[nodiscard]] task<> close() {
     if (!fd_)
       co_return;
@@ -492,6 +505,7 @@ class tcp_stream {
     return endpoint::from_sockaddr(addr, length);
   }
 
+  template <class = void>
   static task<tcp_stream> connect_to_host(std::string host, std::uint16_t port) {
     const std::vector<endpoint> candidates = co_await resolve(host, port);
     std::error_code last_error;
@@ -606,6 +620,7 @@ class tcp_listener {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
+  template <class = void>
   [[nodiscard]] task<tcp_stream> accept() {
     CORIO_ASSERT(fd_.valid(), "corio::net::tcp_listener::accept: the listener is not open");
     for (;;) {
