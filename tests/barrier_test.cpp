@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/aborts.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -262,3 +264,19 @@ TEST_CASE("barrier: wait() from another thread while the loop uses it throws std
   CHECK(corio::run(wait_from_another_thread()).find("corio::barrier") != std::string::npos);
 }
 #endif
+
+TEST_CASE("barrier: destroying it while a task waits on it aborts with the reason in debug builds",
+          "[barrier][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    std::size_t two = 2;
+    corio::run(corio_test::destroy_while_waited<corio::barrier>(
+        [](corio::barrier& b) -> corio::task<> { (void)co_await b.wait(); }, two));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
+}

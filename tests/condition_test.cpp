@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/aborts.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -344,3 +346,24 @@ TEST_CASE("condition: notify() from another thread while the loop uses it throws
   CHECK(corio::run(notify_from_another_thread()).find("corio::condition") != std::string::npos);
 }
 #endif
+
+TEST_CASE(
+    "condition: destroying it while a task waits on it aborts with the reason in debug builds",
+    "[condition][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    static corio::mutex condition_mutex;  // outlives the condition
+    corio::run(corio_test::destroy_while_waited<corio::condition>(
+        [](corio::condition& c) -> corio::task<> {
+          auto lock = co_await condition_mutex.lock();
+          co_await c.wait(lock);
+        },
+        condition_mutex));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
+}

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/aborts.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -181,4 +183,19 @@ TEST_CASE("event: a second run() on the same thread may use it again", "[event][
   corio::event ev;
   CHECK(corio::run(set_then_wait(&ev, 1)) == 1);
   CHECK(corio::run(set_then_wait(&ev, 2)) == 2);
+}
+
+TEST_CASE("event: destroying it while a task waits on it aborts with the reason in debug builds",
+          "[event][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    corio::run(corio_test::destroy_while_waited<corio::event>(
+        [](corio::event& e) -> corio::task<> { co_await e.wait(); }));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
 }

@@ -16,6 +16,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "support/aborts.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -160,6 +162,16 @@ corio::task<std::string> unlock_from_another_thread() {
   CHECK(log == std::vector<int>{1});
   co_return what;
 }
+
+// The guard is destroyed on another thread: its unlock's affinity check
+// must not throw out of the destructor (that is std::terminate).
+corio::task<> guard_destroyed_on_another_thread() {
+  corio::mutex m;
+  (co_await m.lock()).unlock();  // the loop's thread uses it first
+  auto guard = co_await m.lock();
+  std::thread other([g = std::move(guard)]() mutable { auto dying = std::move(g); });
+  other.join();
+}
 #endif
 
 }  // namespace
@@ -210,3 +222,34 @@ TEST_CASE("mutex: unlock() from another thread while the loop uses it throws std
   CHECK(corio::run(unlock_from_another_thread()).find("corio::mutex") != std::string::npos);
 }
 #endif
+
+TEST_CASE("mutex: destroying it while a task waits on it aborts with the reason in debug builds",
+          "[mutex][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    corio::run(corio_test::destroy_while_waited<corio::mutex>([](corio::mutex& m) -> corio::task<> {
+      (void)m.try_lock();  // holds it, then waits for it again
+      auto lock = co_await m.lock();
+    }));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
+}
+
+TEST_CASE("mutex: a guard destroyed on another thread aborts with the reason, never throws",
+          "[mutex][io_uring][threads][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r =
+      corio_test::run_in_child([] { corio::run(guard_destroyed_on_another_thread()); });
+  CHECK(r.aborted);
+  CHECK(r.err.find("corio::mutex used from a thread that is not its loop's") != std::string::npos);
+  CHECK(r.err.find("terminate") == std::string::npos);  // not a throw from a destructor
+#endif
+}

@@ -23,7 +23,9 @@
 #include <utility>
 #include <vector>
 
+#include "support/aborts.hpp"
 #include "support/counted.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -637,3 +639,18 @@ TEST_CASE("queue: try_put() from another thread while the loop uses it throws st
   CHECK(corio::run(try_put_from_another_thread()).find("corio::queue") != std::string::npos);
 }
 #endif
+
+TEST_CASE("queue: destroying it while a task waits on it aborts with the reason in debug builds",
+          "[queue][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    corio::run(corio_test::destroy_while_waited<corio::queue<int>>(
+        [](corio::queue<int>& q) -> corio::task<> { (void)co_await q.get(); }));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
+}

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/aborts.hpp"
+#include "support/destroy_while_waited.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -334,3 +336,20 @@ TEST_CASE("semaphore: release() from another thread while the loop uses it throw
   CHECK(corio::run(release_from_another_thread()).find("corio::semaphore") != std::string::npos);
 }
 #endif
+
+TEST_CASE(
+    "semaphore: destroying it while a task waits on it aborts with the reason in debug builds",
+    "[semaphore][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
+  SKIP("a debug-build check");
+#else
+  const corio_test::abort_result r = corio_test::run_in_child([] {
+    std::size_t zero = 0;
+    corio::run(corio_test::destroy_while_waited<corio::semaphore>(
+        [](corio::semaphore& s) -> corio::task<> { co_await s.acquire(); }, zero));
+  });
+  CHECK(r.aborted);
+  CHECK(r.err.find(corio_test::destroyed_while_waited_message) != std::string::npos);
+#endif
+}

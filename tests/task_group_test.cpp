@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "support/aborts.hpp"
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/leaks_expected.hpp"
@@ -87,9 +88,14 @@ corio::task<> park_until_cancelled(corio::event* never, record* r) {
   try {
     co_await never->wait();
   } catch (const corio::cancelled_error&) {
-    ++r->cancelled;
+    if (r != nullptr)
+      ++r->cancelled;
     throw;
   }
+}
+
+corio::task<> wait_for_group(corio::task_group* g) {
+  co_await g->wait();
 }
 
 corio::task<> fail_after(std::chrono::milliseconds d, int code) {
@@ -103,7 +109,7 @@ corio::task<int> first_failure(record* r) {
   for (int i = 0; i < 5; ++i)
     group.spawn(park_until_cancelled(&never, r));
   group.spawn(fail_after(1ms, 1));
-  group.spawn(fail_after(1ms, 2));  // a later failure, dropped
+  group.spawn(fail_after(1h, 2));  // cancelled before it fails
   try {
     co_await group.wait();
   } catch (const test_error& e) {
@@ -166,9 +172,88 @@ corio::task<> destroy_group_with_children(record* r, corio::event* never) {
     for (int i = 0; i < 3; ++i)
       group.spawn(park_until_cancelled(never, r));
     co_await corio::sleep(0ms);
-  }  // destroyed without wait(): the children are cancelled and finish on their own
+  }  // destroyed without wait(): debug builds abort; release builds cancel the children
   co_await corio::sleep(0ms);
   co_await corio::sleep(0ms);
+}
+
+// A child that fails when it is cancelled: a second failure after the first.
+corio::task<> fail_when_cancelled(corio::event* never, int code) {
+  try {
+    co_await never->wait();
+  } catch (const corio::cancelled_error&) {
+  }
+  throw test_error(code);
+}
+
+corio::task<std::vector<int>> several_failures() {
+  corio::event never;
+  corio::task_group group;
+  group.spawn(fail_when_cancelled(&never, 2));
+  group.spawn(fail_when_cancelled(&never, 3));
+  group.spawn(fail_after(0ms, 1));
+  std::vector<int> codes;
+  try {
+    co_await group.wait();
+  } catch (const corio::exception_group& g) {
+    for (const std::exception_ptr& e : g.exceptions()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const test_error& t) {
+        codes.push_back(t.code);
+      }
+    }
+  }
+  co_return codes;
+}
+
+// The inner group's child fails as it is cancelled; the task that catches
+// that failure must still see the cancellation of the outer group.
+corio::task<> nested_group_member(corio::event* never, record* r) {
+  corio::task_group inner;
+  inner.spawn(fail_when_cancelled(never, 7));
+  try {
+    co_await inner.wait();
+  } catch (const test_error&) {
+    ++r->finished;  // caught the inner failure: the outer cancellation is still due
+  }
+  try {
+    co_await never->wait();
+  } catch (const corio::cancelled_error&) {
+    ++r->cancelled;
+    throw;
+  }
+}
+
+corio::task<int> nested_group_keeps_cancellation(record* r) {
+  corio::event never;
+  corio::task_group outer;
+  outer.spawn(nested_group_member(&never, r));
+  outer.spawn(fail_after(1ms, 9));
+  int code = 0;
+  try {
+    co_await outer.wait();
+  } catch (const test_error& e) {
+    code = e.code;
+  }
+  co_return code;
+}
+
+corio::task<std::string> second_waiter() {
+  corio::event never;
+  corio::task_group group;
+  group.spawn(park_until_cancelled(&never, nullptr));
+  corio::join_handle<void> first = corio::spawn(wait_for_group(&group));
+  co_await corio::sleep(0ms);  // the first waiter parks
+  std::string what;
+  try {
+    co_await group.wait();
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  group.cancel();
+  co_await first;  // the first waiter still gets its wake-up
+  co_return what;
 }
 
 corio::task<int> group_is_reusable(record* r) {
@@ -211,10 +296,6 @@ corio::task<int> storm_via_group(storm* s, int n) {
   }
   s->release_calls.count_down();
   co_return code;
-}
-
-corio::task<> wait_for_group(corio::task_group* g) {
-  co_await g->wait();
 }
 
 corio::task<std::string> child_waits_for_own_group() {
@@ -288,13 +369,46 @@ TEST_CASE("task_group: spawn returns a join_handle for the child's value",
   CHECK(corio::run(handle_of_child()) == 8);
 }
 
-TEST_CASE("task_group: destroying a group cancels its children, which finish on their own",
-          "[task_group][io_uring][cancellation]") {
+TEST_CASE("task_group: destroying a group with running children aborts in debug builds",
+          "[task_group][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
+#ifdef NDEBUG
   record r;
   corio::event never;
   corio::run(destroy_group_with_children(&r, &never));
-  CHECK(r.cancelled == 3);
+  CHECK(r.cancelled == 3);  // release builds cancel them; they finish on their own
+#else
+  const corio_test::abort_result result = corio_test::run_in_child([] {
+    record r;
+    corio::event never;
+    corio::run(destroy_group_with_children(&r, &never));
+  });
+  CHECK(result.aborted);
+  CHECK(result.err.find("destroyed while children still run") != std::string::npos);
+#endif
+}
+
+TEST_CASE("task_group: two or more failures give exception_group, in failure order",
+          "[task_group][io_uring][exceptions][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  handler_capture capture;
+  CHECK(corio::run(several_failures()) == std::vector<int>{1, 2, 3});
+  CHECK(capture.reported.empty());
+}
+
+TEST_CASE("task_group: a nested group's failure does not swallow the outer cancellation",
+          "[task_group][io_uring][exceptions][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  record r;
+  CHECK(corio::run(nested_group_keeps_cancellation(&r)) == 9);
+  CHECK(r.finished == 1);
+  CHECK(r.cancelled == 1);
+}
+
+TEST_CASE("task_group: a second task calling wait() gets std::logic_error",
+          "[task_group][io_uring][misuse]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(second_waiter()).find("waiting for this group already") != std::string::npos);
 }
 
 TEST_CASE(
@@ -330,7 +444,8 @@ TEST_CASE(
   CORIO_TEST_REQUIRE_IO_URING();
   // The two children wait for each other forever, so run() must leave them suspended.
   corio_test::leaks_expected leaks;
-  static corio::task_group outer;  // outlive run(): the stuck children wait on them
-  static corio::task_group inner;
-  CHECK_THROWS_AS(corio::run(groups_wait_for_each_other(&outer, &inner)), std::logic_error);
+  // Never destroyed: the stuck children stay linked to them.
+  auto* outer = new corio::task_group;
+  auto* inner = new corio::task_group;
+  CHECK_THROWS_AS(corio::run(groups_wait_for_each_other(outer, inner)), std::logic_error);
 }

@@ -6,11 +6,6 @@
 #include <corio/spawn.hpp>
 #include <corio/yield.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
-
 #include <catch2/catch_test_macros.hpp>
 
 #include <chrono>
@@ -21,6 +16,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "support/aborts.hpp"
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
 
@@ -350,25 +346,9 @@ TEST_CASE("task: assigning to a task while it runs aborts with the reason in deb
 #ifdef NDEBUG
   SKIP("a debug-build check");
 #else
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(out[1], STDERR_FILENO);
-    corio::run(assign_while_awaited());
-    ::_exit(0);  // not reached
-  }
-  ::close(out[1]);
-  std::string err;
-  char buffer[256];
-  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
-    err.append(buffer, static_cast<std::size_t>(n));
-  ::close(out[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  CHECK(WIFSIGNALED(status));
-  CHECK(WTERMSIG(status) == SIGABRT);
-  CHECK(err.find("destroyed (or assigned to) while it runs") != std::string::npos);
+  const corio_test::abort_result r =
+      corio_test::run_in_child([] { corio::run(assign_while_awaited()); });
+  CHECK(r.aborted);
+  CHECK(r.err.find("destroyed (or assigned to) while it runs") != std::string::npos);
 #endif
 }

@@ -27,6 +27,8 @@ namespace corio {
 ///   completes, so they stay unique. A task cancelled after its round completed
 ///   but before it resumed keeps its place; the cancellation waits for its
 ///   next suspension point.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.
@@ -115,7 +117,7 @@ class barrier {
 
   static constexpr std::size_t broken_place = static_cast<std::size_t>(-1);
 
-  detail::intrusive_list<detail::waiter> waiters_;
+  detail::wait_list waiters_;
   detail::loop_affinity affinity_;
   std::size_t parties_;
   bool broken_ = false;

@@ -34,7 +34,9 @@ namespace corio {
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.
-/// Lifetime: the mutex outlives the condition.
+/// Lifetime: the mutex outlives the condition, which must outlive every task
+///   waiting on it; destroying it while one waits is a programmer error (debug
+///   builds abort with the reason).
 /// Example:
 ///   corio::mutex m;  corio::condition ready(m);  bool done = false;
 ///   // consumer:  auto lock = co_await m.lock();
@@ -136,7 +138,7 @@ class condition {
   }
 
   mutex& mutex_;
-  detail::intrusive_list<detail::waiter> waiters_;
+  detail::wait_list waiters_;
   detail::loop_affinity affinity_;
 };
 

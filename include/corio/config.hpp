@@ -21,23 +21,36 @@
 #  error "corio needs exceptions: it reports errors by throwing (remove -fno-exceptions)."
 #endif
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 // CORIO_ASSERT checks a programmer error (misuse of the API) in debug builds.
 // It throws std::logic_error rather than aborting, so that misuse is reported
 // where it happens and tests can observe it; NDEBUG turns it off.
+//
+// CORIO_ASSERT_NOEXCEPT is the same check where throwing is not possible (a
+// destructor, a noexcept function): in debug builds it prints the message to
+// stderr and aborts.
 #ifdef NDEBUG
 #  define CORIO_ASSERT(expr, message) ((void)sizeof((expr) ? 1 : 0), (void)(message))
+#  define CORIO_ASSERT_NOEXCEPT(expr, message) ((void)sizeof((expr) ? 1 : 0), (void)(message))
 #else
 #  define CORIO_ASSERT(expr, message) \
     ((expr) ? (void)0 : ::corio::detail::assertion_failed(#expr, message))
+#  define CORIO_ASSERT_NOEXCEPT(expr, message) \
+    ((expr) ? (void)0 : ::corio::detail::fatal_misuse(#expr, message))
 #endif
 
 namespace corio::detail {
 
 [[noreturn]] inline void assertion_failed(const char* expression, const char* message) {
   throw std::logic_error(std::string(message) + " (failed check: " + expression + ")");
+}
+[[noreturn]] inline void fatal_misuse(const char* expression, const char* message) noexcept {
+  std::fprintf(stderr, "%s (failed check: %s)\n", message, expression);
+  std::abort();
 }
 
 }  // namespace corio::detail

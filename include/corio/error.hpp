@@ -9,10 +9,15 @@
 //   a second loop on one thread).
 // - corio::cancelled_error inside a task that was cancelled, at the point where
 //   it was suspended; corio::timeout_error from wait_for; corio::queue_shut_down
-//   from a queue that was shut down; corio::broken_barrier from a broken barrier.
+//   from a queue that was shut down; corio::broken_barrier from a broken barrier;
+//   corio::exception_group from a task_group whose children failed more than once.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace corio {
 
@@ -46,6 +51,22 @@ class broken_barrier : public std::runtime_error {
 class queue_shut_down : public std::runtime_error {
  public:
   queue_shut_down() : std::runtime_error("corio::queue: the queue is shut down") {}
+};
+
+/// Thrown by task_group::wait() when two or more children failed: every
+/// failure, in the order the children failed (cancellations are not
+/// failures and are not included). A single failure is rethrown as it is.
+class exception_group : public std::runtime_error {
+ public:
+  explicit exception_group(std::vector<std::exception_ptr> exceptions)
+      : std::runtime_error("corio::task_group: " + std::to_string(exceptions.size()) +
+                           " children failed; see exception_group::exceptions()")
+      , exceptions_(std::move(exceptions)) {}
+  /// The failures, in failure order.
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+ private:
+  std::vector<std::exception_ptr> exceptions_;
 };
 
 }  // namespace corio

@@ -15,6 +15,8 @@ namespace corio {
 ///
 /// Cancellation: a cancelled wait leaves the wait list and throws
 ///   cancelled_error.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of the
 ///   loop that first used it (checked in debug builds with std::logic_error).
 ///   No call is thread-safe; from another thread, go through the loop.
@@ -61,7 +63,7 @@ class event {
   [[nodiscard]] wait_awaiter wait() noexcept { return wait_awaiter(*this); }
 
  private:
-  detail::intrusive_list<detail::waiter> waiters_;
+  detail::wait_list waiters_;
   detail::loop_affinity affinity_;
   bool set_ = false;
 };

@@ -17,6 +17,8 @@ namespace corio {
 /// Cancellation: a cancelled lock() leaves the wait list without the lock;
 ///   one cancelled after the lock was handed to it but before it resumed
 ///   passes the lock on, then throws cancelled_error.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop. It orders tasks,
@@ -35,12 +37,12 @@ class mutex {
     scoped_lock(scoped_lock&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)) {}
     scoped_lock& operator=(scoped_lock&& other) noexcept {
       if (this != &other) {
-        unlock();
+        release();
         mutex_ = std::exchange(other.mutex_, nullptr);
       }
       return *this;
     }
-    ~scoped_lock() { unlock(); }
+    ~scoped_lock() { release(); }
     /// Unlocks early.
     void unlock() {
       if (mutex_ != nullptr)
@@ -51,6 +53,10 @@ class mutex {
     friend class mutex;
     friend class condition;  // releases and retakes the lock around a wait
     explicit scoped_lock(mutex& m) noexcept : mutex_(&m) {}
+    void release() noexcept {
+      if (mutex_ != nullptr)
+        std::exchange(mutex_, nullptr)->unlock_from_guard();
+    }
     mutex* mutex_;
   };
 
@@ -60,7 +66,7 @@ class mutex {
     bool await_ready() noexcept { return mutex_.try_lock(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-      mutex_.affinity_.check("corio::mutex used from a thread that is not its loop's");
+      mutex_.affinity_.check(wrong_thread);
       return park(h, mutex_.waiters_);
     }
     scoped_lock await_resume() {
@@ -88,18 +94,30 @@ class mutex {
   }
   /// Releases the lock: to the first waiter if there is one.
   void unlock() {
-    affinity_.check("corio::mutex used from a thread that is not its loop's");
+    affinity_.check(wrong_thread);
+    hand_on();
+  }
+  bool is_locked() const noexcept { return locked_; }
+
+ private:
+  friend class condition;  // queues its notified waiters here
+  static constexpr const char* wrong_thread =
+      "corio::mutex used from a thread that is not its loop's";
+
+  // A guard's destructor cannot throw: a wrong thread aborts instead.
+  void unlock_from_guard() noexcept {
+    affinity_.check_noexcept(wrong_thread);
+    hand_on();
+  }
+  void hand_on() noexcept {
     if (!waiters_.empty()) {
       waiters_.pop_front().wake();  // stays locked: ownership passes to it
     } else {
       locked_ = false;
     }
   }
-  bool is_locked() const noexcept { return locked_; }
 
- private:
-  friend class condition;  // queues its notified waiters here
-  detail::intrusive_list<detail::waiter> waiters_;
+  detail::wait_list waiters_;
   detail::loop_affinity affinity_;
   bool locked_ = false;
 };

@@ -54,6 +54,8 @@ class heap_storage {
 ///
 /// Cancellation: as queue<T>, no item is lost at any suspension point; a
 ///   get() cancelled after an item was handed to it puts the item back.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.

@@ -61,6 +61,8 @@ class fifo_storage {
 ///   the next waiting getter, if any), then throws cancelled_error. A
 ///   cancelled put() leaves the wait list without adding its item. A
 ///   cancelled join() leaves its wait list.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.

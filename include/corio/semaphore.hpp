@@ -18,6 +18,8 @@ namespace corio {
 /// Cancellation: a cancelled acquire leaves the wait list without a permit;
 ///   one cancelled after a permit was handed to it but before it resumed
 ///   passes the permit on, then throws cancelled_error.
+/// Lifetime: it must outlive every task waiting on it; destroying it while
+///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
 ///   thread-safe; from another thread, go through the loop.
@@ -37,12 +39,12 @@ class semaphore {
         : semaphore_(std::exchange(other.semaphore_, nullptr)) {}
     scoped_permit& operator=(scoped_permit&& other) noexcept {
       if (this != &other) {
-        release();
+        drop();
         semaphore_ = std::exchange(other.semaphore_, nullptr);
       }
       return *this;
     }
-    ~scoped_permit() { release(); }
+    ~scoped_permit() { drop(); }
     /// Releases the permit early.
     void release() {
       if (semaphore_ != nullptr)
@@ -52,6 +54,10 @@ class semaphore {
    private:
     friend class semaphore;
     explicit scoped_permit(semaphore& s) noexcept : semaphore_(&s) {}
+    void drop() noexcept {
+      if (semaphore_ != nullptr)
+        std::exchange(semaphore_, nullptr)->release_from_guard();
+    }
     semaphore* semaphore_;
   };
 
@@ -66,7 +72,7 @@ class semaphore {
     }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
-      semaphore_.affinity_.check("corio::semaphore used from a thread that is not its loop's");
+      semaphore_.affinity_.check(wrong_thread);
       return park(h, semaphore_.waiters_);
     }
     void await_resume() {
@@ -109,7 +115,23 @@ class semaphore {
 
   /// Returns a permit: to the first waiter if there is one.
   void release() {
-    affinity_.check("corio::semaphore used from a thread that is not its loop's");
+    affinity_.check(wrong_thread);
+    hand_on();
+  }
+
+  /// Permits free now.
+  std::size_t available() const noexcept { return permits_; }
+
+ private:
+  static constexpr const char* wrong_thread =
+      "corio::semaphore used from a thread that is not its loop's";
+
+  // A guard's destructor cannot throw: a wrong thread aborts instead.
+  void release_from_guard() noexcept {
+    affinity_.check_noexcept(wrong_thread);
+    hand_on();
+  }
+  void hand_on() noexcept {
     if (!waiters_.empty()) {
       waiters_.pop_front().wake();  // the permit passes to it directly
     } else {
@@ -117,11 +139,7 @@ class semaphore {
     }
   }
 
-  /// Permits free now.
-  std::size_t available() const noexcept { return permits_; }
-
- private:
-  detail::intrusive_list<detail::waiter> waiters_;
+  detail::wait_list waiters_;
   detail::loop_affinity affinity_;
   std::size_t permits_;
 };

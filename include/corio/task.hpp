@@ -2,6 +2,8 @@
 // corio/task.hpp: task<T>, the lazy coroutine type every corio program is made of.
 #pragma once
 
+#include <corio/config.hpp>
+
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/ready_queue.hpp>
@@ -9,8 +11,6 @@
 
 #include <coroutine>
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -168,15 +168,9 @@ inline constexpr unsigned max_inline_depth = 64;
 // freed frame. A destructor cannot throw, so this aborts with the reason.
 inline void check_not_running([[maybe_unused]] const task_promise_base& promise,
                               [[maybe_unused]] bool done) noexcept {
-#ifndef NDEBUG
-  if (promise.started() && !done) {
-    std::fputs(
-        "corio::task: destroyed (or assigned to) while it runs: its awaiter owns it until it "
-        "finishes\n",
-        stderr);
-    std::abort();
-  }
-#endif
+  CORIO_ASSERT_NOEXCEPT(!promise.started() || done,
+                        "corio::task: destroyed (or assigned to) while it runs: its awaiter owns "
+                        "it until it finishes");
 }
 
 struct task_access {

@@ -2,6 +2,7 @@
 // corio/task_group.hpp: task_group, asyncio.TaskGroup.
 #pragma once
 
+#include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/spawn.hpp>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace corio {
 
@@ -22,13 +24,19 @@ namespace corio {
 ///
 /// spawn() starts a child at once (as corio::spawn); `co_await group.wait()`
 /// waits until every child has finished. The first child to fail with an
-/// exception other than cancelled_error cancels all the others, and wait()
-/// rethrows that first exception once they have finished (later exceptions
-/// are dropped). Children spawned after a failure are cancelled at once.
+/// exception other than cancelled_error cancels all the others. Once they
+/// have finished, wait() rethrows that exception if it was the only failure,
+/// or throws exception_group with every failure in failure order. Children
+/// spawned after a failure are cancelled at once.
 ///
 /// Cancellation: cancelling the task in wait() cancels every child, waits for
-///   them, and throws cancelled_error.
-/// Lifetime: destroying a group whose children still run cancels them; they
+///   them, and throws cancelled_error. If children failed as well, wait()
+///   throws their failure instead, and the cancellation stays pending for the
+///   task's next suspension point, so catching a child's error never swallows
+///   the cancellation of the task around the group (cpython#116720).
+/// Lifetime: the group must be awaited with wait() before it is destroyed.
+///   Destroying it while children still run is a programmer error: debug
+///   builds abort with the reason; release builds cancel the children, which
 ///   finish in the background, and run() waits for them on its way out.
 /// Thread safety: use only on the loop's thread.
 /// Example:
@@ -41,6 +49,9 @@ class task_group final : private detail::task_group_state {
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
   ~task_group() {
+    CORIO_ASSERT_NOEXCEPT(children_.empty(),
+                          "corio::task_group: destroyed while children still run; co_await "
+                          "group.wait() before the group goes out of scope");
     while (!children_.empty()) {
       detail::spawned_task& child = children_.pop_front().owner;
       child.set_group(nullptr);
@@ -56,7 +67,7 @@ class task_group final : private detail::task_group_state {
     detail::spawned_task& child = *handle.state_;
     child.set_group(this);
     children_.push_back(child.link());
-    if (first_error_ || cancelling_)
+    if (!errors_.empty() || cancelling_)
       child.request_cancel();
     return handle;
   }
@@ -77,6 +88,11 @@ class task_group final : private detail::task_group_state {
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
       group_.check_not_a_child(h.promise().context());
+      if (group_.waiter_ != nullptr) {
+        throw std::logic_error(
+            "corio::task_group::wait: another task is waiting for this group already; only one "
+            "task may wait for a group");
+      }
       if (begin(h))
         group_.cancel();
       group_.waiter_ = this;
@@ -85,8 +101,13 @@ class task_group final : private detail::task_group_state {
     }
     void await_resume() {
       group_.cancelling_ = false;
-      if (group_.first_error_)
-        std::rethrow_exception(std::exchange(group_.first_error_, nullptr));
+      std::vector<std::exception_ptr> errors = std::exchange(group_.errors_, {});
+      if (!errors.empty()) {
+        keep_cancel_if_requested();  // the failure wins here, the cancellation comes next
+        if (errors.size() == 1)
+          std::rethrow_exception(errors.front());
+        throw exception_group(std::move(errors));
+      }
       if (cancel_requested())
         throw cancelled_error();
     }
@@ -98,9 +119,10 @@ class task_group final : private detail::task_group_state {
     task_group& group_;
   };
 
-  /// Waits until every child has finished; rethrows the first failure.
+  /// Waits until every child has finished; rethrows a single failure, or
+  /// throws exception_group for two or more.
   /// Throws: std::logic_error when called from one of the group's own
-  ///   children (it would wait for itself).
+  ///   children (it would wait for itself), or while another task waits.
   [[nodiscard]] wait_awaiter wait() noexcept { return wait_awaiter(*this); }
 
  private:
@@ -120,9 +142,11 @@ class task_group final : private detail::task_group_state {
     const std::exception_ptr& e = child.promise().exception();
     if (e) {
       child.mark_retrieved();  // the group answers for its children's exceptions
-      if (!first_error_ && !detail::is_cancellation(e)) {
-        first_error_ = e;
-        cancel();
+      if (!detail::is_cancellation(e)) {
+        // Out of memory here terminates, as a failed ready-queue push does.
+        errors_.push_back(e);
+        if (errors_.size() == 1)
+          cancel();
       }
     }
     if (children_.empty() && waiter_ != nullptr)
@@ -131,7 +155,7 @@ class task_group final : private detail::task_group_state {
   }
 
   detail::intrusive_list<detail::spawned_task::group_link> children_;
-  std::exception_ptr first_error_;
+  std::vector<std::exception_ptr> errors_;  // failures since the last wait(), in order
   detail::suspension* waiter_ = nullptr;
   bool cancelling_ = false;
 };

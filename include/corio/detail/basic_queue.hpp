@@ -228,9 +228,9 @@ class basic_queue {
   enum state { open, shut_down, shut_down_immediately };
 
   Storage storage_;
-  intrusive_list<waiter> getters_;
-  intrusive_list<waiter> putters_;
-  intrusive_list<waiter> joiners_;
+  wait_list getters_;
+  wait_list putters_;
+  wait_list joiners_;
   loop_affinity affinity_;
   std::size_t maxsize_;
   std::size_t unfinished_ = 0;  // items put and not yet marked with task_done()

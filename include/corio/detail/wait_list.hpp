@@ -29,6 +29,15 @@ class loop_affinity {
     CORIO_ASSERT(owner_ == me, who);
 #endif
   }
+  // The same check in a destructor (a guard's), which cannot throw: aborts.
+  void check_noexcept([[maybe_unused]] const char* who) noexcept {
+#ifndef NDEBUG
+    const std::thread::id me = std::this_thread::get_id();
+    if (owner_ == std::thread::id())
+      owner_ = me;
+    CORIO_ASSERT_NOEXCEPT(owner_ == me, who);
+#endif
+  }
 
  private:
 #ifndef NDEBUG
@@ -90,6 +99,19 @@ class waiter : public list_hook, public suspension {
 
   event_loop* loop_ = nullptr;
   intrusive_list<waiter>* list_ = nullptr;
+};
+
+// A primitive's list of parked waiters. Destroying it while tasks are still
+// linked would leave them parked on freed memory (a later cancel or wake-up
+// writes into it), so debug builds abort with the reason instead.
+class wait_list : public intrusive_list<waiter> {
+ public:
+  wait_list() noexcept = default;
+  ~wait_list() {
+    CORIO_ASSERT_NOEXCEPT(empty(),
+                          "corio: an event, mutex, semaphore, queue, condition or barrier was "
+                          "destroyed while tasks still wait on it; it must outlive its waiters");
+  }
 };
 
 }  // namespace corio::detail
