@@ -9,6 +9,7 @@
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/wait_for.hpp>
+#include <corio/yield.hpp>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_exception.hpp>
@@ -30,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -424,40 +426,47 @@ TEST_CASE("tcp_stream: close through io_uring ends the stream for the peer",
   }());
 }
 
+namespace {
+
+// A low soft limit, filled with /dev/null descriptors: release_one() leaves
+// one for a client's socket, after which an accept has none left.
+struct descriptor_squeeze {
+  rlimit saved{};
+  std::vector<int> fds;
+  descriptor_squeeze() {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    rlimit low = saved;
+    low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (;;) {
+      const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        break;
+      fds.push_back(fd);
+    }
+  }
+  descriptor_squeeze(const descriptor_squeeze&) = delete;
+  descriptor_squeeze& operator=(const descriptor_squeeze&) = delete;
+  void release_one() {
+    ::close(fds.back());
+    fds.pop_back();
+  }
+  void release_all() {
+    while (!fds.empty())
+      release_one();
+  }
+  ~descriptor_squeeze() {
+    release_all();
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+  }
+};
+
+}  // namespace
+
 TEST_CASE(
     "tcp_listener: accept waits out EMFILE and returns the connection once a descriptor is free",
     "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  // A low soft limit, filled with /dev/null descriptors but for one, which
-  // the client's socket takes: the accept then has none left.
-  struct descriptor_squeeze {
-    rlimit saved{};
-    std::vector<int> fds;
-    descriptor_squeeze() {
-      REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-      rlimit low = saved;
-      low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
-      REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
-      for (;;) {
-        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-          break;
-        fds.push_back(fd);
-      }
-    }
-    void release_one() {
-      ::close(fds.back());
-      fds.pop_back();
-    }
-    void release_all() {
-      while (!fds.empty())
-        release_one();
-    }
-    ~descriptor_squeeze() {
-      release_all();
-      ::setrlimit(RLIMIT_NOFILE, &saved);
-    }
-  };
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     descriptor_squeeze squeeze;
@@ -474,6 +483,38 @@ TEST_CASE(
     std::array<std::byte, 2> buf;
     co_await server.read_exact(buf);
     CHECK(text_of(buf) == "hi");
+  }());
+}
+
+TEST_CASE("tcp_listener: an accept retrying after its listener was destroyed reads no freed memory",
+          "[net][tcp][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto listener = std::make_unique<net::tcp_listener>(net::tcp_listener::bind("127.0.0.1", 0));
+    descriptor_squeeze squeeze;
+    REQUIRE(!squeeze.fds.empty());
+    squeeze.release_one();
+    auto client = co_await net::tcp_stream::connect("127.0.0.1", listener->local_port());
+    corio::join_handle<net::tcp_stream> pending = corio::spawn(listener->accept());
+    co_await corio::yield();  // the accept starts: it meets EMFILE, or EBADF once closed
+    listener.reset();         // misuse: destroyed under the pending accept
+    squeeze.release_all();
+    bool logic_error = false;
+    std::error_code code;
+    try {
+      co_await pending;
+    } catch (const std::logic_error& e) {
+      logic_error = true;
+      CHECK_THAT(e.what(), ContainsSubstring("while accept() is pending"));
+    } catch (const std::system_error& e) {
+      code = e.code();
+    }
+#ifdef NDEBUG
+    CHECK_FALSE(logic_error);
+    CHECK(code == std::error_code(EBADF, std::system_category()));
+#else
+    CHECK(logic_error);
+#endif
   }());
 }
 

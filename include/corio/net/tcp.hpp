@@ -617,18 +617,25 @@ class tcp_listener {
   ///   task at its next suspension point; otherwise it stays queued for the
   ///   next accept().
   /// Lifetime: the listener must stay valid until the co_await completes.
+  ///   A retry (see above) after the listener was closed or destroyed throws
+  ///   std::logic_error in debug builds, std::system_error EBADF with NDEBUG.
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
   template <class = void>
   [[nodiscard]] task<tcp_stream> accept() {
     CORIO_ASSERT(fd_.valid(), "corio::net::tcp_listener::accept: the listener is not open");
+    // The retries use this copy, never the listener: one destroyed under a
+    // pending accept (a misuse) must not be read after it is freed.
+    const int fd = fd_.get();
     for (;;) {
-      const int res = co_await corio::detail::io_op([fd = fd_.get()](io_uring_sqe* sqe) {
+      const int res = co_await corio::detail::io_op([fd](io_uring_sqe* sqe) {
         io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
       });
       if (res >= 0)
         co_return tcp_stream(corio::detail::unique_fd(res));
+      CORIO_ASSERT(res != -EBADF,
+                   "corio::net::tcp_listener was closed or destroyed while accept() is pending");
       if (is_exhaustion_accept_error(-res))
         co_await sleep(accept_exhaustion_retry);
       else if (!is_transient_accept_error(-res))
