@@ -16,9 +16,12 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <stop_token>
 #include <type_traits>
 #include <utility>
+#include <version>
+#if defined(__cpp_lib_jthread)
+#  include <stop_token>
+#endif
 
 namespace corio {
 namespace detail {
@@ -39,6 +42,29 @@ class result : public value_storage<T> {
  private:
   std::exception_ptr exception_;
 };
+
+#if defined(__cpp_lib_jthread)
+using job_stop_source = std::stop_source;
+using job_stop_token = std::stop_token;
+inline job_stop_source make_job_stop_source(bool live) noexcept {
+  return live ? std::stop_source() : std::stop_source(std::nostopstate);
+}
+template <class F, class... Args>
+inline constexpr bool takes_stop_token = std::is_invocable_v<F, std::stop_token, Args...>;
+#else
+// WORKAROUND(libc++: 14 has no <stop_token>, 19 only with -fexperimental-library): without
+// __cpp_lib_jthread, calls get no stop_token; to_thread runs them with their arguments alone.
+struct job_stop_token {};
+struct job_stop_source {
+  job_stop_token get_token() const noexcept { return {}; }
+  void request_stop() noexcept {}
+};
+inline job_stop_source make_job_stop_source(bool) noexcept {
+  return {};
+}
+template <class F, class... Args>
+inline constexpr bool takes_stop_token = false;
+#endif
 
 template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter;
@@ -101,7 +127,7 @@ class to_thread_job final : public thread_job {
   to_thread_awaiter<R, Fn, Stoppable>* awaiter_;  // null once abandoned
   std::atomic<bool> abandoned_{false};
   Fn fn_;
-  std::stop_source stop_ = Stoppable ? std::stop_source() : std::stop_source(std::nostopstate);
+  job_stop_source stop_ = make_job_stop_source(Stoppable);
 };
 
 template <class R, class Fn, bool Stoppable>
@@ -143,8 +169,8 @@ class to_thread_awaiter final : public suspension {
 // it takes one (std::jthread's rule), else with the arguments alone.
 template <class F, class... Args>
 using to_thread_result_t =
-    typename std::conditional_t<std::is_invocable_v<F, std::stop_token, Args...>,
-                                std::invoke_result<F, std::stop_token, Args...>,
+    typename std::conditional_t<takes_stop_token<F, Args...>,
+                                std::invoke_result<F, job_stop_token, Args...>,
                                 std::invoke_result<F, Args...>>::type;
 
 }  // namespace detail
@@ -166,6 +192,7 @@ using to_thread_result_t =
 /// cancelled (wait_for's timeout included), so a long call can stop early:
 /// poll token.stop_requested(), or wait with std::condition_variable_any and
 /// the token. A std::stop_callback it registers runs on the loop's thread.
+/// (This needs std::stop_token: libc++ 19 has it only with -fexperimental-library.)
 ///
 /// Cancellation: cancelling the awaiting task makes it resume at once with
 ///   cancelled_error. A call still queued (every worker busy) never runs; a
@@ -184,8 +211,9 @@ using to_thread_result_t =
 template <class F, class... Args>
 [[nodiscard]] task<detail::to_thread_result_t<F, Args...>> to_thread(F f, Args... args) {
   using R = detail::to_thread_result_t<F, Args...>;
-  constexpr bool stoppable = std::is_invocable_v<F, std::stop_token, Args...>;
-  auto call = [f = std::move(f), ... args = std::move(args)](std::stop_token token) mutable -> R {
+  constexpr bool stoppable = detail::takes_stop_token<F, Args...>;
+  auto call = [f = std::move(f),
+               ... args = std::move(args)](detail::job_stop_token token) mutable -> R {
     if constexpr (stoppable) {
       return std::invoke(std::move(f), std::move(token), std::move(args)...);
     } else {

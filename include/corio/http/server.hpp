@@ -172,14 +172,14 @@ class read_buffer {
   }
   void grow_if_asked() {
     if (grow_to_ != 0) {
-      data_ = std::make_unique_for_overwrite<std::byte[]>(grow_to_);
+      data_ = std::unique_ptr<std::byte[]>(new std::byte[grow_to_]);
       size_ = std::exchange(grow_to_, 0);
     }
   }
 
  private:
   std::unique_ptr<std::byte[]> data_ =
-      std::make_unique_for_overwrite<std::byte[]>(read_buffer_first);
+      std::unique_ptr<std::byte[]>(new std::byte[read_buffer_first]);
   std::size_t size_ = read_buffer_first;
   std::size_t grow_to_ = 0;
 };
