@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,8 @@ constexpr open_mode operator&(open_mode a, open_mode b) noexcept {
 constexpr open_mode& operator|=(open_mode& a, open_mode b) noexcept {
   return a = a | b;
 }
+
+class file;
 
 namespace detail {
 
@@ -112,17 +115,79 @@ inline unsigned file_io_size(std::size_t n) noexcept {
   return static_cast<unsigned>(std::min<std::size_t>(n, 0x7ffff000));
 }
 
-// One IORING_OP_READ / IORING_OP_WRITE at an explicit offset; yields the CQE res.
+// The file operations (see io_operation.hpp for what each member means).
+// Each finish() is the one place its result becomes a value or an exception.
+
+// One IORING_OP_READ / IORING_OP_WRITE at an explicit offset: read_at, write_at.
+template <bool Write>
+struct file_rw_op {
+  using value_type = std::size_t;
+  using span_type = std::span<std::conditional_t<Write, const std::byte, std::byte>>;
+  int fd;
+  std::uint64_t offset;
+  span_type buffer;
+  bool ready() const noexcept { return buffer.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
+    if constexpr (Write)
+      io_uring_prep_write(sqe, fd, buffer.data(), file_io_size(buffer.size()), offset);
+    else
+      io_uring_prep_read(sqe, fd, buffer.data(), file_io_size(buffer.size()), offset);
+  }
+  std::size_t finish(int res) const {
+    return static_cast<std::size_t>(
+        check(res, Write ? "corio::file::write_at" : "corio::file::read_at"));
+  }
+};
+
+// The chunk reads and writes of read_file and write_file: the raw result,
+// which their loops turn into errors naming the path.
+template <bool Write>
+struct file_chunk_op : file_rw_op<Write> {
+  using value_type = int;
+  int finish(int res) const noexcept { return res; }
+};
 inline auto file_read_op(int fd, std::uint64_t offset, std::span<std::byte> buffer) {
-  return io_op([fd, offset, buffer](io_uring_sqe* sqe) {
-    io_uring_prep_read(sqe, fd, buffer.data(), file_io_size(buffer.size()), offset);
-  });
+  return io_operation(file_chunk_op<false>{{fd, offset, buffer}});
 }
 inline auto file_write_op(int fd, std::uint64_t offset, std::span<const std::byte> data) {
-  return io_op([fd, offset, data](io_uring_sqe* sqe) {
-    io_uring_prep_write(sqe, fd, data.data(), file_io_size(data.size()), offset);
-  });
+  return io_operation(file_chunk_op<true>{{fd, offset, data}});
 }
+
+[[noreturn]] inline void throw_path_error(int negative_errno, const char* operation,
+                                          const std::filesystem::path& path);
+
+// IORING_OP_OPENAT; the path lives here, where the kernel reads it.
+struct open_op {
+  using value_type = file;
+  std::filesystem::path path;
+  int flags;
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0666);
+  }
+  file finish(int res) const;  // after file is defined
+};
+
+// IORING_OP_STATX of the open file's size; the kernel writes `info` here.
+struct size_op {
+  using value_type = std::uint64_t;
+  int fd;
+  struct statx info {};
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, &info);
+  }
+  std::uint64_t finish(int res) const {
+    check(res, "corio::file::size");
+    return info.stx_size;
+  }
+};
+
+// IORING_OP_FSYNC.
+struct fsync_op {
+  using value_type = void;
+  int fd;
+  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_fsync(sqe, fd, 0); }
+  void finish(int res) const { check(res, "corio::file::fsync"); }
+};
 
 [[noreturn]] inline void throw_path_error(int negative_errno, const char* operation,
                                           const std::filesystem::path& path) {
@@ -179,15 +244,10 @@ class file {
   /// Example:
   ///   auto f = co_await corio::file::open("out.txt", corio::open_mode::write |
   ///   corio::open_mode::create);
-  template <class = void>
-  [[nodiscard]] static task<file> open(std::filesystem::path path, open_mode mode) {
+  [[nodiscard]] static detail::io_operation<detail::open_op> open(std::filesystem::path path,
+                                                                  open_mode mode) {
     const int flags = detail::open_flags(mode);
-    // The kernel reads the path when the SQE is submitted: it lives in this frame.
-    const int res = co_await detail::io_op(
-        [&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0666); });
-    if (res < 0)
-      detail::throw_path_error(res, "corio::file::open: cannot open", path);
-    co_return file(detail::unique_fd(res));
+    return detail::io_operation(detail::open_op{std::move(path), flags});
   }
 
   /// Reads up to `buffer.size()` bytes at `offset` into `buffer`.
@@ -204,13 +264,10 @@ class file {
   /// Example:
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await f.read_at(0, buf);
-  template <class = void>
-  [[nodiscard]] task<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buffer) {
-    if (buffer.empty())
-      co_return std::size_t{0};
-    CORIO_ASSERT(fd_.valid(), "corio::file::read_at: the file is not open");
-    const int res = co_await detail::file_read_op(fd_.get(), offset, buffer);
-    co_return static_cast<std::size_t>(detail::check(res, "corio::file::read_at"));
+  [[nodiscard]] detail::io_operation<detail::file_rw_op<false>> read_at(
+      std::uint64_t offset, std::span<std::byte> buffer) {
+    CORIO_ASSERT(buffer.empty() || fd_.valid(), "corio::file::read_at: the file is not open");
+    return detail::io_operation(detail::file_rw_op<false>{fd_.get(), offset, buffer});
   }
 
   /// Writes up to `data.size()` bytes of `data` at `offset` (at the end of the
@@ -227,13 +284,10 @@ class file {
   /// Example:
   ///   std::string_view text = "hello\n";
   ///   std::size_t n = co_await f.write_at(0, std::as_bytes(std::span(text)));
-  template <class = void>
-  [[nodiscard]] task<std::size_t> write_at(std::uint64_t offset, std::span<const std::byte> data) {
-    if (data.empty())
-      co_return std::size_t{0};
-    CORIO_ASSERT(fd_.valid(), "corio::file::write_at: the file is not open");
-    const int res = co_await detail::file_write_op(fd_.get(), offset, data);
-    co_return static_cast<std::size_t>(detail::check(res, "corio::file::write_at"));
+  [[nodiscard]] detail::io_operation<detail::file_rw_op<true>> write_at(
+      std::uint64_t offset, std::span<const std::byte> data) {
+    CORIO_ASSERT(data.empty() || fd_.valid(), "corio::file::write_at: the file is not open");
+    return detail::io_operation(detail::file_rw_op<true>{fd_.get(), offset, data});
   }
 
   /// The file's size in bytes, now.
@@ -246,16 +300,9 @@ class file {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   std::uint64_t n = co_await f.size();
-  template <class = void>
-  [[nodiscard]] task<std::uint64_t> size() {
+  [[nodiscard]] detail::io_operation<detail::size_op> size() {
     CORIO_ASSERT(fd_.valid(), "corio::file::size: the file is not open");
-    // The kernel writes the result after submission: the buffer lives in this frame.
-    struct statx info {};
-    const int res = co_await detail::io_op([fd = fd_.get(), &info](io_uring_sqe* sqe) {
-      io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, &info);
-    });
-    detail::check(res, "corio::file::size");
-    co_return info.stx_size;
+    return detail::io_operation(detail::size_op{fd_.get()});
   }
 
   /// Flushes the file's data and metadata to its storage device.
@@ -267,12 +314,9 @@ class file {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   co_await f.fsync();
-  template <class = void>
-  [[nodiscard]] task<> fsync() {
+  [[nodiscard]] detail::io_operation<detail::fsync_op> fsync() {
     CORIO_ASSERT(fd_.valid(), "corio::file::fsync: the file is not open");
-    const int res = co_await detail::io_op(
-        [fd = fd_.get()](io_uring_sqe* sqe) { io_uring_prep_fsync(sqe, fd, 0); });
-    detail::check(res, "corio::file::fsync");
+    return detail::io_operation(detail::fsync_op{fd_.get()});
   }
 
   /// Closes the file; does nothing if it is not open.
@@ -308,6 +352,7 @@ class file {
   int native_handle() const noexcept { return fd_.get(); }
 
  private:
+  friend struct detail::open_op;
   explicit file(detail::unique_fd fd) noexcept : fd_(std::move(fd)) {}
 
   // Data that only the loop's thread touches.
@@ -315,6 +360,12 @@ class file {
 };
 
 namespace detail {
+
+inline file open_op::finish(int res) const {
+  if (res < 0)
+    throw_path_error(res, "corio::file::open: cannot open", path);
+  return file(unique_fd(res));
+}
 
 // read_file and write_file move data in chunks of this size, with up to
 // file_io_window of them in flight at once: the kernel's io-wq then works on

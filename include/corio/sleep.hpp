@@ -41,7 +41,7 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    event_loop& loop = event_loop::current();
+    loop_core& loop = loop_core::current();
     if (awaited_)
       throw std::logic_error("corio::sleep: this sleep was awaited already; make a new one");
     awaited_ = true;
@@ -70,11 +70,11 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
  private:
   // Both run on the loop's thread, from its timer pass or a cancellation.
   static void on_fire(timer_node* self) noexcept {
-    static_cast<sleep_awaiter*>(self)->wake(*event_loop::current_or_null());
+    static_cast<sleep_awaiter*>(self)->wake(*loop_core::current_or_null());
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& s = *static_cast<sleep_awaiter*>(self);
-    event_loop& loop = *event_loop::current_or_null();
+    loop_core& loop = *loop_core::current_or_null();
     loop.timers().remove(&s);
     s.wake(loop);
   }

@@ -128,7 +128,7 @@ class join_handle {
 ///   int v = co_await h;
 template <class T>
 join_handle<T> spawn(task<T> t) {
-  event_loop& loop = event_loop::current();
+  detail::loop_core& loop = detail::loop_core::current();
   detail::task_access::check_awaitable(t, "corio::spawn");
   auto* state = new detail::typed_spawned_task<T>(loop, std::move(t));
   state->start();

@@ -79,7 +79,7 @@ class to_thread_awaiter;
 template <class R, class Fn, bool Stoppable>
 class to_thread_job final : public thread_job {
  public:
-  to_thread_job(Fn fn, event_loop& loop, to_thread_awaiter<R, Fn, Stoppable>& awaiter)
+  to_thread_job(Fn fn, loop_core& loop, to_thread_awaiter<R, Fn, Stoppable>& awaiter)
       : thread_job(&run_call, &deliver), loop_(loop), awaiter_(&awaiter), fn_(std::move(fn)) {}
 
   // Loop thread: the awaiting task was cancelled. A call that has not started
@@ -123,7 +123,7 @@ class to_thread_job final : public thread_job {
     job->awaiter_->wake(job->loop_);
   }
 
-  event_loop& loop_;
+  loop_core& loop_;
   to_thread_awaiter<R, Fn, Stoppable>* awaiter_;  // null once abandoned
   std::atomic<bool> abandoned_{false};
   Fn fn_;
@@ -138,7 +138,7 @@ class to_thread_awaiter final : public suspension {
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    event_loop& loop = event_loop::current();
+    loop_core& loop = loop_core::current();
     if (begin(h))
       return false;
     auto job = std::make_unique<to_thread_job<R, Fn, Stoppable>>(std::move(fn_), loop, *this);
@@ -158,7 +158,7 @@ class to_thread_awaiter final : public suspension {
   static void on_cancel(cancellable* self) noexcept {
     auto& a = *static_cast<to_thread_awaiter*>(self);
     a.job_->abandon();  // the loop deletes it when the worker hands it back
-    a.wake(*event_loop::current_or_null());
+    a.wake(*loop_core::current_or_null());
   }
 
   Fn fn_;

@@ -35,7 +35,7 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> parent) {
-    loop_ = &event_loop::current();
+    loop_ = &loop_core::current();
     if (begin(parent))
       return false;
     loop_->timers().add(this, deadline_);
@@ -91,7 +91,7 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
   task<T> task_;
   std::chrono::steady_clock::time_point deadline_;
   task_context child_;
-  event_loop* loop_ = nullptr;
+  loop_core* loop_ = nullptr;
   bool started_ = false;
   bool starting_ = false;
   bool finished_ = false;
@@ -117,6 +117,18 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
 template <class T, class Rep, class Period>
 [[nodiscard]] task<T> wait_for(task<T> t, std::chrono::duration<Rep, Period> d) {
   co_return co_await detail::wait_for_awaiter<T>(std::move(t), detail::deadline_after(d));
+}
+
+/// wait_for of an awaiter that is not a task (an I/O operation such as
+/// `s.read_some(buf)`, a sleep): as wait_for(task<T>, d), on the awaiter
+/// wrapped into a task.
+template <class Awaiter, class Rep, class Period>
+requires requires(Awaiter a) {
+  detail::as_task(std::move(a));
+}
+[[nodiscard]] auto wait_for(Awaiter a, std::chrono::duration<Rep, Period> d)
+    -> task<decltype(std::declval<Awaiter&&>().await_resume())> {
+  return wait_for(detail::as_task(std::move(a)), d);
 }
 
 }  // namespace corio

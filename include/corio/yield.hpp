@@ -24,7 +24,7 @@ template <class Promise>
 bool yield_to_loop(std::coroutine_handle<Promise> h) {
   static_assert(std::is_base_of_v<task_promise_base, Promise>,
                 "corio::yield and corio::sleep can only be awaited from a corio::task coroutine");
-  event_loop& loop = event_loop::current();
+  loop_core& loop = loop_core::current();
   if (h.promise().context()->take_pending_cancel())
     return false;
   loop.schedule(h);

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-// corio/detail/io_operation.hpp: the one awaiter behind every io_uring operation.
+// corio/detail/io_operation.hpp: the one awaiter behind every kernel operation.
 #pragma once
 
 #include <corio/error.hpp>
-#include <corio/event_loop.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/backend/io_uring.hpp>
 #include <corio/detail/cancellation.hpp>
-#include <corio/detail/ring.hpp>
+#include <corio/detail/loop_core.hpp>
 
 #include <liburing.h>
 
@@ -18,61 +18,90 @@
 
 namespace corio::detail {
 
-// Awaits one SQE's completion and yields its `res` (>= 0, or -errno).
-//
-// Contract of the hooks:
-// - ready: never; an operation always goes through the kernel.
-// - submit (await_suspend): takes an SQE, lets `prep` fill it (one
-//   io_uring_prep_<op> call), tags it with this awaiter and parks the task.
-//   The SQE is submitted with the loop's next batch, not by a syscall here.
-// - complete: the CQE's res is stored and the task scheduled.
-// - cancel: sends IORING_OP_ASYNC_CANCEL for this operation and keeps waiting:
-//   the task resumes only once the kernel has posted the operation's own
-//   completion, so everything the kernel may still write (this awaiter, which
-//   lives in the coroutine frame, and the caller's buffers) stays valid.
-//   -ECANCELED (and, once the cancel was sent, the EINTR or ERESTART* of an
-//   interrupted io-wq worker) becomes cancelled_error; an operation that finished before the
-//   cancel reached it keeps its result and the cancellation stays pending.
-//
-// `prep` is stored here and called in place, so state it captures by value
-// (a sockaddr, an iovec, a path) lives as long as the operation.
-template <class Prep>
-class io_operation final : public completion, public suspension {
- public:
-  explicit io_operation(Prep prep) noexcept(std::is_nothrow_move_constructible_v<Prep>)
-      : completion(&on_complete), suspension(&on_cancel), prep_(std::move(prep)) {}
-  io_operation(const io_operation&) = delete;
-  io_operation& operator=(const io_operation&) = delete;
+// What an operation (a recv, a send, an openat, ...) tells the awaiter:
+//   using value_type = ...;
+//   void prep(io_uring_sqe*) noexcept;   one io_uring_prep_<op> call
+//   value_type finish(int res);          the one place where the kernel's
+//                                        result becomes a value or an exception
+// and optionally:
+//   bool ready() const noexcept;         true: no kernel call is needed
+//                                        (an empty buffer); finish(0) answers
+//   bool resubmit(int res) noexcept;     true: the operation goes on (a short
+//                                        send of write_all, a transient accept
+//                                        error); its state has moved on
+template <class Op>
+concept kernel_operation = requires(Op& op, io_uring_sqe* sqe) {
+  typename Op::value_type;
+  { op.prep(sqe) }
+  noexcept;
+};
 
-  bool await_ready() const noexcept { return false; }
+// Awaits an operation and yields Op::finish of its result. It lives in the
+// awaiting coroutine's frame: no allocation per operation.
+//
+// - submit (await_suspend): takes a pending cancellation, else takes an SQE,
+//   lets the operation fill it, tags it with this awaiter and parks the task.
+//   The SQE goes out with the loop's next batch, not by a syscall here.
+// - complete: the result is stored and the task scheduled; an operation that
+//   goes on is prepared again (after the completion pass if the SQ is full).
+// - cancel: sends IORING_OP_ASYNC_CANCEL for this operation and keeps
+//   waiting: the task resumes only once the kernel has posted the operation's
+//   own completion, so everything the kernel may still write (this awaiter
+//   and the caller's buffers) stays valid. -ECANCELED (and, once the cancel
+//   was sent, the EINTR or ERESTART* of an interrupted io-wq worker) becomes
+//   cancelled_error; an operation that finished before the cancel reached it
+//   keeps its result and the cancellation stays pending; one that would go
+//   on stops there, with cancelled_error.
+template <kernel_operation Op>
+class [[nodiscard]] io_operation final : public completion,
+                                         public deferred_submission,
+                                         public suspension {
+ public:
+  using value_type = typename Op::value_type;
+
+  explicit io_operation(Op op) noexcept(std::is_nothrow_move_constructible_v<Op>)
+      : completion(&on_complete)
+      , deferred_submission(&on_deferred)
+      , suspension(&on_cancel)
+      , op_(std::move(op)) {}
+  // Only an awaiter not yet awaited is moved (into as_task's frame).
+  io_operation(io_operation&& other) noexcept(std::is_nothrow_move_constructible_v<Op>)
+      : io_operation(std::move(other.op_)) {}
+  io_operation& operator=(io_operation&&) = delete;
+
+  bool await_ready() const noexcept {
+    if constexpr (requires { op_.ready(); })
+      return op_.ready();
+    else
+      return false;
+  }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
-    loop_ = &event_loop::current();
+    loop_ = &loop_core::current();
     if (begin(h)) {
       result_ = -ECANCELED;
       return false;
     }
-    io_uring_sqe* sqe = loop_->get_sqe();
-    prep_(sqe);
-    loop_->start_operation(sqe, this);
+    io_uring_backend& backend = loop_->io_uring();
+    io_uring_sqe* sqe = backend.get_sqe();
+    op_.prep(sqe);
+    backend.start_operation(sqe, this);
     park();
     return true;
   }
 
-  int await_resume() {
+  value_type await_resume() {
     if (result_ == -ECANCELED)
       throw cancelled_error();
     keep_cancel_if_requested();  // the operation finished before the cancel reached it
-    return result_;
+    return op_.finish(result_);
   }
 
+  /// For APIs that take tasks: `corio::wait_for(s.read_some(buf), 1s)`.
+  operator task<value_type>() && { return as_task(std::move(*this)); }
+
  private:
-  static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
-    auto& op = *static_cast<io_operation*>(self);
-    op.wake(*op.loop_);  // from here cancel_requested() says whether a cancel was sent
-    op.result_ = op.cancel_requested() && interrupted(cqe.res) ? -ECANCELED : cqe.res;
-  }
   // An operation the kernel runs in an io-wq worker (an open of a FIFO, a
   // statx or read on a slow file system) is cancelled by a signal to that
   // worker: it ends with EINTR or one of the kernel's internal restart codes
@@ -81,22 +110,67 @@ class io_operation final : public completion, public suspension {
     return res == -EINTR || (res <= -512 && res >= -516);
   }
 
+  static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    int res = op.cancel_sent_ && interrupted(cqe.res) ? -ECANCELED : cqe.res;
+    if constexpr (requires { op.op_.resubmit(res); }) {
+      if (res != -ECANCELED && op.op_.resubmit(res)) {
+        if (!op.cancel_sent_) {
+          if (io_uring_sqe* sqe = op.loop_->io_uring().sqe_or_defer(op))
+            op.submit_again(sqe);
+          else
+            op.deferred_ = true;
+          return;
+        }
+        res = -ECANCELED;  // cancelled halfway: the rest is not attempted
+      }
+    }
+    op.result_ = res;
+    op.wake(*op.loop_);
+  }
+  static void on_deferred(deferred_submission* self, io_uring_sqe* sqe) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    op.deferred_ = false;
+    op.submit_again(sqe);
+  }
+  void submit_again(io_uring_sqe* sqe) noexcept {
+    op_.prep(sqe);
+    loop_->io_uring().start_operation(sqe, this);
+  }
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
-    io_uring_sqe* sqe = op.loop_->get_sqe();
-    io_uring_prep_cancel(sqe, static_cast<completion*>(&op), 0);
-    io_uring_sqe_set_data64(sqe, 0);
+    op.cancel_sent_ = true;  // the hook runs once per parking, and one parking spans resubmissions
+    if (op.deferred_) {      // between two submissions: nothing is in the kernel
+      op.loop_->io_uring().drop_deferred(op);
+      op.deferred_ = false;
+      op.result_ = -ECANCELED;
+      op.wake(*op.loop_);
+      return;
+    }
+    op.loop_->io_uring().cancel(static_cast<completion*>(&op));
   }
 
-  Prep prep_;
-  event_loop* loop_ = nullptr;
+  Op op_;
+  loop_core* loop_ = nullptr;
   int result_ = 0;
+  bool cancel_sent_ = false;
+  bool deferred_ = false;
 };
 
-// Example: int res = co_await io_op([&](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+// An operation given as one lambda that fills the SQE; yields the raw CQE res
+// (>= 0, or -errno), for tests and benchmarks.
 template <class Prep>
-[[nodiscard]] io_operation<Prep> io_op(Prep prep) {
-  return io_operation<Prep>(std::move(prep));
+struct raw_operation {
+  using value_type = int;
+  Prep fill;
+  void prep(io_uring_sqe* sqe) noexcept { fill(sqe); }
+  int finish(int res) const noexcept { return res; }
+};
+
+// Example: int res = co_await io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+template <class Prep>
+[[nodiscard]] io_operation<raw_operation<Prep>> io_op(Prep prep) {
+  return io_operation<raw_operation<Prep>>(raw_operation<Prep>{std::move(prep)});
 }
 
 }  // namespace corio::detail

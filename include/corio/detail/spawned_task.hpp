@@ -4,8 +4,8 @@
 #pragma once
 
 #include <corio/error.hpp>
-#include <corio/event_loop.hpp>
 #include <corio/task.hpp>
+#include <corio/detail/loop_core.hpp>
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/frame_allocator.hpp>
@@ -83,13 +83,13 @@ class spawned_task : public live_task {
  public:
   using destroy_fn = void (*)(spawned_task*) noexcept;
 
-  spawned_task(event_loop& loop, destroy_fn destroy) noexcept
+  spawned_task(loop_core& loop, destroy_fn destroy) noexcept
       : live_task(&on_finished), loop_(loop), destroy_(destroy) {}
 
   // The task's outermost coroutine, type-erased.
   task_promise_base& promise() noexcept { return *promise_; }
   bool done() const noexcept { return done_; }
-  event_loop& loop() noexcept { return loop_; }
+  loop_core& loop() noexcept { return loop_; }
 
   void start(task_promise_base& promise, std::coroutine_handle<> h) {
     promise_ = &promise;
@@ -129,7 +129,7 @@ class spawned_task : public live_task {
     destroy_(this);
   }
 
-  event_loop& loop_;
+  loop_core& loop_;
   destroy_fn destroy_;
   task_promise_base* promise_ = nullptr;
   suspension* joiner_ = nullptr;
@@ -171,7 +171,7 @@ inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, ta
 template <class T>
 class typed_spawned_task final : public spawned_task {
  public:
-  typed_spawned_task(event_loop& loop, task<T> t) noexcept
+  typed_spawned_task(loop_core& loop, task<T> t) noexcept
       : spawned_task(loop, &destroy), task_(std::move(t)) {}
   void start() {
     auto h = task_access::handle(task_);

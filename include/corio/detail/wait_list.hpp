@@ -5,8 +5,8 @@
 
 #include <corio/config.hpp>
 #include <corio/error.hpp>
-#include <corio/event_loop.hpp>
 #include <corio/task.hpp>
+#include <corio/detail/loop_core.hpp>
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/intrusive_list.hpp>
@@ -55,7 +55,7 @@ class waiter : public list_hook, public suspension {
   // Parks the task on `list`; false if a pending cancellation is due instead.
   template <class Promise>
   bool park(std::coroutine_handle<Promise> h, intrusive_list<waiter>& list) {
-    loop_ = &event_loop::current();
+    loop_ = &loop_core::current();
     if (begin(h))
       return false;
     list_ = &list;
@@ -97,7 +97,7 @@ class waiter : public list_hook, public suspension {
     w.wake();
   }
 
-  event_loop* loop_ = nullptr;
+  loop_core* loop_ = nullptr;
   intrusive_list<waiter>* list_ = nullptr;
 };
 

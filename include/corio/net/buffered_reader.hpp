@@ -32,7 +32,7 @@ namespace corio::net {
 /// the stream. tcp_stream and tls::stream are readable streams.
 template <class S>
 concept readable_stream = requires(S& s, std::span<std::byte> buffer) {
-  { s.read_some(buffer) } -> std::same_as<task<std::size_t>>;
+  { corio::detail::as_task(s.read_some(buffer)) } -> std::same_as<task<std::size_t>>;
 };
 
 /// Thrown by buffered_reader::read_line and read_until when `max` bytes have

@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -77,18 +78,73 @@ inline unsigned clamp_io_size(std::size_t n) noexcept {
   return static_cast<unsigned>(std::min(n, max_io_size));
 }
 
-// One IORING_OP_RECV / IORING_OP_SEND; yields the CQE res. MSG_NOSIGNAL: a
-// send to a peer that has gone fails with EPIPE instead of raising SIGPIPE.
-inline auto socket_recv_op(int fd, std::span<std::byte> buffer) {
-  return io_op([fd, buffer](io_uring_sqe* sqe) {
+// The socket operations (see io_operation.hpp for what each member means).
+// Each finish() is the one place its result becomes a value or an exception.
+
+// One IORING_OP_RECV: read_some.
+struct recv_some_op {
+  using value_type = std::size_t;
+  int fd;
+  std::span<std::byte> buffer;
+  bool ready() const noexcept { return buffer.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_recv(sqe, fd, buffer.data(), clamp_io_size(buffer.size()), 0);
-  });
-}
-inline auto socket_send_op(int fd, std::span<const std::byte> data) {
-  return io_op([fd, data](io_uring_sqe* sqe) {
+  }
+  std::size_t finish(int res) const {
+    return static_cast<std::size_t>(check(res, "corio::net::tcp_stream::read_some"));
+  }
+};
+
+// IORING_OP_RECV until the buffer is full: read_exact.
+struct recv_exact_op {
+  using value_type = void;
+  int fd;
+  std::span<std::byte> buffer;
+  std::size_t done = 0;
+  bool ready() const noexcept { return buffer.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
+    const auto rest = buffer.subspan(done);
+    io_uring_prep_recv(sqe, fd, rest.data(), clamp_io_size(rest.size()), 0);
+  }
+  bool resubmit(int res) noexcept {
+    if (res <= 0)
+      return false;
+    done += static_cast<std::size_t>(res);
+    return done < buffer.size();
+  }
+  void finish(int res) const;  // after incomplete_read_error is defined
+};
+
+// One IORING_OP_SEND (write_some), or IORING_OP_SEND until everything is
+// sent (write_all). MSG_NOSIGNAL: a send to a peer that has gone fails with
+// EPIPE instead of raising SIGPIPE.
+template <bool All>
+struct send_op {
+  using value_type = std::conditional_t<All, void, std::size_t>;
+  int fd;
+  std::span<const std::byte> data;
+  bool ready() const noexcept { return data.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_send(sqe, fd, data.data(), clamp_io_size(data.size()), MSG_NOSIGNAL);
-  });
-}
+  }
+  bool resubmit(int res) noexcept requires All {
+    if (res <= 0)
+      return false;
+    data = data.subspan(static_cast<std::size_t>(res));
+    return !data.empty();
+  }
+  value_type finish(int res) const {
+    if constexpr (All) {
+      check(res, "corio::net::tcp_stream::write_all");
+      // send(2) on a stream socket never sends 0 of a non-empty buffer; if it
+      // ever did, looping would never end.
+      if (!data.empty())
+        throw_errno(-EIO, "corio::net::tcp_stream::write_all: send sent nothing");
+    } else {
+      return static_cast<std::size_t>(check(res, "corio::net::tcp_stream::write_some"));
+    }
+  }
+};
 
 // Runs on a to_thread worker: getaddrinfo blocks (DNS, /etc/hosts, NSS).
 inline std::vector<net::endpoint> resolve_blocking(const std::string& host, std::uint16_t port) {
@@ -222,6 +278,20 @@ class incomplete_read_error : public std::runtime_error {
 
 class tcp_listener;
 
+}  // namespace corio::net
+
+namespace corio::detail {
+
+inline void recv_exact_op::finish(int res) const {
+  check(res, "corio::net::tcp_stream::read_exact");
+  if (done < buffer.size())
+    throw net::incomplete_read_error(done, buffer.size());
+}
+
+}  // namespace corio::detail
+
+namespace corio::net {
+
 /// A connected TCP socket, as asyncio's StreamReader and StreamWriter in one.
 ///
 /// Made by connect() or tcp_listener::accept(). The destructor closes the
@@ -322,14 +392,11 @@ class tcp_stream {
   /// Example:
   ///   std::array<std::byte, 4096> buf;
   ///   std::size_t n = co_await s.read_some(buf);
-  template <class = void>
-  [[nodiscard]] task<std::size_t> read_some(std::span<std::byte> buffer) {
-    if (buffer.empty())
-      co_return std::size_t{0};
-    assert_open();
-    const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer);
-    co_return static_cast<std::size_t>(
-        corio::detail::check(res, "corio::net::tcp_stream::read_some"));
+  [[nodiscard]] corio::detail::io_operation<corio::detail::recv_some_op> read_some(
+      std::span<std::byte> buffer) {
+    if (!buffer.empty())
+      assert_open();
+    return corio::detail::io_operation(corio::detail::recv_some_op{fd_.get(), buffer});
   }
 
   /// Reads exactly `buffer.size()` bytes, as asyncio's readexactly.
@@ -347,18 +414,11 @@ class tcp_stream {
   /// Example:
   ///   std::array<std::byte, 4> header;
   ///   co_await s.read_exact(header);
-  template <class = void>
-  [[nodiscard]] task<> read_exact(std::span<std::byte> buffer) {
+  [[nodiscard]] corio::detail::io_operation<corio::detail::recv_exact_op> read_exact(
+      std::span<std::byte> buffer) {
     if (!buffer.empty())
       assert_open();
-    std::size_t done = 0;
-    while (done < buffer.size()) {
-      const int res = co_await corio::detail::socket_recv_op(fd_.get(), buffer.subspan(done));
-      const int n = corio::detail::check(res, "corio::net::tcp_stream::read_exact");
-      if (n == 0)
-        throw incomplete_read_error(done, buffer.size());
-      done += static_cast<std::size_t>(n);
-    }
+    return corio::detail::io_operation(corio::detail::recv_exact_op{fd_.get(), buffer});
   }
 
   /// Sends some of `data`, waiting until the socket accepts at least one byte;
@@ -374,14 +434,11 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
   ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
-  template <class = void>
-  [[nodiscard]] task<std::size_t> write_some(std::span<const std::byte> data) {
-    if (data.empty())
-      co_return std::size_t{0};
-    assert_open();
-    const int res = co_await corio::detail::socket_send_op(fd_.get(), data);
-    co_return static_cast<std::size_t>(
-        corio::detail::check(res, "corio::net::tcp_stream::write_some"));
+  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<false>> write_some(
+      std::span<const std::byte> data) {
+    if (!data.empty())
+      assert_open();
+    return corio::detail::io_operation(corio::detail::send_op<false>{fd_.get(), data});
   }
 
   /// Sends all of `data`, continuing after short sends.
@@ -397,26 +454,18 @@ class tcp_stream {
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
   ///   co_await s.write_all(std::as_bytes(std::span(payload)));
-  template <class = void>
-  [[nodiscard]] task<> write_all(std::span<const std::byte> data) {
+  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<true>> write_all(
+      std::span<const std::byte> data) {
     if (!data.empty())
       assert_open();
-    while (!data.empty()) {
-      const int res = co_await corio::detail::socket_send_op(fd_.get(), data);
-      const int n = corio::detail::check(res, "corio::net::tcp_stream::write_all");
-      // send(2) on a stream socket never sends 0 of a non-empty buffer; if it
-      // ever did, looping would never end.
-      if (n == 0)
-        corio::detail::throw_errno(-EIO, "corio::net::tcp_stream::write_all: send sent nothing");
-      data = data.subspan(static_cast<std::size_t>(n));
-    }
+    return corio::detail::io_operation(corio::detail::send_op<true>{fd_.get(), data});
   }
 
   /// Sends all of `text`; as write_all(std::span<const std::byte>).
   /// Example:
   ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
-  template <class = void>
-  [[nodiscard]] task<> write_all(std::string_view text) {
+  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<true>> write_all(
+      std::string_view text) {
     return write_all(std::as_bytes(std::span(text.data(), text.size())));
   }
 
@@ -545,6 +594,18 @@ class tcp_stream {
 ///   std::uint16_t port = listener.local_port();
 ///   corio::net::tcp_stream conn = co_await listener.accept();
 class tcp_listener {
+  // One IORING_OP_ACCEPT, again at once after a transient error; yields the
+  // descriptor or -errno, which accept() turns into a stream, a wait or an error.
+  struct accept_op {
+    using value_type = int;
+    int fd;
+    void prep(io_uring_sqe* sqe) noexcept {
+      io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    bool resubmit(int res) const noexcept { return res < 0 && is_transient_accept_error(-res); }
+    int finish(int res) const noexcept { return res; }
+  };
+
  public:
   /// A listener with no socket; is_open() is false.
   tcp_listener() noexcept = default;
@@ -629,17 +690,14 @@ class tcp_listener {
     // pending accept (a misuse) must not be read after it is freed.
     const int fd = fd_.get();
     for (;;) {
-      const int res = co_await corio::detail::io_op([fd](io_uring_sqe* sqe) {
-        io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
-      });
+      const int res = co_await corio::detail::io_operation(accept_op{fd});
       if (res >= 0)
         co_return tcp_stream(corio::detail::unique_fd(res));
       CORIO_ASSERT(res != -EBADF,
                    "corio::net::tcp_listener was closed or destroyed while accept() is pending");
-      if (is_exhaustion_accept_error(-res))
-        co_await sleep(accept_exhaustion_retry);
-      else if (!is_transient_accept_error(-res))
+      if (!is_exhaustion_accept_error(-res))
         corio::detail::throw_errno(res, "corio::net::tcp_listener::accept");
+      co_await sleep(accept_exhaustion_retry);
     }
   }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <corio/detail/ring.hpp>
+#include <corio/detail/backend/io_uring.hpp>
 
 #include <liburing.h>
 

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+// corio/detail/loop_core.hpp: the event loop's machinery, which corio's own
+// awaiters reach through loop_core::current(): the ready queue, the timer
+// heap, the backend that waits for the kernel, the to_thread pool and the
+// spawned tasks. corio::event_loop (event_loop.hpp) is its public face.
+#pragma once
+
+#include <corio/config.hpp>
+
+#include <corio/detail/backend/io_uring.hpp>
+#include <corio/detail/cancellation.hpp>
+#include <corio/detail/frame_allocator.hpp>
+#include <corio/detail/intrusive_list.hpp>
+#include <corio/detail/ready_queue.hpp>
+#include <corio/detail/remote_queue.hpp>
+#include <corio/detail/thread_pool.hpp>
+#include <corio/detail/timer_heap.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+
+namespace corio {
+
+/// Settings of an event loop; run() takes them as its second argument.
+struct loop_options {
+  unsigned queue_depth = 256;  ///< io_uring submission queue entries
+  bool sqpoll = false;         ///< IORING_SETUP_SQPOLL: a kernel thread polls the queue
+  unsigned worker_threads =
+      0;  ///< to_thread pool size; 0 = the CPUs this thread may run on (max 32)
+  /// run()'s shutdown waits for the to_thread calls still running; after this
+  /// long it prints one line on stderr saying how many, and waits on.
+  std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
+};
+
+namespace detail {
+
+// A spawned task the loop must cancel and wait for when run() ends; it is
+// also the context its coroutines run in.
+class live_task : public list_hook, public context_owner, public task_context {
+ public:
+  explicit live_task(done_fn on_done) noexcept : context_owner(on_done), task_context(this) {}
+};
+
+class loop_core {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit loop_core(loop_options options) : options_(options) {
+    if (current_ != nullptr) {
+      throw std::logic_error(
+          "corio::event_loop: this thread already has an event loop (corio::run cannot be nested; "
+          "inside a running loop, co_await the task instead)");
+    }
+    if (options_.queue_depth == 0) {
+      throw std::invalid_argument("corio::loop_options: queue_depth must be at least 1");
+    }
+    if (const int res = io_uring_.init(options_.queue_depth, options_.sqpoll); res < 0) {
+      throw std::system_error(
+          -res, std::system_category(),
+          "corio::event_loop: " + describe_setup_error(-res, io_uring_disabled_sysctl()));
+    }
+    current_ = this;
+    this_thread_ready_queue = &ready_;
+    frame_arena::loop_started();
+  }
+  loop_core(const loop_core&) = delete;
+  loop_core& operator=(const loop_core&) = delete;
+
+  // Joins the worker threads (their running calls finish) and waits for the
+  // kernel to let go of every operation still in flight.
+  ~loop_core() {
+    workers_.reset();
+    if (remote_)
+      remote_->deliver_all();
+    io_uring_.shutdown();
+    current_ = nullptr;
+    this_thread_ready_queue = nullptr;
+    frame_arena::loop_ended();  // its reservation goes once its last block is freed
+  }
+
+  // The loop of this thread; std::logic_error if there is none.
+  static loop_core& current() {
+    if (current_ == nullptr) {
+      throw std::logic_error(
+          "corio: no event loop on this thread; corio operations must run inside corio::run()");
+    }
+    return *current_;
+  }
+  static loop_core* current_or_null() noexcept { return current_; }
+  bool is_current() const noexcept { return current_ == this; }
+
+  const loop_options& options() const noexcept { return options_; }
+  io_uring_backend& io_uring() noexcept { return io_uring_; }
+  const io_uring_backend& io_uring() const noexcept { return io_uring_; }
+
+  // Makes `h` run in a later turn of the loop, after those already queued.
+  void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+
+  timer_heap& timers() noexcept { return timers_; }
+
+  // Hands `job` to the worker pool, starting the pool on first use. Counted
+  // only once queued: a submit that throws leaves nothing outstanding.
+  void submit_job(thread_job* job) {
+    if (!workers_)
+      start_workers();
+    workers_->submit(job);
+    ++jobs_outstanding_;
+  }
+  std::size_t worker_count() const noexcept { return workers_ ? workers_->size() : 0; }
+
+  void track(live_task& t) noexcept { live_tasks_.push_back(t); }
+  void untrack(live_task& t) noexcept { live_tasks_.erase(t); }
+
+  // Runs the loop until `done()`; on a deadlock, cancels `on_deadlock` (the
+  // task whose end we wait for) and returns true once done() holds.
+  // Throws: std::system_error when the backend can no longer reach the kernel.
+  template <class Done>
+  bool run_until(Done done, task_context* on_deadlock) {
+    bool deadlocked = false;
+    int fruitless_cancels = 0;
+    while (!done()) {
+      if (io_uring_.error() != 0)
+        io_uring_.throw_error();
+      // Run what is ready now; what they make ready runs in the next turn,
+      // after the I/O completions that arrived meanwhile.
+      for (std::size_t n = ready_.size(); n > 0; --n)
+        ready_.pop().resume();
+      if (workers_)
+        workers_->flush();  // the to_thread calls of this turn, in one batch
+      if (done())
+        break;
+      deliver_remote();
+      // The turn's one clock read (none without timers); the heap only
+      // shrinks from here to the wait below, which reuses it.
+      clock::time_point now{};
+      if (!timers_.empty()) {
+        now = clock::now();
+        timers_.fire_due(now, timers_per_turn);
+      }
+      if (!ready_.empty()) {
+        if (io_uring_.active())
+          io_uring_.poll();
+        continue;
+      }
+      if (!something_pending()) {
+        // Nothing can ever wake the waiting tasks: cancel them rather than hang.
+        deadlocked = true;
+        if (++fruitless_cancels > 3 || on_deadlock == nullptr)
+          return true;
+        on_deadlock->request_cancel();
+        continue;
+      }
+      fruitless_cancels = 0;
+      if (jobs_outstanding_ > 0)
+        io_uring_.arm_wakeup(*remote_);
+      if (timers_.empty()) {
+        io_uring_.wait(std::chrono::nanoseconds(-1));
+      } else {
+        const auto wait = timers_.next_deadline() - now;
+        if (wait > clock::duration::zero())
+          io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+      }
+    }
+    return deadlocked;
+  }
+
+  // Cancels every spawned task still pending and waits for them. Returns true
+  // if some ignored cancellation in a deadlock (they are then left suspended).
+  bool cancel_spawned_tasks() {
+    bool deadlocked = false;
+    for (int attempt = 0; !live_tasks_.empty() && attempt < 4; ++attempt) {
+      live_tasks_.for_each([](live_task& t) { t.request_cancel(); });
+      if (!run_until([&] { return live_tasks_.empty(); }, nullptr))
+        break;
+      deadlocked = true;
+    }
+    return deadlocked;
+  }
+
+ private:
+  // Timers fired per loop turn at most (see timer_heap::fire_due).
+  static constexpr std::size_t timers_per_turn = 4096;
+
+  void start_workers() {
+    unsigned n = options_.worker_threads;
+    if (n == 0)
+      n = thread_pool::default_size();
+    remote_ = std::make_unique<remote_queue>();
+    workers_ = std::make_unique<thread_pool>(n, *remote_, options_.shutdown_warning);
+  }
+  void deliver_remote() noexcept {
+    if (remote_)
+      jobs_outstanding_ -= remote_->deliver_all();
+  }
+  bool something_pending() noexcept {
+    return !timers_.empty() || jobs_outstanding_ > 0 || io_uring_.busy();
+  }
+
+  static inline thread_local loop_core* current_ = nullptr;
+
+  // Data that does not change once initialised.
+  loop_options options_;
+  // Data that only the loop's thread touches.
+  io_uring_backend io_uring_;
+  ready_queue ready_;
+  timer_heap timers_;
+  intrusive_list<live_task> live_tasks_;
+  std::size_t jobs_outstanding_ = 0;
+  // Data shared with the worker threads (each synchronises itself).
+  std::unique_ptr<remote_queue> remote_;
+  std::unique_ptr<thread_pool> workers_;
+};
+
+}  // namespace detail
+}  // namespace corio

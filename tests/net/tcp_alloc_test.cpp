@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// tests/net/tcp_alloc_test.cpp: the I/O operations are awaiters in the caller's
+// frame: awaiting one allocates nothing. This file replaces the global
+// operator new of the test binary with one that counts, on this thread, while
+// a test asks it to.
+#include <corio/event_loop.hpp>
+#include <corio/file.hpp>
+#include <corio/net/tcp.hpp>
+#include <corio/task.hpp>
+
+#include "support/io_uring_available.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <span>
+#include <string_view>
+
+namespace {
+thread_local bool counting = false;
+thread_local std::size_t allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting)
+    ++allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n))
+    return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+// Allocations made by 100 rounds of write_all, read_some, write_some and
+// read_exact on a connected pair, and of write_at and read_at on a file.
+corio::task<std::size_t> allocations_in_rounds(int a, int b, const char* path) {
+  auto left = corio::net::tcp_stream::from_native_handle(a);
+  auto right = corio::net::tcp_stream::from_native_handle(b);
+  using corio::open_mode;
+  corio::file f = co_await corio::file::open(path, open_mode::read_write | open_mode::create);
+  std::array<std::byte, 4> buffer{};
+  const std::string_view ping = "ping";
+  counting = true;
+  allocations = 0;
+  for (int i = 0; i < 100; ++i) {
+    co_await left.write_all(ping);
+    const std::size_t n = co_await right.read_some(buffer);
+    co_await right.write_some(std::span(buffer).first(n));
+    co_await left.read_exact(std::span(buffer).first(n));
+    co_await f.write_at(0, std::span<const std::byte>(buffer));
+    co_await f.read_at(0, buffer);
+  }
+  counting = false;
+  co_await f.close();
+  co_return allocations;
+}
+
+}  // namespace
+
+TEST_CASE("tcp_stream and file: awaiting an operation allocates nothing", "[tcp][file][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+  char path[] = "/tmp/corio-alloc-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  const std::size_t n = corio::run(allocations_in_rounds(fds[0], fds[1], path));
+  ::unlink(path);
+  CHECK(n == 0);
+}
