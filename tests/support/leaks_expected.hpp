@@ -30,8 +30,10 @@ class leaks_expected {
     __lsan_enable();
   }
 #else
-  leaks_expected() noexcept {}  // user-provided, so a named guard is not "unused"
-  ~leaks_expected() {}
+  leaks_expected() noexcept {
+  }  // user-provided, so a named guard is not "unused"
+  ~leaks_expected() {
+  }
 #endif
   leaks_expected(const leaks_expected&) = delete;
   leaks_expected& operator=(const leaks_expected&) = delete;
