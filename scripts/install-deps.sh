@@ -211,6 +211,28 @@ CORIO_SKIP_INSTALL=1."
   log "done installing."
 fi
 
+# --- libc++ 14, unpacked beside the build (not installed) --------------------------
+
+# scripts/test.sh checks corio against libc++ 14, the oldest libc++ it supports. Debian's
+# libc++-N-dev packages conflict with each other and libc++ 19 is the installed one, so
+# libc++ 14's packages are downloaded (apt-get download, no root) and unpacked into
+# build/libcxx14 instead. Once unpacked, nothing is downloaded again.
+libcxx14_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/libcxx14"
+if [[ "${CORIO_SKIP_INSTALL:-}" != 1 ]] && ((have_dpkg)) && command -v clang++-14 >/dev/null 2>&1 \
+  && [[ ! -r "$libcxx14_dir/usr/lib/llvm-14/include/c++/v1/__config" ]]; then
+  download_dir="$(mktemp -d)"
+  if (cd "$download_dir" && apt-get download -q libc++-14-dev libc++1-14 libc++abi-14-dev \
+    libc++abi1-14) >/dev/null 2>&1; then
+    mkdir -p "$libcxx14_dir"
+    for deb in "$download_dir"/*.deb; do dpkg-deb -x "$deb" "$libcxx14_dir"; done
+    log "unpacked libc++ 14 into build/libcxx14 (for scripts/test.sh's libc++ 14 check)"
+  else
+    warn "could not download libc++ 14's packages (apt-get download libc++-14-dev ...); \
+scripts/test.sh skips its libc++ 14 check."
+  fi
+  rm -rf "$download_dir"
+fi
+
 # --- Toolchain and runtime checks (after the installs) ------------------------------
 
 compiler_major() { "$1" -dumpversion 2>/dev/null | cut -d. -f1; }

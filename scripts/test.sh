@@ -15,6 +15,9 @@
 #   build/libcxx clang++-19 Debug with libc++ 19: header self-containment, the examples and
 #                the consumer, seccomp and README tests (not the Catch2 binary: Debian's
 #                Catch2 is built for libstdc++ and does not link with libc++)
+#   build/libcxx14  clang++-14 with libc++ 14 (unpacked by install-deps.sh into
+#                build/libcxx14): every header alone, and tests/consumer/main.cpp built
+#                with strict warnings and run
 #   build/release-check  g++ Release (NDEBUG, -O3), as demo.sh and bench.sh build: every test,
 #                example and benchmark builds, and the tests and examples pass
 #   build/asan   clang++ Debug, -fsanitize=address,undefined: every test and example
@@ -45,7 +48,7 @@ for arg in "$@"; do
     --no-sanitizers) sanitizers=0 ;;
     --no-fuzz) fuzz=0 ;;
     -h | --help)
-      sed -n '3,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '3,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -120,6 +123,28 @@ run_threads_tests_under_tsan() {
 # The consumer tests build their program without our sanitizer or -O3 flags, so the g++,
 # clang and libc++ builds run them and the release and asan builds skip them.
 not_consumer=(--label-exclude consumer)
+
+# The oldest libc++ corio supports, from the packages install-deps.sh unpacks: each header
+# compiled alone, and the consumer program built with a user's strict warnings and run.
+libcxx14=build/libcxx14/usr/lib/llvm-14
+check_libcxx14() {
+  local work=build/libcxx14-check rc=0 header
+  local flags=(-std=c++20 -nostdinc++ -isystem "$libcxx14/include/c++/v1" -Iinclude -Wall -Wextra
+    -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror)
+  mkdir -p "$work"
+  for header in $(sed -n '/corio-headers-begin/,/corio-headers-end/p' CMakeLists.txt \
+    | grep -o 'include/corio/[a-z_/]*\.hpp'); do
+    printf '#include <%s>\n' "${header#include/}" >"$work/header.cpp"
+    clang++-14 "${flags[@]}" -fsyntax-only "$work/header.cpp" || {
+      echo "libc++ 14: ${header} does not compile on its own"
+      rc=1
+    }
+  done
+  clang++-14 "${flags[@]}" -stdlib=libc++ tests/consumer/main.cpp -o "$work/consumer" \
+    -L"$libcxx14/lib" -Wl,-rpath,"$PWD/$libcxx14/lib" -luring -pthread \
+    && "$work/consumer" || rc=1
+  return "$rc"
+}
 
 ctest_log=build/gcc/ctest.log
 run_main_ctest() { run_ctest build/gcc 2>&1 | tee "$ctest_log"; }
@@ -201,6 +226,12 @@ if ((!quick)); then
     stage "libc++: header self-containment" build build/libcxx \
       --target all_verify_interface_header_sets || true
     stage "libc++: ctest" run_ctest build/libcxx || true
+  fi
+
+  if [[ -r "$libcxx14/include/c++/v1/__config" ]]; then
+    stage "libc++ 14: headers and consumer" check_libcxx14 || true
+  else
+    skip "libc++ 14: headers and consumer" "install-deps.sh could not unpack libc++ 14"
   fi
 
   # What ./scripts/demo.sh and ./scripts/bench.sh build: g++ -O3 with NDEBUG finds
