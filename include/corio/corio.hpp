@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/barrier.hpp>
+#include <corio/call_graph.hpp>
 #include <corio/condition.hpp>
 #include <corio/config.hpp>
 #include <corio/error.hpp>
@@ -25,6 +26,7 @@
 #include <corio/queue.hpp>
 #include <corio/semaphore.hpp>
 #include <corio/sleep.hpp>
+#include <corio/source_location.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/task_group.hpp>

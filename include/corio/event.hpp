@@ -45,7 +45,7 @@ class event {
 
   class wait_awaiter : public detail::waiter {
    public:
-    explicit wait_awaiter(event& e) noexcept : event_(e) {}
+    explicit wait_awaiter(event& e) noexcept : waiter(&describe), event_(e) {}
     bool await_ready() const noexcept { return event_.set_; }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
@@ -55,6 +55,7 @@ class event {
     void await_resume() const { throw_if_cancelled(); }
 
    private:
+    static void describe(const suspension&, detail::wait_info& info) { info.what = "event wait"; }
     event& event_;
   };
 

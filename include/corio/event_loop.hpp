@@ -60,7 +60,7 @@ class event_loop : private detail::loop_core {
   ///   the main task is cancelled, then this is thrown); std::system_error if
   ///   the kernel refuses io_uring_enter after the ring was set up.
   template <class T>
-  T run_until_complete(task<T> main) {
+  T run_until_complete(task<T> main, source_location where = source_location::current()) {
     CORIO_ASSERT(is_current(), "corio::event_loop: run the loop on the thread that created it");
     if (running_)
       throw std::logic_error("corio::event_loop: the loop is already running");
@@ -74,6 +74,11 @@ class event_loop : private detail::loop_core {
     main_context root;
     auto handle = detail::task_access::handle(main);
     handle.promise().start_as_root(&root);
+    loop_core::root() = {&root, where};
+    struct root_guard {
+      detail::root_task& slot;
+      ~root_guard() { slot = {}; }
+    } forget_root{loop_core::root()};
     schedule(handle);
     bool deadlocked = false;
     try {
@@ -154,9 +159,9 @@ class loop_access {
 ///   corio::task<int> answer() { co_return 42; }
 ///   int main() { return corio::run(answer()) == 42 ? 0 : 1; }
 template <class T>
-T run(task<T> main, loop_options options = {}) {
+T run(task<T> main, loop_options options = {}, source_location where = source_location::current()) {
   event_loop loop(options);
-  return loop.run_until_complete(std::move(main));
+  return loop.run_until_complete(std::move(main), where);
 }
 
 }  // namespace corio

@@ -7,6 +7,7 @@
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/result.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -71,7 +73,8 @@ namespace detail {
 template <class Derived, bool settled>
 class gather_awaiter_base : public suspension, public context_owner {
  public:
-  gather_awaiter_base() noexcept : suspension(&on_cancel), context_owner(&on_child_finished) {}
+  gather_awaiter_base() noexcept
+      : suspension(&on_cancel, &describe), context_owner(&on_child_finished) {}
 
   bool await_ready() const noexcept { return self().child_count() == 0; }
 
@@ -152,6 +155,16 @@ class gather_awaiter_base : public suspension, public context_owner {
     auto& g = *static_cast<gather_awaiter_base*>(self);
     g.parent_cancelled_ = true;
     g.cancel_children();
+  }
+
+  static void describe(const suspension& self, wait_info& info) {
+    auto& g = static_cast<const gather_awaiter_base&>(self);
+    const std::size_t n = g.self().child_count();
+    info.what = "gather of " + std::to_string(n) + " children";
+    for (std::size_t i = 0; i < g.started_; ++i) {
+      if (!const_cast<Derived&>(g.self()).handle(i).done())
+        info.children.push_back({&g.children_[i], "gather child " + std::to_string(i), {}});
+    }
   }
 
   void cancel_children() noexcept {

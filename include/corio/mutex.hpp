@@ -62,7 +62,7 @@ class mutex {
 
   class lock_awaiter : public detail::waiter {
    public:
-    explicit lock_awaiter(mutex& m) noexcept : mutex_(m) {}
+    explicit lock_awaiter(mutex& m) noexcept : waiter(&describe), mutex_(m) {}
     bool await_ready() noexcept { return mutex_.try_lock(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
@@ -78,6 +78,7 @@ class mutex {
     }
 
    private:
+    static void describe(const suspension&, detail::wait_info& info) { info.what = "mutex lock"; }
     mutex& mutex_;
   };
 

@@ -63,7 +63,7 @@ class semaphore {
 
   class acquire_awaiter : public detail::waiter {
    public:
-    explicit acquire_awaiter(semaphore& s) noexcept : semaphore_(s) {}
+    explicit acquire_awaiter(semaphore& s) noexcept : waiter(&describe), semaphore_(s) {}
     bool await_ready() noexcept {
       if (semaphore_.permits_ == 0 || !semaphore_.waiters_.empty())
         return false;
@@ -81,6 +81,11 @@ class semaphore {
       if (take_cancel_after_wake())
         semaphore_.release();
       throw_if_cancelled();
+    }
+
+   private:
+    static void describe(const suspension&, detail::wait_info& info) {
+      info.what = "semaphore acquire";
     }
 
    protected:

@@ -12,6 +12,7 @@
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/timer_heap.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <chrono>
 #include <coroutine>
@@ -34,9 +35,9 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
   static constexpr clock::time_point yield_now = clock::time_point::min();
 
   explicit sleep_awaiter(clock::time_point deadline) noexcept
-      : timer_node(&on_fire), suspension(&on_cancel), deadline_(deadline) {}
+      : timer_node(&on_fire), suspension(&on_cancel, &describe), deadline_(deadline) {}
   sleep_awaiter(sleep_awaiter&& other) noexcept
-      : timer_node(&on_fire), suspension(&on_cancel), deadline_(other.deadline_) {}
+      : timer_node(&on_fire), suspension(&on_cancel, &describe), deadline_(other.deadline_) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
@@ -71,6 +72,9 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
   // Both run on the loop's thread, from its timer pass or a cancellation.
   static void on_fire(timer_node* self) noexcept {
     static_cast<sleep_awaiter*>(self)->wake(*loop_core::current_or_null());
+  }
+  static void describe(const suspension& self, wait_info& info) {
+    info.what = "sleep, " + describe_deadline(static_cast<const sleep_awaiter&>(self).deadline_);
   }
   static void on_cancel(cancellable* self) noexcept {
     auto& s = *static_cast<sleep_awaiter*>(self);

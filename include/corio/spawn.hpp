@@ -3,13 +3,17 @@
 #pragma once
 
 #include <corio/event_loop.hpp>
+#include <corio/source_location.hpp>
 #include <corio/task.hpp>
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/spawned_task.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <coroutine>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -52,6 +56,16 @@ class join_handle {
   /// True once the task has run to its end (with a value or an exception).
   bool done() const noexcept { return state_ != nullptr && state_->done(); }
 
+  /// The task's name: the one given to spawn(), else the function that
+  /// spawned it (its source_location::function_name()); empty for an empty handle.
+  std::string_view name() const noexcept {
+    return state_ != nullptr ? std::string_view(state_->name()) : std::string_view();
+  }
+  /// Where the task was spawned (line 0 for an empty handle).
+  source_location location() const noexcept {
+    return state_ != nullptr ? state_->where() : source_location();
+  }
+
   /// Requests cancellation: the task receives cancelled_error at its current
   /// (or next) suspension point. Does nothing if it has finished.
   void cancel() noexcept {
@@ -62,7 +76,7 @@ class join_handle {
   class awaiter : public detail::suspension {
    public:
     explicit awaiter(detail::typed_spawned_task<T>& state) noexcept
-        : suspension(&on_cancel), state_(state) {}
+        : suspension(&on_cancel, &describe), state_(state) {}
     bool await_ready() const noexcept { return state_.done(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
@@ -83,6 +97,10 @@ class join_handle {
     static void on_cancel(cancellable* self) noexcept {
       static_cast<awaiter*>(self)->state_.request_cancel();
     }
+    static void describe(const suspension& self, detail::wait_info& info) {
+      info.what =
+          "await task '" + std::string(static_cast<const awaiter&>(self).state_.name()) + "'";
+    }
     detail::typed_spawned_task<T>& state_;
   };
 
@@ -101,7 +119,7 @@ class join_handle {
 
  private:
   template <class U>
-  friend join_handle<U> spawn(task<U> t);
+  friend join_handle<U> spawn(task<U> t, const char* name, source_location where);
   friend class task_group;
   explicit join_handle(detail::typed_spawned_task<T>* state) noexcept : state_(state) {}
 
@@ -122,15 +140,22 @@ class join_handle {
 /// When run() returns, every spawned task still pending is cancelled and
 /// awaited.
 ///
+/// `name` names the task in the call graph (print_call_graph) and in
+/// join_handle::name(); by default the name is the function that calls spawn.
+///
 /// Throws: std::logic_error if no loop runs on this thread, or if `t` is empty.
+/// Lifetime: `name` is not copied: pass a string literal (or another string
+///   that outlives the task).
 /// Example:
-///   corio::join_handle<int> h = corio::spawn(compute());
+///   corio::join_handle<int> h = corio::spawn(compute(), "compute");
 ///   int v = co_await h;
 template <class T>
-join_handle<T> spawn(task<T> t) {
+join_handle<T> spawn(task<T> t, const char* name = nullptr,
+                     source_location where = source_location::current()) {
   detail::loop_core& loop = detail::loop_core::current();
   detail::task_access::check_awaitable(t, "corio::spawn");
   auto* state = new detail::typed_spawned_task<T>(loop, std::move(t));
+  state->set_origin(name, where);
   state->start();
   return join_handle<T>(state);
 }

@@ -11,10 +11,12 @@
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/intrusive_list.hpp>
 #include <corio/detail/spawned_task.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <coroutine>
 #include <exception>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -59,11 +61,13 @@ class task_group final : private detail::task_group_state {
     }
   }
 
-  /// Starts `t` as a child of the group; returns its handle, which may be dropped.
+  /// Starts `t` as a child of the group; returns its handle, which may be
+  /// dropped. `name` as corio::spawn's (a string literal; by default the caller).
   /// Throws: std::logic_error if no loop runs on this thread or `t` is empty.
   template <class T>
-  join_handle<T> spawn(task<T> t) {
-    join_handle<T> handle = corio::spawn(std::move(t));
+  join_handle<T> spawn(task<T> t, const char* name = nullptr,
+                       source_location where = source_location::current()) {
+    join_handle<T> handle = corio::spawn(std::move(t), name, where);
     detail::spawned_task& child = *handle.state_;
     child.set_group(this);
     children_.push_back(child.link());
@@ -83,7 +87,8 @@ class task_group final : private detail::task_group_state {
 
   class wait_awaiter : public detail::suspension {
    public:
-    explicit wait_awaiter(task_group& group) noexcept : suspension(&on_cancel), group_(group) {}
+    explicit wait_awaiter(task_group& group) noexcept
+        : suspension(&on_cancel, &describe), group_(group) {}
     bool await_ready() const noexcept { return group_.children_.empty(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
@@ -116,6 +121,11 @@ class task_group final : private detail::task_group_state {
     static void on_cancel(cancellable* self) noexcept {
       static_cast<wait_awaiter*>(self)->group_.cancel();
     }
+    static void describe(const suspension& self, detail::wait_info& info) {
+      info.what = "task_group wait for " +
+                  std::to_string(static_cast<const wait_awaiter&>(self).group_.size()) +
+                  " children";
+    }
     task_group& group_;
   };
 
@@ -135,6 +145,8 @@ class task_group final : private detail::task_group_state {
       }
     });
   }
+
+  const detail::suspension* group_waiter() const noexcept override { return waiter_; }
 
   std::coroutine_handle<> child_finished(detail::spawned_task& child) noexcept override {
     children_.erase(child.link());

@@ -10,6 +10,7 @@
 #include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/result.hpp>
 #include <corio/detail/thread_pool.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <atomic>
 #include <coroutine>
@@ -133,7 +134,7 @@ class to_thread_job final : public thread_job {
 template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter final : public suspension {
  public:
-  explicit to_thread_awaiter(Fn fn) : suspension(&on_cancel), fn_(std::move(fn)) {}
+  explicit to_thread_awaiter(Fn fn) : suspension(&on_cancel, &describe), fn_(std::move(fn)) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
@@ -155,6 +156,7 @@ class to_thread_awaiter final : public suspension {
   }
 
  private:
+  static void describe(const suspension&, wait_info& info) { info.what = "to_thread call"; }
   static void on_cancel(cancellable* self) noexcept {
     auto& a = *static_cast<to_thread_awaiter*>(self);
     a.job_->abandon();  // the loop deletes it when the worker hands it back

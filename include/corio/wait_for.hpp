@@ -9,6 +9,7 @@
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/spawned_task.hpp>
 #include <corio/detail/timer_heap.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <chrono>
 #include <coroutine>
@@ -23,7 +24,7 @@ template <class T>
 class wait_for_awaiter final : public suspension, public timer_node, public context_owner {
  public:
   wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
-      : suspension(&on_cancel)
+      : suspension(&on_cancel, &describe)
       , timer_node(&on_timeout)
       , context_owner(&on_child_finished)
       , task_(std::move(t))
@@ -75,6 +76,12 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
     if (w.starting_)
       return std::noop_coroutine();  // await_suspend resumes the parent
     return w.unpark();
+  }
+  static void describe(const suspension& self, wait_info& info) {
+    auto& w = static_cast<const wait_for_awaiter&>(self);
+    info.what = "wait_for, " + describe_deadline(w.deadline_);
+    if (w.started_ && !w.finished_)
+      info.children.push_back({&w.child_, "wait_for child", {}});
   }
   static void on_timeout(timer_node* self) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);

@@ -30,7 +30,7 @@ class basic_queue {
 
   class get_awaiter : public waiter {
    public:
-    explicit get_awaiter(basic_queue& q) noexcept : queue_(q) {}
+    explicit get_awaiter(basic_queue& q) noexcept : waiter(&describe), queue_(q) {}
     bool await_ready() {
       queue_.affinity_.check("corio::queue used from a thread that is not its loop's");
       if (!queue_.storage_.empty()) {
@@ -56,13 +56,14 @@ class basic_queue {
 
    private:
     friend class basic_queue;
+    static void describe(const suspension&, wait_info& info) { info.what = "queue get"; }
     basic_queue& queue_;
     std::optional<T> item_;
   };
 
   class put_awaiter : public waiter {
    public:
-    put_awaiter(basic_queue& q, T item) : queue_(q), item_(std::move(item)) {}
+    put_awaiter(basic_queue& q, T item) : waiter(&describe), queue_(q), item_(std::move(item)) {}
     bool await_ready() {
       queue_.affinity_.check("corio::queue used from a thread that is not its loop's");
       if (queue_.state_ != open)
@@ -82,6 +83,7 @@ class basic_queue {
 
    private:
     friend class basic_queue;
+    static void describe(const suspension&, wait_info& info) { info.what = "queue put"; }
     basic_queue& queue_;
     T item_;
     bool added_ = false;
@@ -162,7 +164,7 @@ class basic_queue {
  private:
   class join_awaiter : public waiter {
    public:
-    explicit join_awaiter(basic_queue& q) noexcept : queue_(q) {}
+    explicit join_awaiter(basic_queue& q) noexcept : waiter(&describe), queue_(q) {}
     bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
@@ -172,6 +174,7 @@ class basic_queue {
     void await_resume() const { throw_if_cancelled(); }
 
    private:
+    static void describe(const suspension&, wait_info& info) { info.what = "queue join"; }
     basic_queue& queue_;
   };
 

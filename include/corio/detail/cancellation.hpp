@@ -22,6 +22,8 @@ namespace corio::detail {
 
 class task_promise_base;
 class task_context;
+class suspension;
+struct wait_info;
 
 // A suspension point that can be cancelled. cancel() runs on the loop's
 // thread and must never resume a coroutine inline: it schedules it, or asks
@@ -93,6 +95,8 @@ class task_context {
   // Returns whether a cancellation was delivered during the parking.
   bool unpark() noexcept { return (std::exchange(state_, idle) & cancel_bit) != 0; }
   bool parked() const noexcept { return parked_on() != nullptr; }
+  // The leaf parked now, or null; every parked leaf is a suspension.
+  const suspension* leaf() const noexcept;
 
   std::coroutine_handle<> finished(task_promise_base& promise) noexcept {
     return owner_->done_(owner_, this, promise);
@@ -133,9 +137,14 @@ class task_context {
 // cancellation reached it; a leaf whose outcome did not honour it (the
 // operation finished first) calls keep_cancel_if_requested(), so the request
 // waits for the next suspension point and is never lost.
+//
+// The describe hook (optional, a static function of the leaf's type) says
+// what the wait is for the call graph; it is called only when someone asks.
 class suspension : public cancellable {
  public:
-  explicit suspension(cancel_fn on_cancel) noexcept : cancellable(on_cancel) {}
+  using describe_fn = void (*)(const suspension&, wait_info&);
+  explicit suspension(cancel_fn on_cancel, describe_fn describe = nullptr) noexcept
+      : cancellable(on_cancel), describe_(describe) {}
   suspension(const suspension&) = delete;
   suspension& operator=(const suspension&) = delete;
 
@@ -153,6 +162,7 @@ class suspension : public cancellable {
 
   bool cancel_requested() const noexcept { return cancel_requested_; }
   task_context* context() const noexcept { return context_; }
+  describe_fn describer() const noexcept { return describe_; }
 
  protected:
   // Binds the wait to the awaiting task; true if a cancellation was pending.
@@ -174,9 +184,14 @@ class suspension : public cancellable {
   }
 
  private:
+  describe_fn describe_;
   task_context* context_ = nullptr;
   std::coroutine_handle<> handle_;
   bool cancel_requested_ = false;
 };
+
+inline const suspension* task_context::leaf() const noexcept {
+  return static_cast<const suspension*>(parked_on());
+}
 
 }  // namespace corio::detail

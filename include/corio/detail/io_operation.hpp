@@ -8,11 +8,14 @@
 #include <corio/detail/backend/io_uring.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/loop_core.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <liburing.h>
 
 #include <cerrno>
 #include <coroutine>
+#include <cstdint>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -35,6 +38,52 @@ concept kernel_operation = requires(Op& op, io_uring_sqe* sqe) {
   { op.prep(sqe) }
   noexcept;
 };
+
+// The io_uring opcodes corio submits, by name, for the call graph.
+inline const char* opcode_name(std::uint8_t opcode) noexcept {
+  switch (opcode) {
+    case IORING_OP_NOP:
+      return "nop";
+    case IORING_OP_READV:
+      return "readv";
+    case IORING_OP_WRITEV:
+      return "writev";
+    case IORING_OP_FSYNC:
+      return "fsync";
+    case IORING_OP_POLL_ADD:
+      return "poll";
+    case IORING_OP_SENDMSG:
+      return "sendmsg";
+    case IORING_OP_RECVMSG:
+      return "recvmsg";
+    case IORING_OP_TIMEOUT:
+      return "timeout";
+    case IORING_OP_ACCEPT:
+      return "accept";
+    case IORING_OP_CONNECT:
+      return "connect";
+    case IORING_OP_OPENAT:
+      return "openat";
+    case IORING_OP_CLOSE:
+      return "close";
+    case IORING_OP_STATX:
+      return "statx";
+    case IORING_OP_READ:
+      return "read";
+    case IORING_OP_WRITE:
+      return "write";
+    case IORING_OP_SEND:
+      return "send";
+    case IORING_OP_RECV:
+      return "recv";
+    case IORING_OP_SHUTDOWN:
+      return "shutdown";
+    case IORING_OP_SPLICE:
+      return "splice";
+    default:
+      return "io_uring operation";
+  }
+}
 
 // Awaits an operation and yields Op::finish of its result. It lives in the
 // awaiting coroutine's frame: no allocation per operation.
@@ -62,7 +111,7 @@ class [[nodiscard]] io_operation final : public completion,
   explicit io_operation(Op op) noexcept(std::is_nothrow_move_constructible_v<Op>)
       : completion(&on_complete)
       , deferred_submission(&on_deferred)
-      , suspension(&on_cancel)
+      , suspension(&on_cancel, &describe)
       , op_(std::move(op)) {}
   // Only an awaiter not yet awaited is moved (into as_task's frame).
   io_operation(io_operation&& other) noexcept(std::is_nothrow_move_constructible_v<Op>)
@@ -86,6 +135,8 @@ class [[nodiscard]] io_operation final : public completion,
     io_uring_backend& backend = loop_->io_uring();
     io_uring_sqe* sqe = backend.get_sqe();
     op_.prep(sqe);
+    opcode_ = sqe->opcode;  // for the call graph: the SQE is gone once submitted
+    fd_ = sqe->fd;
     backend.start_operation(sqe, this);
     park();
     return true;
@@ -137,6 +188,10 @@ class [[nodiscard]] io_operation final : public completion,
     op_.prep(sqe);
     loop_->io_uring().start_operation(sqe, this);
   }
+  static void describe(const suspension& self, wait_info& info) {
+    auto& op = static_cast<const io_operation&>(self);
+    info.what = std::string(opcode_name(op.opcode_)) + " on fd " + std::to_string(op.fd_);
+  }
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
     op.cancel_sent_ = true;  // the hook runs once per parking, and one parking spans resubmissions
@@ -153,6 +208,8 @@ class [[nodiscard]] io_operation final : public completion,
   Op op_;
   loop_core* loop_ = nullptr;
   int result_ = 0;
+  int fd_ = -1;
+  std::uint8_t opcode_ = 0;
   bool cancel_sent_ = false;
   bool deferred_ = false;
 };

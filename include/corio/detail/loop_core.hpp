@@ -6,6 +6,7 @@
 #pragma once
 
 #include <corio/config.hpp>
+#include <corio/source_location.hpp>
 
 #include <corio/detail/backend/io_uring.hpp>
 #include <corio/detail/cancellation.hpp>
@@ -41,9 +42,27 @@ namespace detail {
 
 // A spawned task the loop must cancel and wait for when run() ends; it is
 // also the context its coroutines run in.
+// Its name (a static string: the caller's, or the function that spawned it)
+// and where it was spawned are for the call graph.
 class live_task : public list_hook, public context_owner, public task_context {
  public:
   explicit live_task(done_fn on_done) noexcept : context_owner(on_done), task_context(this) {}
+  const char* name() const noexcept { return name_; }
+  const source_location& where() const noexcept { return where_; }
+  void set_origin(const char* name, const source_location& where) noexcept {
+    name_ = name != nullptr ? name : where.function_name();
+    where_ = where;
+  }
+
+ private:
+  const char* name_ = "";
+  source_location where_;
+};
+
+// The main task of run(), seen by the call graph.
+struct root_task {
+  const task_context* context = nullptr;
+  source_location where;
 };
 
 class loop_core {
@@ -115,6 +134,12 @@ class loop_core {
 
   void track(live_task& t) noexcept { live_tasks_.push_back(t); }
   void untrack(live_task& t) noexcept { live_tasks_.erase(t); }
+  // For the call graph: the spawned tasks still running, and run()'s main task.
+  template <class Fn>
+  void for_each_live_task(Fn fn) {
+    live_tasks_.for_each(fn);
+  }
+  root_task& root() noexcept { return root_; }
 
   // Runs the loop until `done()`; on a deadlock, cancels `on_deadlock` (the
   // task whose end we wait for) and returns true once done() holds.
@@ -210,6 +235,7 @@ class loop_core {
   ready_queue ready_;
   timer_heap timers_;
   intrusive_list<live_task> live_tasks_;
+  root_task root_;
   std::size_t jobs_outstanding_ = 0;
   // Data shared with the worker threads (each synchronises itself).
   std::unique_ptr<remote_queue> remote_;

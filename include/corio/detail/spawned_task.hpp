@@ -108,6 +108,7 @@ class spawned_task : public live_task {
 
   // The wait of the coroutine that awaits the end of the task (one at most).
   void set_joiner(suspension* joiner) noexcept { joiner_ = joiner; }
+  const suspension* joiner() const noexcept { return joiner_; }
 
   // Group membership (see task_group.hpp).
   class group_link : public list_hook {
@@ -144,6 +145,8 @@ class spawned_task : public live_task {
 class task_group_state {
  public:
   virtual std::coroutine_handle<> child_finished(spawned_task& child) noexcept = 0;
+  // The wait() parked on the group, or null (for the call graph).
+  virtual const suspension* group_waiter() const noexcept = 0;
 
  protected:
   ~task_group_state() = default;

@@ -10,6 +10,7 @@
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/intrusive_list.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <coroutine>
 #include <thread>
@@ -50,7 +51,9 @@ class loop_affinity {
 // the list, so a cancelled waiter never receives, and so never loses, anything.
 class waiter : public list_hook, public suspension {
  public:
-  waiter() noexcept : suspension(&on_cancel) {}
+  waiter() noexcept : suspension(&on_cancel, &describe) {}
+  // `describe` says which primitive and which wait (queue get, ...).
+  explicit waiter(describe_fn describe) noexcept : suspension(&on_cancel, describe) {}
 
   // Parks the task on `list`; false if a pending cancellation is due instead.
   template <class Promise>
@@ -72,7 +75,8 @@ class waiter : public list_hook, public suspension {
 
  protected:
   // For a waiter that does more than leave its list when cancelled.
-  explicit waiter(cancel_fn fn) noexcept : suspension(fn) {}
+  explicit waiter(cancel_fn fn, describe_fn describe = &waiter::describe) noexcept
+      : suspension(fn, describe) {}
   // Moves this waiter, parked and off any list, to the back of `list`.
   void requeue(intrusive_list<waiter>& list) noexcept {
     list_ = &list;
@@ -91,6 +95,9 @@ class waiter : public list_hook, public suspension {
   }
 
  private:
+  static void describe(const suspension&, wait_info& info) {
+    info.what = "wait on a synchronisation primitive";
+  }
   static void on_cancel(cancellable* self) noexcept {
     auto& w = *static_cast<waiter*>(self);
     w.list_->erase(w);
