@@ -6,6 +6,7 @@
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
+#include <corio/testing.hpp>
 #include <corio/to_thread.hpp>
 
 #include <corio/detail/io_operation.hpp>
@@ -156,7 +157,7 @@ corio::task<int> timeouts_at_each_leaf(child_record* r) {
 
 corio::task<int> nested_timeouts(child_record* r) {
   try {
-    co_return co_await corio::wait_for(corio::wait_for(sleep_long(r), 1h), 10ms);
+    co_return co_await corio::wait_for(corio::wait_for(sleep_long(r), 1h), 30s);
   } catch (const corio::timeout_error&) {
     co_return 1;
   }
@@ -171,7 +172,7 @@ corio::task<int> counted_timeouts() {
   int timeouts = 0;
   for (int i = 0; i < 5; ++i) {
     try {
-      co_await corio::wait_for(counted_child(counted(i)), 1ms);
+      co_await corio::wait_for(counted_child(counted(i)), 10s);
     } catch (const corio::timeout_error&) {
       ++timeouts;
     }
@@ -305,7 +306,7 @@ TEST_CASE("wait_for: times out a task parked on an event or on a pending kernel 
 TEST_CASE("wait_for: the shorter of nested deadlines wins", "[wait_for][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   child_record r;
-  CHECK(corio::run(nested_timeouts(&r)) == 1);
+  CHECK(corio::testing::run_virtual(nested_timeouts(&r)) == 1);
   CHECK(r.log.size() == 2);
 }
 
@@ -313,7 +314,7 @@ TEST_CASE("wait_for: timed-out tasks are freed (counted returns to 0)",
           "[wait_for][io_uring][lifetime]") {
   CORIO_TEST_REQUIRE_IO_URING();
   counted::reset_counts();
-  CHECK(corio::run(counted_timeouts()) == 5);
+  CHECK(corio::testing::run_virtual(counted_timeouts()) == 5);  // 50 s of virtual time
   CHECK(counted::active_count() == 0);
 }
 

@@ -30,6 +30,7 @@
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/task_group.hpp>
+#include <corio/testing.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
 #include <corio/yield.hpp>

@@ -89,7 +89,7 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
 
 }  // namespace detail
 
-/// Suspends the calling task for `d` on steady_clock; `sleep(0s)` (or any
+/// Suspends the calling task for `d` on the loop's clock (now()); `sleep(0s)` (or any
 /// d <= 0) is corio::yield(), as asyncio.sleep(0), and reads no clock.
 ///
 /// The result is an awaiter (no coroutine frame is allocated); it converts to
@@ -111,12 +111,19 @@ template <class Rep, class Period>
   return detail::sleep_awaiter(detail::deadline_after(d));
 }
 
-/// Suspends the calling task until `t` on steady_clock (at once, as a yield,
+/// The loop's clock: std::chrono::steady_clock::now(), or the virtual time
+/// of a loop run by testing::run_virtual. sleep, sleep_until, wait_for and
+/// the HTTP timeouts all measure time on it.
+/// Thread safety: the clock of the loop of the calling thread.
+inline std::chrono::steady_clock::time_point now() noexcept {
+  return detail::loop_now();
+}
+
+/// Suspends the calling task until `t` on the loop's clock (now()) (at once, as a yield,
 /// if `t` has passed). Throws as sleep().
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(
     std::chrono::steady_clock::time_point t) noexcept {
-  return detail::sleep_awaiter(
-      t <= std::chrono::steady_clock::now() ? detail::sleep_awaiter::yield_now : t);
+  return detail::sleep_awaiter(t <= detail::loop_now() ? detail::sleep_awaiter::yield_now : t);
 }
 
 }  // namespace corio

@@ -93,6 +93,8 @@ class loop_core {
   // Joins the worker threads (their running calls finish) and waits for the
   // kernel to let go of every operation still in flight.
   ~loop_core() {
+    if (this_thread_virtual_now == &virtual_now_)
+      this_thread_virtual_now = nullptr;
     workers_.reset();
     if (remote_)
       remote_->deliver_all();
@@ -121,6 +123,17 @@ class loop_core {
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
 
   timer_heap& timers() noexcept { return timers_; }
+
+  // The loop's clock (see loop_now()).
+  static clock::time_point now() noexcept { return loop_now(); }
+  // From here on the clock is virtual, starting at the real now: when every
+  // task waits on timers alone, it jumps to the next deadline; while I/O or a
+  // to_thread call is in flight it runs at the real clock's pace.
+  void use_virtual_time() noexcept {
+    virtual_now_ = clock::now();
+    virtual_ = true;
+    this_thread_virtual_now = &virtual_now_;
+  }
 
   // Hands `job` to the worker pool, starting the pool on first use. Counted
   // only once queued: a submit that throws leaves nothing outstanding.
@@ -164,7 +177,7 @@ class loop_core {
       // shrinks from here to the wait below, which reuses it.
       clock::time_point now{};
       if (!timers_.empty()) {
-        now = clock::now();
+        now = virtual_ ? virtual_now_ : clock::now();
         timers_.fire_due(now, timers_per_turn);
       }
       if (!ready_.empty()) {
@@ -187,8 +200,12 @@ class loop_core {
         io_uring_.wait(std::chrono::nanoseconds(-1));
       } else {
         const auto wait = timers_.next_deadline() - now;
-        if (wait > clock::duration::zero())
-          io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+        if (wait > clock::duration::zero()) {
+          if (virtual_)
+            advance_virtual_time(wait);
+          else
+            io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+        }
       }
     }
     return deadlocked;
@@ -218,6 +235,18 @@ class loop_core {
     remote_ = std::make_unique<remote_queue>();
     workers_ = std::make_unique<thread_pool>(n, *remote_, options_.shutdown_warning);
   }
+  // Jumps to the next deadline, `wait` ahead, unless I/O or a to_thread call
+  // is in flight: those hold the clock, which then advances by the real time
+  // spent waiting for them (at most `wait`).
+  void advance_virtual_time(clock::duration wait) {
+    if (!io_uring_.busy() && jobs_outstanding_ == 0) {
+      virtual_now_ += wait;
+      return;
+    }
+    const clock::time_point start = clock::now();
+    io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+    virtual_now_ += std::min(wait, clock::now() - start);
+  }
   void deliver_remote() noexcept {
     if (remote_)
       jobs_outstanding_ -= remote_->deliver_all();
@@ -236,6 +265,8 @@ class loop_core {
   timer_heap timers_;
   intrusive_list<live_task> live_tasks_;
   root_task root_;
+  clock::time_point virtual_now_{};
+  bool virtual_ = false;
   std::size_t jobs_outstanding_ = 0;
   // Data shared with the worker threads (each synchronises itself).
   std::unique_ptr<remote_queue> remote_;

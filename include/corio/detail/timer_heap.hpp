@@ -122,12 +122,21 @@ class timer_heap {
   std::vector<entry> heap_;
 };
 
-// now + d on steady_clock, saturating: a negative d is now, a huge one never.
+// The loop's clock: steady_clock, or, on a loop of testing::run_virtual, its
+// virtual time (the loop points this at it while it lives).
+inline thread_local const std::chrono::steady_clock::time_point* this_thread_virtual_now = nullptr;
+inline std::chrono::steady_clock::time_point loop_now() noexcept {
+  if (this_thread_virtual_now != nullptr) [[unlikely]]
+    return *this_thread_virtual_now;
+  return std::chrono::steady_clock::now();
+}
+
+// now + d on the loop's clock, saturating: a negative d is now, a huge one never.
 template <class Rep, class Period>
 std::chrono::steady_clock::time_point deadline_after(
     std::chrono::duration<Rep, Period> d) noexcept {
   using clock = std::chrono::steady_clock;
-  const clock::time_point now = clock::now();
+  const clock::time_point now = loop_now();
   if (d <= d.zero())
     return now;
   const auto room = clock::time_point::max() - now;

@@ -5,6 +5,8 @@
 
 #include <corio/source_location.hpp>
 
+#include <corio/detail/timer_heap.hpp>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -26,11 +28,11 @@ struct wait_info {
   std::vector<child> children;
 };
 
-// "due in 1.500 s" (or "overdue by ..."), relative to now on steady_clock.
+// "due in 1.500 s" (or "overdue by ..."), relative to the loop's clock.
 inline std::string describe_deadline(std::chrono::steady_clock::time_point deadline) {
   if (deadline == std::chrono::steady_clock::time_point::max())
     return "no deadline";
-  const auto left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now());
+  const auto left = std::chrono::duration<double>(deadline - loop_now());
   char text[64];
   std::snprintf(text, sizeof text, "%s %.3f s", left.count() >= 0 ? "due in" : "overdue by",
                 left.count() >= 0 ? left.count() : -left.count());
