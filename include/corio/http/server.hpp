@@ -190,7 +190,7 @@ class read_buffer {
   if (d <= std::chrono::milliseconds::zero()) {
     return std::nullopt;
   }
-  return detail::loop_now() + d;
+  return corio::detail::loop_now() + d;
 }
 
 // Reads what is available; nullopt when `deadline` passes first.
@@ -201,7 +201,7 @@ inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
   if (!deadline) {
     co_return co_await stream.read_some(buffer);
   }
-  const clock::duration left = *deadline - detail::loop_now();
+  const clock::duration left = *deadline - corio::detail::loop_now();
   if (left <= clock::duration::zero()) {
     co_return std::nullopt;
   }
@@ -221,7 +221,7 @@ inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
     co_await stream.write_all(data);
     co_return true;
   }
-  const clock::duration left = *deadline - detail::loop_now();
+  const clock::duration left = *deadline - corio::detail::loop_now();
   if (left <= clock::duration::zero()) {
     co_return false;
   }
