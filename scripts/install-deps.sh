@@ -121,10 +121,11 @@ clang_major() { clang++ -dumpversion 2>/dev/null | cut -d. -f1; }
 
 # clang-19 with libc++ 19 is test.sh's second compiler and standard library (Debian's
 # libc++-N-dev packages conflict with each other: one libc++ per machine). doxygen builds the
-# API reference (scripts/docs.sh), gnuplot-nox the benchmark plot (scripts/bench.sh).
+# API reference (scripts/docs.sh), gnuplot-nox the benchmark plot (scripts/bench.sh), gdb the test
+# of tools/corio-gdb.py.
 packages=(g++ clang clang-format cmake ninja-build pkg-config liburing-dev libbenchmark-dev
   libasio-dev libcurl4-openssl-dev nlohmann-json3-dev python3 netcat-openbsd libssl-dev openssl
-  clang-19 libc++-19-dev libc++abi-19-dev doxygen gnuplot-nox)
+  clang-19 libc++-19-dev libc++abi-19-dev doxygen gnuplot-nox gdb)
 
 have_dpkg=1
 command -v dpkg-query >/dev/null 2>&1 || have_dpkg=0
