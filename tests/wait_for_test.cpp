@@ -3,6 +3,7 @@
 
 #include <corio/event.hpp>
 #include <corio/event_loop.hpp>
+#include <corio/queue.hpp>
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
@@ -322,4 +323,40 @@ TEST_CASE("wait_for: an empty (moved-from) task throws std::logic_error",
           "[wait_for][io_uring][misuse]") {
   CORIO_TEST_REQUIRE_IO_URING();
   CHECK(corio::run(empty_task_throws()));
+}
+
+namespace {
+
+corio::task<int> value_later(std::chrono::milliseconds d, int v) {
+  co_await corio::sleep(d);
+  co_return v;
+}
+
+corio::task<bool> wait_until_deadlines() {
+  const int v = co_await corio::wait_until(
+      value_later(1ms, 5), std::chrono::steady_clock::now() + std::chrono::hours(1));
+  bool timed_out = false;
+  try {
+    (void)co_await corio::wait_until(
+        value_later(std::chrono::hours(1), 6),
+        std::chrono::system_clock::now() + std::chrono::milliseconds(5));
+  } catch (const corio::timeout_error&) {
+    timed_out = true;
+  }
+  corio::queue<int> q;
+  bool get_timed_out = false;
+  try {
+    (void)co_await corio::wait_until(q.get(), std::chrono::steady_clock::now());
+  } catch (const corio::timeout_error&) {
+    get_timed_out = true;
+  }
+  co_return v == 5 && timed_out&& get_timed_out;
+}
+
+}  // namespace
+
+TEST_CASE("wait_until: a deadline on any clock; any awaitable; a past deadline times out",
+          "[wait_for][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(wait_until_deadlines()));
 }

@@ -24,6 +24,7 @@
 #include <corio/net/tcp.hpp>
 #include <corio/priority_queue.hpp>
 #include <corio/queue.hpp>
+#include <corio/race.hpp>
 #include <corio/semaphore.hpp>
 #include <corio/sleep.hpp>
 #include <corio/source_location.hpp>

@@ -27,9 +27,15 @@ namespace corio {
 ///
 /// A task may catch it to clean up; cancellation is delivered once per
 /// request, so awaiting again after catching it works (as in asyncio).
-class cancelled_error : public std::runtime_error {
+///
+/// It does not derive from std::exception, as asyncio's CancelledError
+/// derives from BaseException since Python 3.8: `catch (const
+/// std::exception&)` around a co_await must not swallow a cancellation, or
+/// the task never stops. Catch it by name, or with `catch (...)` and rethrow.
+class cancelled_error {
  public:
-  cancelled_error() : std::runtime_error("corio: the task was cancelled") {}
+  /// What happened, for a log line.
+  const char* what() const noexcept { return "corio: the task was cancelled"; }
 };
 
 /// Thrown by wait_for when the awaited task did not finish in time; the task

@@ -5,6 +5,7 @@
 #include <corio/error.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/awaitable.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/result.hpp>
 #include <corio/detail/wait_info.hpp>
@@ -24,7 +25,11 @@
 
 namespace corio {
 namespace detail {
-template <class Derived, bool settled>
+// What ends a group of children started together: gather (the first
+// failure cancels the others), gather_settled (nothing: every outcome is
+// kept) and race (the first to finish, with a value or an exception).
+enum class gather_mode { all, settled, first };
+template <class Derived, gather_mode mode>
 class gather_awaiter_base;
 }  // namespace detail
 
@@ -52,7 +57,7 @@ class outcome {
   const std::exception_ptr& exception() const noexcept { return exception_; }
 
  private:
-  template <class Derived, bool settled>
+  template <class Derived, detail::gather_mode mode>
   friend class detail::gather_awaiter_base;
 
   std::optional<value_type> value_;
@@ -67,10 +72,11 @@ namespace detail {
 // ready queue. The last child to finish resumes the parent.
 //
 // `Derived` provides child_count() and handle(i), the type-erased coroutine of
-// child i. With `settled` false, the first exception cancels the children
-// still running (children not yet started never start), and is rethrown once
-// all have finished.
-template <class Derived, bool settled>
+// child i. The decisive child (the first to fail under gather_mode::all, the
+// first to finish under gather_mode::first) cancels the children still
+// running (children not yet started never start); its outcome is the
+// gather's once all have finished.
+template <class Derived, gather_mode mode>
 class gather_awaiter_base : public suspension, public context_owner {
  public:
   gather_awaiter_base() noexcept
@@ -90,7 +96,7 @@ class gather_awaiter_base : public suspension, public context_owner {
     // Children left unstarted after a failure or a cancellation are freed
     // with the gather. started_ counts the running child too, so that a
     // cancellation it causes reaches it.
-    for (std::size_t i = 0; i < n && !failed_ && !parent_cancelled_; ++i) {
+    for (std::size_t i = 0; i < n && !decided_ && !parent_cancelled_; ++i) {
       task_context& context = children_[i];
       context.set_owner(this);
       ++remaining_;
@@ -109,17 +115,27 @@ class gather_awaiter_base : public suspension, public context_owner {
   // Rethrows what the gather as a whole must throw; returns normally when the
   // values can be collected.
   void finish() {
-    if constexpr (!settled) {
-      if (failed_)
-        std::rethrow_exception(self().promise(first_failure_).exception());
+    if constexpr (mode == gather_mode::first) {
+      if (!decided_)
+        throw cancelled_error();  // cancelled before any child finished
+      if (self().promise(decisive_).exception())
+        std::rethrow_exception(self().promise(decisive_).exception());
+      keep_cancel_if_requested();  // the winner's value is returned; the request waits
+      return;
+    }
+    if constexpr (mode == gather_mode::all) {
+      if (decided_)
+        std::rethrow_exception(self().promise(decisive_).exception());
     }
     if (cancel_requested()) {
       // Without every child's value there is nothing to return.
-      if (settled || started_ < self().child_count())
+      if (mode == gather_mode::settled || started_ < self().child_count())
         throw cancelled_error();
       keep_cancel_if_requested();  // every child finished anyway
     }
   }
+  // The child whose outcome decided (race's winner).
+  std::size_t decisive() const noexcept { return decisive_; }
 
   template <class T>
   static outcome<T> settle(task_promise<T>& p) {
@@ -141,9 +157,10 @@ class gather_awaiter_base : public suspension, public context_owner {
   static std::coroutine_handle<> on_child_finished(context_owner* self, task_context* child,
                                                    task_promise_base& p) noexcept {
     auto& g = *static_cast<gather_awaiter_base*>(self);
-    if (!settled && p.exception() && !g.failed_) {
-      g.failed_ = true;
-      g.first_failure_ = static_cast<std::size_t>(child - g.children_.get());
+    const bool decides = mode == gather_mode::first || (mode == gather_mode::all && p.exception());
+    if (decides && !g.decided_) {
+      g.decided_ = true;
+      g.decisive_ = static_cast<std::size_t>(child - g.children_.get());
       g.cancel_children();
     }
     if (--g.remaining_ == 0)
@@ -177,13 +194,13 @@ class gather_awaiter_base : public suspension, public context_owner {
   std::unique_ptr<task_context[]> children_;
   std::size_t started_ = 0;
   std::size_t remaining_ = 0;
-  std::size_t first_failure_ = 0;
-  bool failed_ = false;
+  std::size_t decisive_ = 0;
+  bool decided_ = false;
   bool parent_cancelled_ = false;  // stops starting children; cancel_requested() after the wait
 };
 
-template <bool settled, class... Ts>
-class tuple_gather final : public gather_awaiter_base<tuple_gather<settled, Ts...>, settled> {
+template <gather_mode mode, class... Ts>
+class tuple_gather final : public gather_awaiter_base<tuple_gather<mode, Ts...>, mode> {
  public:
   explicit tuple_gather(task<Ts>... ts) : tasks_(std::move(ts)...) {
     std::apply([](auto&... t) { (task_access::check_awaitable(t, "corio::gather"), ...); }, tasks_);
@@ -199,20 +216,37 @@ class tuple_gather final : public gather_awaiter_base<tuple_gather<settled, Ts..
 
   auto await_resume() {
     this->finish();
-    return std::apply(
-        [](auto&... t) {
-          if constexpr (settled) {
-            return std::tuple<outcome<Ts>...>(
-                this_type::settle(task_access::handle(t).promise())...);
-          } else {
-            return std::tuple<non_void_t<Ts>...>(take(task_access::handle(t).promise())...);
-          }
-        },
-        tasks_);
+    if constexpr (mode == gather_mode::first) {
+      return winner(std::index_sequence_for<Ts...>{});
+    } else {
+      return std::apply(
+          [](auto&... t) {
+            if constexpr (mode == gather_mode::settled) {
+              return std::tuple<outcome<Ts>...>(
+                  this_type::settle(task_access::handle(t).promise())...);
+            } else {
+              return std::tuple<non_void_t<Ts>...>(take(task_access::handle(t).promise())...);
+            }
+          },
+          tasks_);
+    }
   }
 
  private:
   using this_type = tuple_gather;
+
+  // The winner's value, at its index (a type may appear more than once).
+  template <std::size_t... I>
+  std::variant<non_void_t<Ts>...> winner(std::index_sequence<I...>) {
+    std::optional<std::variant<non_void_t<Ts>...>> r;
+    const std::size_t w = this->decisive();
+    ((I == w ? (r.emplace(std::in_place_index<I>,
+                          take(task_access::handle(std::get<I>(tasks_)).promise())),
+                0)
+             : 0),
+     ...);
+    return std::move(*r);
+  }
 
   template <class T>
   static non_void_t<T> take(task_promise<T>& p) {
@@ -243,8 +277,8 @@ class tuple_gather final : public gather_awaiter_base<tuple_gather<settled, Ts..
   std::tuple<task<Ts>...> tasks_;
 };
 
-template <bool settled, class T>
-class vector_gather final : public gather_awaiter_base<vector_gather<settled, T>, settled> {
+template <gather_mode mode, class T>
+class vector_gather final : public gather_awaiter_base<vector_gather<mode, T>, mode> {
  public:
   explicit vector_gather(std::vector<task<T>> ts) : tasks_(std::move(ts)) {
     for (auto& t : tasks_)
@@ -259,7 +293,14 @@ class vector_gather final : public gather_awaiter_base<vector_gather<settled, T>
 
   auto await_resume() {
     this->finish();
-    if constexpr (settled) {
+    if constexpr (mode == gather_mode::first) {
+      const std::size_t w = this->decisive();
+      if constexpr (std::is_void_v<T>) {
+        return std::pair<std::size_t, std::monostate>(w, std::monostate{});
+      } else {
+        return std::pair<std::size_t, T>(w, task_access::handle(tasks_[w]).promise().take());
+      }
+    } else if constexpr (mode == gather_mode::settled) {
       std::vector<outcome<T>> results;
       results.reserve(tasks_.size());
       for (auto& t : tasks_)
@@ -280,20 +321,31 @@ class vector_gather final : public gather_awaiter_base<vector_gather<settled, T>
   std::vector<task<T>> tasks_;
 };
 
-template <class T>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<task<T>> : std::true_type {};
+// The coroutines behind the public functions: they take the tasks by value,
+// so a temporary argument lives in the frame.
+template <gather_mode mode, class... Ts>
+auto gather_tasks(task<Ts>... ts)
+    -> task<decltype(std::declval<tuple_gather<mode, Ts...>&>().await_resume())> {
+  co_return co_await tuple_gather<mode, Ts...>(std::move(ts)...);
+}
+template <gather_mode mode, class T>
+auto gather_vector(std::vector<task<T>> ts)
+    -> task<decltype(std::declval<vector_gather<mode, T>&>().await_resume())> {
+  static_assert(!std::is_reference_v<T>, "gather and race over a vector need value tasks");
+  co_return co_await vector_gather<mode, T>(std::move(ts));
+}
 
-template <class A>
-concept is_gatherable = is_task<std::remove_cvref_t<A>>::value || requires(A a) {
-  std::move(a).await_resume();
-};
+// Anything but a single vector of tasks: those have overloads of their own.
+template <class... As>
+concept gather_arguments = sizeof...(As) > 0 &&
+                           !(sizeof...(As) == 1 && (is_task_vector_v<As> && ...));
 
 }  // namespace detail
 
 /// Runs the tasks concurrently and returns their results in argument order,
-/// as asyncio.gather; a `task<void>` contributes std::monostate.
+/// as asyncio.gather; a `task<void>` (or an awaitable giving void)
+/// contributes std::monostate. Any awaitable may stand for a task: a
+/// join_handle, sleep(d), q.get(), e.wait(), an I/O operation.
 ///
 /// Exception policy: the first child to throw makes gather cancel the
 /// children still running (children not yet started never start), wait for
@@ -306,42 +358,53 @@ concept is_gatherable = is_task<std::remove_cvref_t<A>>::value || requires(A a) 
 /// Throws: the first child exception; std::logic_error if a task is empty.
 /// Example:
 ///   auto [a, b] = co_await corio::gather(fetch(1), fetch(2));
-template <class... Ts>
-[[nodiscard]] task<std::tuple<detail::non_void_t<Ts>...>> gather(task<Ts>... ts) {
-  co_return co_await detail::tuple_gather<false, Ts...>(std::move(ts)...);
-}
-
-/// gather over awaitables that are not tasks yet (such as sleep()).
 template <class... As>
-requires(sizeof...(As) > 0 && (detail::is_gatherable<As> && ...) &&
-         !(detail::is_task<std::remove_cvref_t<As>>::value && ...))
-    [[nodiscard]] auto gather(As&&... awaitables) {
-  return gather(detail::as_task(std::forward<As>(awaitables))...);
+requires detail::gather_arguments<As...>
+[[nodiscard]] auto gather(As&&... as) {
+  return detail::gather_tasks<detail::gather_mode::all>(detail::as_task(std::forward<As>(as))...);
 }
 
 /// Runs every task of `ts` concurrently; returns their values in order
 /// (nothing for task<void>). Same exception policy as the variadic gather.
 template <class T>
-[[nodiscard]] task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> gather(
-    std::vector<task<T>> ts) {
-  static_assert(!std::is_reference_v<T>, "gather over a vector needs value tasks");
-  co_return co_await detail::vector_gather<false, T>(std::move(ts));
+[[nodiscard]] auto gather(std::vector<task<T>>&& ts) {
+  return detail::gather_vector<detail::gather_mode::all>(std::move(ts));
+}
+/// A vector of tasks is consumed: pass std::move(v).
+template <class T>
+void gather(std::vector<task<T>>&) {
+  detail::reject_lvalue_task_vector<T>();
+}
+template <class T>
+void gather(const std::vector<task<T>>&) {
+  detail::reject_lvalue_task_vector<T>();
 }
 
 /// Runs the tasks concurrently and keeps every outcome, as
 /// asyncio.gather(return_exceptions=True): a child's exception does not
-/// cancel the others. Returns a tuple of outcome<T>.
+/// cancel the others. Returns a tuple of outcome<T>. Takes any awaitable, as gather.
 /// Throws: cancelled_error if the awaiting task is cancelled (after every
 ///   child, cancelled too, has finished).
-template <class... Ts>
-[[nodiscard]] task<std::tuple<outcome<Ts>...>> gather_settled(task<Ts>... ts) {
-  co_return co_await detail::tuple_gather<true, Ts...>(std::move(ts)...);
+template <class... As>
+requires detail::gather_arguments<As...>
+[[nodiscard]] auto gather_settled(As&&... as) {
+  return detail::gather_tasks<detail::gather_mode::settled>(
+      detail::as_task(std::forward<As>(as))...);
 }
 
 /// gather_settled over a vector: a vector of outcome<T>, in order.
 template <class T>
-[[nodiscard]] task<std::vector<outcome<T>>> gather_settled(std::vector<task<T>> ts) {
-  co_return co_await detail::vector_gather<true, T>(std::move(ts));
+[[nodiscard]] auto gather_settled(std::vector<task<T>>&& ts) {
+  return detail::gather_vector<detail::gather_mode::settled>(std::move(ts));
+}
+/// A vector of tasks is consumed: pass std::move(v).
+template <class T>
+void gather_settled(std::vector<task<T>>&) {
+  detail::reject_lvalue_task_vector<T>();
+}
+template <class T>
+void gather_settled(const std::vector<task<T>>&) {
+  detail::reject_lvalue_task_vector<T>();
 }
 
 }  // namespace corio

@@ -10,6 +10,7 @@
 #include <corio/task.hpp>
 #include <corio/yield.hpp>  // sleep(0s) is yield()
 
+#include <corio/detail/awaitable.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/timer_heap.hpp>
 #include <corio/detail/wait_info.hpp>

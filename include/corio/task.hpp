@@ -322,16 +322,5 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
   return task<void>(std::coroutine_handle<task_promise>::from_promise(*this));
 }
 
-// Wraps any awaitable (an awaiter such as sleep()'s) into a task, for APIs
-// that take tasks.
-template <class Awaitable>
-auto as_task(Awaitable awaitable) -> task<decltype(std::declval<Awaitable&&>().await_resume())> {
-  co_return co_await std::move(awaitable);
-}
-template <class T>
-task<T> as_task(task<T> t) noexcept {
-  return t;
-}
-
 }  // namespace detail
 }  // namespace corio

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// corio/wait_for.hpp: wait_for(task, d), asyncio.wait_for.
+// corio/wait_for.hpp: wait_for(task, d) and wait_until(task, t), asyncio.wait_for and
+// asyncio.timeout_at.
 #pragma once
 
 #include <corio/error.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/awaitable.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/spawned_task.hpp>
 #include <corio/detail/timer_heap.hpp>
@@ -105,10 +107,27 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
   bool timed_out_ = false;
 };
 
+// The coroutine behind wait_for and wait_until.
+template <class T>
+task<T> wait_for_deadline(task<T> t, std::chrono::steady_clock::time_point deadline) {
+  co_return co_await wait_for_awaiter<T>(std::move(t), deadline);
+}
+
+// A deadline on any clock, as a point on the loop's (steady) clock.
+template <class Clock, class Dur>
+std::chrono::steady_clock::time_point steady_deadline(std::chrono::time_point<Clock, Dur> t) {
+  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+    return std::chrono::time_point_cast<std::chrono::steady_clock::duration>(t);
+  } else {
+    return deadline_after(t - Clock::now());  // saturating, as a duration
+  }
+}
+
 }  // namespace detail
 
-/// Runs `t` and returns its value, or cancels it and throws timeout_error if
-/// it has not finished within `d`, as asyncio.wait_for.
+/// Runs `a` (a task or any awaitable: q.get(), a join_handle, an I/O
+/// operation) and returns its value, or cancels it and throws timeout_error
+/// if it has not finished within `d`, as asyncio.wait_for.
 ///
 /// The task runs as its own unit; when the time is up it receives
 /// cancelled_error at its suspension point, and wait_for waits for it to
@@ -116,14 +135,27 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
 /// finishes anyway (it caught the cancellation, or completed just in time)
 /// yields its value or exception: nothing it produced is lost.
 ///
-/// Cancellation: cancelling the caller cancels `t` too; wait_for then
+/// Cancellation: cancelling the caller cancels `a` too; wait_for then
 ///   rethrows the task's outcome (usually cancelled_error).
-/// Throws: timeout_error; what `t` throws; std::logic_error if `t` is empty.
+/// Throws: timeout_error; what `a` throws; std::logic_error if a task is empty.
 /// Example:
 ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
-template <class T, class Rep, class Period>
-[[nodiscard]] task<T> wait_for(task<T> t, std::chrono::duration<Rep, Period> d) {
-  co_return co_await detail::wait_for_awaiter<T>(std::move(t), detail::deadline_after(d));
+template <class A, class Rep, class Period>
+[[nodiscard]] auto wait_for(A&& a, std::chrono::duration<Rep, Period> d) {
+  return detail::wait_for_deadline(detail::as_task(std::forward<A>(a)), detail::deadline_after(d));
+}
+
+/// As wait_for, with an absolute deadline on any clock (asyncio.timeout_at);
+/// a deadline in the past still starts `a`, then cancels it at its first
+/// suspension point.
+/// Throws: as wait_for.
+/// Example:
+///   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+///   auto request = co_await corio::wait_until(read_request(stream), deadline);
+template <class A, class Clock, class Dur>
+[[nodiscard]] auto wait_until(A&& a, std::chrono::time_point<Clock, Dur> deadline) {
+  return detail::wait_for_deadline(detail::as_task(std::forward<A>(a)),
+                                   detail::steady_deadline(deadline));
 }
 
 /// wait_for of an awaiter that is not a task (an I/O operation such as

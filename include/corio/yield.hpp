@@ -9,6 +9,8 @@
 #include <corio/event_loop.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/awaitable.hpp>
+
 #include <coroutine>
 #include <type_traits>
 

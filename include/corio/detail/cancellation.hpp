@@ -13,6 +13,8 @@
 // parked stays pending and is delivered at its next suspension point.
 #pragma once
 
+#include <corio/config.hpp>
+
 #include <coroutine>
 #include <cstdint>
 #include <type_traits>
@@ -145,6 +147,12 @@ class suspension : public cancellable {
   using describe_fn = void (*)(const suspension&, wait_info&);
   explicit suspension(cancel_fn on_cancel, describe_fn describe = nullptr) noexcept
       : cancellable(on_cancel), describe_(describe) {}
+  // Only an awaiter that was never awaited moves (the adapter that makes a
+  // task of it moves it into the task's frame): a parked one is referenced.
+  suspension(suspension&& other) noexcept : cancellable(other), describe_(other.describe_) {
+    CORIO_ASSERT_NOEXCEPT(other.context_ == nullptr,
+                          "corio: an awaiter was moved after it was awaited");
+  }
   suspension(const suspension&) = delete;
   suspension& operator=(const suspension&) = delete;
 
