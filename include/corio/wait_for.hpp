@@ -158,16 +158,4 @@ template <class A, class Clock, class Dur>
                                    detail::steady_deadline(deadline));
 }
 
-/// wait_for of an awaiter that is not a task (an I/O operation such as
-/// `s.read_some(buf)`, a sleep): as wait_for(task<T>, d), on the awaiter
-/// wrapped into a task.
-template <class Awaiter, class Rep, class Period>
-requires requires(Awaiter a) {
-  detail::as_task(std::move(a));
-}
-[[nodiscard]] auto wait_for(Awaiter a, std::chrono::duration<Rep, Period> d)
-    -> task<decltype(std::declval<Awaiter&&>().await_resume())> {
-  return wait_for(detail::as_task(std::move(a)), d);
-}
-
 }  // namespace corio
