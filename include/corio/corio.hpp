@@ -21,7 +21,9 @@
 #include <corio/mutex.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/buffered_reader.hpp>
+#include <corio/net/incomplete_read_error.hpp>
 #include <corio/net/tcp.hpp>
+#include <corio/net/unix.hpp>
 #include <corio/priority_queue.hpp>
 #include <corio/queue.hpp>
 #include <corio/race.hpp>

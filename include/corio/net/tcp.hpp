@@ -18,6 +18,8 @@
 #include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
+#include <corio/net/detail/socket_stream.hpp>
+#include <corio/net/incomplete_read_error.hpp>
 #include <corio/sleep.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
@@ -70,82 +72,6 @@ class resolve_error_category final : public std::error_category {
   std::string message(int code) const override { return ::gai_strerror(code); }
 };
 
-// The kernel caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to
-// a page), and the SQE's length field is 32 bits: larger buffers go in pieces.
-inline constexpr std::size_t max_io_size = 0x7ffff000;
-
-inline unsigned clamp_io_size(std::size_t n) noexcept {
-  return static_cast<unsigned>(std::min(n, max_io_size));
-}
-
-// The socket operations (see io_operation.hpp for what each member means).
-// Each finish() is the one place its result becomes a value or an exception.
-
-// One IORING_OP_RECV: read_some.
-struct recv_some_op {
-  using value_type = std::size_t;
-  int fd;
-  std::span<std::byte> buffer;
-  bool ready() const noexcept { return buffer.empty(); }
-  void prep(io_uring_sqe* sqe) noexcept {
-    io_uring_prep_recv(sqe, fd, buffer.data(), clamp_io_size(buffer.size()), 0);
-  }
-  std::size_t finish(int res) const {
-    return static_cast<std::size_t>(check(res, "corio::net::tcp_stream::read_some"));
-  }
-};
-
-// IORING_OP_RECV until the buffer is full: read_exact.
-struct recv_exact_op {
-  using value_type = void;
-  int fd;
-  std::span<std::byte> buffer;
-  std::size_t done = 0;
-  bool ready() const noexcept { return buffer.empty(); }
-  void prep(io_uring_sqe* sqe) noexcept {
-    const auto rest = buffer.subspan(done);
-    io_uring_prep_recv(sqe, fd, rest.data(), clamp_io_size(rest.size()), 0);
-  }
-  bool resubmit(int res) noexcept {
-    if (res <= 0)
-      return false;
-    done += static_cast<std::size_t>(res);
-    return done < buffer.size();
-  }
-  void finish(int res) const;  // after incomplete_read_error is defined
-};
-
-// One IORING_OP_SEND (write_some), or IORING_OP_SEND until everything is
-// sent (write_all). MSG_NOSIGNAL: a send to a peer that has gone fails with
-// EPIPE instead of raising SIGPIPE.
-template <bool All>
-struct send_op {
-  using value_type = std::conditional_t<All, void, std::size_t>;
-  int fd;
-  std::span<const std::byte> data;
-  bool ready() const noexcept { return data.empty(); }
-  void prep(io_uring_sqe* sqe) noexcept {
-    io_uring_prep_send(sqe, fd, data.data(), clamp_io_size(data.size()), MSG_NOSIGNAL);
-  }
-  bool resubmit(int res) noexcept requires All {
-    if (res <= 0)
-      return false;
-    data = data.subspan(static_cast<std::size_t>(res));
-    return !data.empty();
-  }
-  value_type finish(int res) const {
-    if constexpr (All) {
-      check(res, "corio::net::tcp_stream::write_all");
-      // send(2) on a stream socket never sends 0 of a non-empty buffer; if it
-      // ever did, looping would never end.
-      if (!data.empty())
-        throw_errno(-EIO, "corio::net::tcp_stream::write_all: send sent nothing");
-    } else {
-      return static_cast<std::size_t>(check(res, "corio::net::tcp_stream::write_some"));
-    }
-  }
-};
-
 // Runs on a to_thread worker: getaddrinfo blocks (DNS, /etc/hosts, NSS).
 inline std::vector<net::endpoint> resolve_blocking(const std::string& host, std::uint16_t port) {
   addrinfo hints{};
@@ -194,13 +120,6 @@ inline task<std::vector<net::endpoint>> resolve_host(std::string host, std::uint
   co_return co_await to_thread(&resolve_blocking, std::move(host), port);
 }
 
-// An errno-carrying system_error whose `what` names the operation and the peer.
-[[noreturn]] inline void throw_socket_error(int negative_errno, const char* operation,
-                                            const std::string& circumstances) {
-  throw std::system_error(-negative_errno, std::system_category(),
-                          std::string(operation) + " " + circumstances);
-}
-
 }  // namespace corio::detail
 
 namespace corio::net {
@@ -233,60 +152,22 @@ template <class = void>
   return corio::detail::resolve_host(std::string(host), port);
 }
 
-/// Thrown by tcp_stream::read_exact when the peer ends the stream before the
-/// buffer is full, and by buffered_reader when the stream ends inside a line
-/// or before n bytes, as asyncio's IncompleteReadError.
-///
-/// It is not a std::system_error: the connection did not fail, it ended (an
-/// orderly FIN). tcp_stream::read_exact leaves the bytes before the end at the
-/// start of its buffer; buffered_reader hands them over in partial().
-/// Thread safety: an exception object; copy it freely.
-/// Example:
-///   try { co_await s.read_exact(header); }
-///   catch (const corio::net::incomplete_read_error& e) { if (e.bytes_read() == 0) co_return;
-///   throw; }
-class incomplete_read_error : public std::runtime_error {
- public:
-  incomplete_read_error(std::size_t bytes_read, std::size_t bytes_expected)
-      : std::runtime_error("corio::net::tcp_stream::read_exact: the peer ended the stream after " +
-                           std::to_string(bytes_read) + " of " + std::to_string(bytes_expected) +
-                           " bytes")
-      , bytes_read_(bytes_read)
-      , bytes_expected_(bytes_expected) {}
-
-  /// An error whose `what` is `message` and that carries the bytes that arrived.
-  incomplete_read_error(const std::string& message, std::string partial, std::size_t bytes_expected)
-      : std::runtime_error(message)
-      , bytes_read_(partial.size())
-      , bytes_expected_(bytes_expected)
-      , partial_(std::move(partial)) {}
-
-  /// How many bytes arrived.
-  std::size_t bytes_read() const noexcept { return bytes_read_; }
-  /// How many bytes the read asked for; 0 when it read up to a delimiter
-  /// (buffered_reader::read_line and read_until).
-  std::size_t bytes_expected() const noexcept { return bytes_expected_; }
-  /// The bytes that arrived, when the reader kept them (buffered_reader);
-  /// empty for tcp_stream::read_exact, which leaves them in its buffer.
-  const std::string& partial() const noexcept { return partial_; }
-
- private:
-  std::size_t bytes_read_;
-  std::size_t bytes_expected_;
-  std::string partial_;
-};
-
 class tcp_listener;
 
 }  // namespace corio::net
 
 namespace corio::detail {
 
-inline void recv_exact_op::finish(int res) const {
-  check(res, "corio::net::tcp_stream::read_exact");
-  if (done < buffer.size())
-    throw net::incomplete_read_error(done, buffer.size());
-}
+// tcp_stream's names in its errors (see socket_stream.hpp).
+struct tcp_stream_names {
+  static constexpr const char* read_some = "corio::net::tcp_stream::read_some";
+  static constexpr const char* read_exact = "corio::net::tcp_stream::read_exact";
+  static constexpr const char* write_some = "corio::net::tcp_stream::write_some";
+  static constexpr const char* write_all = "corio::net::tcp_stream::write_all";
+  static constexpr const char* shutdown_write = "corio::net::tcp_stream::shutdown_write";
+  static constexpr const char* close = "corio::net::tcp_stream::close";
+  static constexpr const char* not_open = "corio::net::tcp_stream: the stream is not open";
+};
 
 }  // namespace corio::detail
 
@@ -313,7 +194,11 @@ namespace corio::net {
 ///   co_await s.write_all("ping\n");
 ///   std::array<std::byte, 512> buf;
 ///   std::size_t n = co_await s.read_some(buf);
-class tcp_stream {
+///
+/// Reading and writing (read_some, read_exact, write_some, write_all,
+/// shutdown_write, close, is_open, native_handle) are shared with unix_stream;
+/// their documentation is in corio/net/detail/socket_stream.hpp.
+class tcp_stream : public corio::detail::socket_stream<corio::detail::tcp_stream_names> {
  public:
   /// A stream with no socket; is_open() is false.
   tcp_stream() noexcept = default;
@@ -359,162 +244,10 @@ class tcp_stream {
   ///   auto s = co_await corio::net::tcp_stream::connect(corio::net::endpoint::parse("[::1]:80"));
   template <class = void>
   [[nodiscard]] static task<tcp_stream> connect(endpoint remote) {
-    corio::detail::unique_fd fd(::socket(remote.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
-    if (!fd)
-      corio::detail::throw_socket_error(-errno, "corio::net::tcp_stream::connect", "(socket)");
-    // The kernel reads the address when the SQE is submitted: it lives in this frame.
-    const sockaddr_storage address = remote.to_sockaddr();
-    const socklen_t length = remote.sockaddr_length();
-    const int res = co_await corio::detail::io_op([&](io_uring_sqe* sqe) {
-      io_uring_prep_connect(sqe, fd.get(), reinterpret_cast<const sockaddr*>(&address), length);
-    });
-    if (res < 0) {
-      corio::detail::throw_socket_error(res, "corio::net::tcp_stream::connect",
-                                        "to " + remote.to_string());
-    }
-    co_return tcp_stream(std::move(fd));
+    return corio::detail::connect_socket<tcp_stream>(
+        remote.family(), IPPROTO_TCP, remote.to_sockaddr(), remote.sockaddr_length(),
+        "corio::net::tcp_stream::connect", remote.to_string());
   }
-
-  /// Reads what is available, up to `buffer.size()` bytes, waiting until at
-  /// least one byte has arrived.
-  ///
-  /// Completes with the number of bytes read; `0` means the peer ended the
-  /// stream (and an empty `buffer` completes with `0` at once).
-  /// Uses IORING_OP_RECV; see io_uring_prep_recv(3) and recv(2).
-  ///
-  /// Throws: std::system_error (ECONNRESET, ...); cancelled_error.
-  /// Cancellation: the receive is cancelled in the kernel; no byte is lost
-  ///   (data that arrived first completes the read, and the cancellation then
-  ///   reaches the task at its next suspension point), and the stream stays
-  ///   usable for later reads.
-  /// Lifetime: the stream and `buffer` must stay valid until the co_await completes.
-  /// Thread safety: await only on the loop's thread; one read at a time.
-  /// Example:
-  ///   std::array<std::byte, 4096> buf;
-  ///   std::size_t n = co_await s.read_some(buf);
-  [[nodiscard]] corio::detail::io_operation<corio::detail::recv_some_op> read_some(
-      std::span<std::byte> buffer) {
-    if (!buffer.empty())
-      assert_open();
-    return corio::detail::io_operation(corio::detail::recv_some_op{fd_.get(), buffer});
-  }
-
-  /// Reads exactly `buffer.size()` bytes, as asyncio's readexactly.
-  ///
-  /// Uses IORING_OP_RECV, repeated until the buffer is full; see io_uring_prep_recv(3).
-  ///
-  /// Throws: incomplete_read_error if the peer ends the stream first (the
-  ///   bytes that did arrive are at the start of `buffer`);
-  ///   std::system_error; cancelled_error.
-  /// Cancellation: as read_some; the bytes already read are in `buffer` but
-  ///   their count is lost, so after a cancelled read_exact the stream's
-  ///   position is unknown: close it unless the protocol can resynchronise.
-  /// Lifetime: the stream and `buffer` must stay valid until the co_await completes.
-  /// Thread safety: await only on the loop's thread; one read at a time.
-  /// Example:
-  ///   std::array<std::byte, 4> header;
-  ///   co_await s.read_exact(header);
-  [[nodiscard]] corio::detail::io_operation<corio::detail::recv_exact_op> read_exact(
-      std::span<std::byte> buffer) {
-    if (!buffer.empty())
-      assert_open();
-    return corio::detail::io_operation(corio::detail::recv_exact_op{fd_.get(), buffer});
-  }
-
-  /// Sends some of `data`, waiting until the socket accepts at least one byte;
-  /// completes with the number of bytes sent.
-  ///
-  /// Uses IORING_OP_SEND with MSG_NOSIGNAL; see io_uring_prep_send(3) and send(2).
-  ///
-  /// Throws: std::system_error (EPIPE or ECONNRESET when the peer has gone:
-  ///   MSG_NOSIGNAL means no SIGPIPE ever reaches the process); cancelled_error.
-  /// Cancellation: the send is cancelled in the kernel; bytes it had queued
-  ///   stay sent.
-  /// Lifetime: the stream and `data` must stay valid until the co_await completes.
-  /// Thread safety: await only on the loop's thread; one write at a time.
-  /// Example:
-  ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
-  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<false>> write_some(
-      std::span<const std::byte> data) {
-    if (!data.empty())
-      assert_open();
-    return corio::detail::io_operation(corio::detail::send_op<false>{fd_.get(), data});
-  }
-
-  /// Sends all of `data`, continuing after short sends.
-  ///
-  /// Uses IORING_OP_SEND with MSG_NOSIGNAL, repeated; see io_uring_prep_send(3).
-  ///
-  /// Throws: std::system_error (EPIPE or ECONNRESET when the peer has gone,
-  ///   never a SIGPIPE); cancelled_error.
-  /// Cancellation: the pending send is cancelled in the kernel. How much of
-  ///   `data` went out is unknown, so the stream is no longer in a known
-  ///   state: close it.
-  /// Lifetime: the stream and `data` must stay valid until the co_await completes.
-  /// Thread safety: await only on the loop's thread; one write at a time.
-  /// Example:
-  ///   co_await s.write_all(std::as_bytes(std::span(payload)));
-  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<true>> write_all(
-      std::span<const std::byte> data) {
-    if (!data.empty())
-      assert_open();
-    return corio::detail::io_operation(corio::detail::send_op<true>{fd_.get(), data});
-  }
-
-  /// Sends all of `text`; as write_all(std::span<const std::byte>).
-  /// Example:
-  ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
-  [[nodiscard]] corio::detail::io_operation<corio::detail::send_op<true>> write_all(
-      std::string_view text) {
-    return write_all(std::as_bytes(std::span(text.data(), text.size())));
-  }
-
-  /// Ends the sending direction (sends a FIN); the peer's read_some then
-  /// returns 0. Reading stays possible. Uses shutdown(2) with SHUT_WR, which
-  /// does not block.
-  ///
-  /// Throws: std::system_error (ENOTCONN if the peer reset the connection).
-  /// Thread safety: call only on the loop's thread.
-  /// Example:
-  ///   co_await s.write_all(request);
-  ///   s.shutdown_write();
-  void shutdown_write() {
-    assert_open();
-    if (::shutdown(fd_.get(), SHUT_WR) < 0)
-      corio::detail::throw_errno(-errno, "corio::net::tcp_stream::shutdown_write");
-  }
-
-  /// Closes the socket; does nothing if it is not open.
-  ///
-  /// Uses IORING_OP_CLOSE; see io_uring_prep_close(3). The stream is empty
-  /// (is_open() false) from the moment the call starts.
-  ///
-  /// Throws: std::system_error (the socket is closed even then, as with close(2));
-  ///   cancelled_error (the socket is closed synchronously first).
-  /// Thread safety: await only on the loop's thread, with no other operation
-  ///   pending on the stream.
-  /// Example:
-  ///   co_await s.close();
-  template <class = void>
-  [[nodiscard]] task<> close() {
-    if (!fd_)
-      co_return;
-    const int fd = fd_.release();
-    int res = 0;
-    try {
-      res =
-          co_await corio::detail::io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
-    } catch (const cancelled_error&) {
-      ::close(fd);  // cancelled before the close was submitted: do it here
-      throw;
-    }
-    corio::detail::check(res, "corio::net::tcp_stream::close");
-  }
-
-  /// True if the stream owns a socket.
-  bool is_open() const noexcept { return fd_.valid(); }
-  /// The socket's file descriptor (-1 if none); the stream keeps owning it.
-  int native_handle() const noexcept { return fd_.get(); }
 
   /// The local address and port (getsockname(2)).
   /// Throws: std::system_error.
@@ -535,11 +268,7 @@ class tcp_stream {
 
  private:
   friend class tcp_listener;
-  explicit tcp_stream(corio::detail::unique_fd fd) noexcept : fd_(std::move(fd)) {}
-
-  void assert_open() const {
-    CORIO_ASSERT(fd_.valid(), "corio::net::tcp_stream: the stream is not open");
-  }
+  explicit tcp_stream(corio::detail::unique_fd fd) noexcept : socket_stream(std::move(fd)) {}
 
   endpoint socket_name(bool peer) const {
     sockaddr_storage storage{};
@@ -571,9 +300,6 @@ class tcp_stream {
                                             "\" port " + std::to_string(port) + " (tried " + tried +
                                             ")");
   }
-
-  // Data that only the loop's thread touches.
-  corio::detail::unique_fd fd_;
 };
 
 /// A listening TCP socket, as the server side of asyncio's start_server.
@@ -594,18 +320,6 @@ class tcp_stream {
 ///   std::uint16_t port = listener.local_port();
 ///   corio::net::tcp_stream conn = co_await listener.accept();
 class tcp_listener {
-  // One IORING_OP_ACCEPT, again at once after a transient error; yields the
-  // descriptor or -errno, which accept() turns into a stream, a wait or an error.
-  struct accept_op {
-    using value_type = int;
-    int fd;
-    void prep(io_uring_sqe* sqe) noexcept {
-      io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
-    }
-    bool resubmit(int res) const noexcept { return res < 0 && is_transient_accept_error(-res); }
-    int finish(int res) const noexcept { return res; }
-  };
-
  public:
   /// A listener with no socket; is_open() is false.
   tcp_listener() noexcept = default;
@@ -685,20 +399,10 @@ class tcp_listener {
   ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
   template <class = void>
   [[nodiscard]] task<tcp_stream> accept() {
-    CORIO_ASSERT(fd_.valid(), "corio::net::tcp_listener::accept: the listener is not open");
-    // The retries use this copy, never the listener: one destroyed under a
-    // pending accept (a misuse) must not be read after it is freed.
-    const int fd = fd_.get();
-    for (;;) {
-      const int res = co_await corio::detail::io_operation(accept_op{fd});
-      if (res >= 0)
-        co_return tcp_stream(corio::detail::unique_fd(res));
-      CORIO_ASSERT(res != -EBADF,
-                   "corio::net::tcp_listener was closed or destroyed while accept() is pending");
-      if (!is_exhaustion_accept_error(-res))
-        corio::detail::throw_errno(res, "corio::net::tcp_listener::accept");
-      co_await sleep(accept_exhaustion_retry);
-    }
+    return corio::detail::accept_socket<tcp_stream>(
+        fd_.get(), {"corio::net::tcp_listener::accept",
+                    "corio::net::tcp_listener::accept: the listener is not open",
+                    "corio::net::tcp_listener was closed or destroyed while accept() is pending"});
   }
 
   /// The port the listener is bound to (the one chosen, for port 0).
@@ -746,31 +450,6 @@ class tcp_listener {
     listener.local_ = endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound), length);
     listener.fd_ = std::move(fd);
     return listener;
-  }
-
-  // Out of descriptors or memory: waiting lets closing connections free some.
-  static constexpr std::chrono::milliseconds accept_exhaustion_retry{100};
-  static bool is_exhaustion_accept_error(int err) noexcept {
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-  }
-
-  // accept(2), "Error handling": pending network errors of the new connection
-  // are reported by accept; retry as for EAGAIN.
-  static bool is_transient_accept_error(int err) noexcept {
-    switch (err) {
-      case ECONNABORTED:
-      case ENETDOWN:
-      case EPROTO:
-      case ENOPROTOOPT:
-      case EHOSTDOWN:
-      case ENONET:
-      case EHOSTUNREACH:
-      case EOPNOTSUPP:
-      case ENETUNREACH:
-        return true;
-      default:
-        return false;
-    }
   }
 
   // Data that does not change once initialised.

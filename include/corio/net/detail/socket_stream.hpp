@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+// corio/net/detail/socket_stream.hpp: what every connected stream socket shares
+// (tcp_stream, unix_stream): the RECV/SEND operations, read_some, read_exact,
+// write_some, write_all, shutdown_write and close; connecting a new socket, and
+// the accept loop of a listener.
+// Its coroutines that need no template parameter are declared
+// `template <class = void>`; see CONTRIBUTING.md, "Coroutines in headers".
+#pragma once
+
+#include <corio/config.hpp>
+#include <corio/error.hpp>
+#include <corio/net/incomplete_read_error.hpp>
+#include <corio/sleep.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/errno.hpp>
+#include <corio/detail/io_operation.hpp>
+#include <corio/detail/unique_fd.hpp>
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace corio::detail {
+
+// Each stream type names its operations in its errors through a Names type:
+//   struct tcp_stream_names {
+//     static constexpr const char* read_some = "corio::net::tcp_stream::read_some";
+//     ... read_exact, write_some, write_all, shutdown_write, close, not_open
+//   };
+
+// The kernel caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to
+// a page), and the SQE's length field is 32 bits: larger buffers go in pieces.
+inline constexpr std::size_t max_io_size = 0x7ffff000;
+
+inline unsigned clamp_io_size(std::size_t n) noexcept {
+  return static_cast<unsigned>(std::min(n, max_io_size));
+}
+
+// The socket operations (see io_operation.hpp for what each member means).
+// Each finish() is the one place its result becomes a value or an exception.
+
+// One IORING_OP_RECV: read_some.
+template <class Names>
+struct recv_some_op {
+  using value_type = std::size_t;
+  int fd;
+  std::span<std::byte> buffer;
+  bool ready() const noexcept { return buffer.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_recv(sqe, fd, buffer.data(), clamp_io_size(buffer.size()), 0);
+  }
+  std::size_t finish(int res) const {
+    return static_cast<std::size_t>(check(res, Names::read_some));
+  }
+};
+
+// IORING_OP_RECV until the buffer is full: read_exact.
+template <class Names>
+struct recv_exact_op {
+  using value_type = void;
+  int fd;
+  std::span<std::byte> buffer;
+  std::size_t done = 0;
+  bool ready() const noexcept { return buffer.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
+    const auto rest = buffer.subspan(done);
+    io_uring_prep_recv(sqe, fd, rest.data(), clamp_io_size(rest.size()), 0);
+  }
+  bool resubmit(int res) noexcept {
+    if (res <= 0)
+      return false;
+    done += static_cast<std::size_t>(res);
+    return done < buffer.size();
+  }
+  void finish(int res) const {
+    check(res, Names::read_exact);
+    if (done < buffer.size())
+      throw net::incomplete_read_error(Names::read_exact, done, buffer.size());
+  }
+};
+
+// One IORING_OP_SEND (write_some), or IORING_OP_SEND until everything is
+// sent (write_all). MSG_NOSIGNAL: a send to a peer that has gone fails with
+// EPIPE instead of raising SIGPIPE.
+template <class Names, bool All>
+struct send_op {
+  using value_type = std::conditional_t<All, void, std::size_t>;
+  int fd;
+  std::span<const std::byte> data;
+  bool ready() const noexcept { return data.empty(); }
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_send(sqe, fd, data.data(), clamp_io_size(data.size()), MSG_NOSIGNAL);
+  }
+  bool resubmit(int res) noexcept requires All {
+    if (res <= 0)
+      return false;
+    data = data.subspan(static_cast<std::size_t>(res));
+    return !data.empty();
+  }
+  value_type finish(int res) const {
+    if constexpr (All) {
+      check(res, Names::write_all);
+      // send(2) on a stream socket never sends 0 of a non-empty buffer; if it
+      // ever did, looping would never end: EIO.
+      if (!data.empty())
+        throw_errno(-EIO, Names::write_all);
+    } else {
+      return static_cast<std::size_t>(check(res, Names::write_some));
+    }
+  }
+};
+
+// An errno-carrying system_error whose `what` names the operation and the peer.
+[[noreturn]] inline void throw_socket_error(int negative_errno, const char* operation,
+                                            const std::string& circumstances) {
+  throw std::system_error(-negative_errno, std::system_category(),
+                          std::string(operation) + " " + circumstances);
+}
+
+// A Stream (made by Stream::from_native_handle) on a new socket of `family`
+// connected to `address` with IORING_OP_CONNECT; on an error or a
+// cancellation the socket is closed. `peer` describes the address in errors.
+template <class Stream>
+task<Stream> connect_socket(int family, int protocol, sockaddr_storage address, socklen_t length,
+                            const char* who, std::string peer) {
+  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+  if (!fd)
+    throw_socket_error(-errno, who, "(socket)");
+  // The kernel reads the address when the SQE is submitted: it lives in this frame.
+  const int res = co_await io_op([&](io_uring_sqe* sqe) {
+    io_uring_prep_connect(sqe, fd.get(), reinterpret_cast<const sockaddr*>(&address), length);
+  });
+  if (res < 0)
+    throw_socket_error(res, who, "to " + peer);
+  co_return Stream::from_native_handle(fd.release());
+}
+
+// accept(2), "Error handling": pending network errors of the new connection
+// are reported by accept; retry as for EAGAIN.
+inline bool is_transient_accept_error(int err) noexcept {
+  switch (err) {
+    case ECONNABORTED:
+    case ENETDOWN:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Out of descriptors or memory: waiting lets closing connections free some.
+inline constexpr std::chrono::milliseconds accept_exhaustion_retry{100};
+inline bool is_exhaustion_accept_error(int err) noexcept {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+// One IORING_OP_ACCEPT, again at once after a transient error; yields the
+// descriptor or -errno, which accept_socket turns into a socket, a wait or an error.
+struct accept_op {
+  using value_type = int;
+  int fd;
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+  bool resubmit(int res) const noexcept { return res < 0 && is_transient_accept_error(-res); }
+  int finish(int res) const noexcept { return res; }
+};
+
+// The next connection on listening socket `fd`, as a Stream (see
+// tcp_listener::accept). The retries use this copy of the descriptor, never
+// the listener: one destroyed under a pending accept (a misuse) must not be
+// read after it is freed.
+struct accept_names {
+  const char* accept;     // "corio::net::tcp_listener::accept"
+  const char* not_open;   // the listener is not open
+  const char* destroyed;  // closed or destroyed while accept() is pending
+};
+template <class Stream>
+task<Stream> accept_socket(int fd, accept_names names) {
+  CORIO_ASSERT(fd >= 0, names.not_open);
+  for (;;) {
+    const int res = co_await io_operation(accept_op{fd});
+    if (res >= 0)
+      co_return Stream::from_native_handle(res);
+    CORIO_ASSERT(res != -EBADF, names.destroyed);
+    if (!is_exhaustion_accept_error(-res))
+      throw_errno(res, names.accept);
+    co_await sleep(accept_exhaustion_retry);
+  }
+}
+
+// The reading and writing of a connected stream socket, as tcp_stream
+// documents them; a stream type derives from it with its own Names.
+template <class Names>
+class socket_stream {
+ public:
+  /// Reads what is available, up to `buffer.size()` bytes, waiting until at
+  /// least one byte has arrived.
+  ///
+  /// Completes with the number of bytes read; `0` means the peer ended the
+  /// stream (and an empty `buffer` completes with `0` at once).
+  /// Uses IORING_OP_RECV; see io_uring_prep_recv(3) and recv(2).
+  ///
+  /// Throws: std::system_error (ECONNRESET, ...); corio::cancelled_error.
+  /// Cancellation: the receive is cancelled in the kernel; no byte is lost
+  ///   (data that arrived first completes the read, and the cancellation then
+  ///   reaches the task at its next suspension point), and the stream stays
+  ///   usable for later reads.
+  /// Lifetime: the stream and `buffer` must stay valid until the co_await completes.
+  /// Thread safety: await only on the loop's thread; one read at a time.
+  /// Example:
+  ///   std::array<std::byte, 4096> buf;
+  ///   std::size_t n = co_await s.read_some(buf);
+  [[nodiscard]] io_operation<recv_some_op<Names>> read_some(std::span<std::byte> buffer) {
+    if (!buffer.empty())
+      assert_open();
+    return io_operation(recv_some_op<Names>{fd_.get(), buffer});
+  }
+
+  /// Reads exactly `buffer.size()` bytes, as asyncio's readexactly.
+  ///
+  /// Uses IORING_OP_RECV, repeated until the buffer is full; see io_uring_prep_recv(3).
+  ///
+  /// Throws: net::incomplete_read_error if the peer ends the stream first (the
+  ///   bytes that did arrive are at the start of `buffer`);
+  ///   std::system_error; corio::cancelled_error.
+  /// Cancellation: as read_some; the bytes already read are in `buffer` but
+  ///   their count is lost, so after a cancelled read_exact the stream's
+  ///   position is unknown: close it unless the protocol can resynchronise.
+  /// Lifetime: the stream and `buffer` must stay valid until the co_await completes.
+  /// Thread safety: await only on the loop's thread; one read at a time.
+  /// Example:
+  ///   std::array<std::byte, 4> header;
+  ///   co_await s.read_exact(header);
+  [[nodiscard]] io_operation<recv_exact_op<Names>> read_exact(std::span<std::byte> buffer) {
+    if (!buffer.empty())
+      assert_open();
+    return io_operation(recv_exact_op<Names>{fd_.get(), buffer});
+  }
+
+  /// Sends some of `data`, waiting until the socket accepts at least one byte;
+  /// completes with the number of bytes sent.
+  ///
+  /// Uses IORING_OP_SEND with MSG_NOSIGNAL; see io_uring_prep_send(3) and send(2).
+  ///
+  /// Throws: std::system_error (EPIPE or ECONNRESET when the peer has gone:
+  ///   MSG_NOSIGNAL means no SIGPIPE ever reaches the process); corio::cancelled_error.
+  /// Cancellation: the send is cancelled in the kernel; bytes it had queued
+  ///   stay sent.
+  /// Lifetime: the stream and `data` must stay valid until the co_await completes.
+  /// Thread safety: await only on the loop's thread; one write at a time.
+  /// Example:
+  ///   std::size_t n = co_await s.write_some(std::as_bytes(std::span(text)));
+  [[nodiscard]] io_operation<send_op<Names, false>> write_some(std::span<const std::byte> data) {
+    if (!data.empty())
+      assert_open();
+    return io_operation(send_op<Names, false>{fd_.get(), data});
+  }
+
+  /// Sends all of `data`, continuing after short sends.
+  ///
+  /// Uses IORING_OP_SEND with MSG_NOSIGNAL, repeated; see io_uring_prep_send(3).
+  ///
+  /// Throws: std::system_error (EPIPE or ECONNRESET when the peer has gone,
+  ///   never a SIGPIPE); corio::cancelled_error.
+  /// Cancellation: the pending send is cancelled in the kernel. How much of
+  ///   `data` went out is unknown, so the stream is no longer in a known
+  ///   state: close it.
+  /// Lifetime: the stream and `data` must stay valid until the co_await completes.
+  /// Thread safety: await only on the loop's thread; one write at a time.
+  /// Example:
+  ///   co_await s.write_all(std::as_bytes(std::span(payload)));
+  [[nodiscard]] io_operation<send_op<Names, true>> write_all(std::span<const std::byte> data) {
+    if (!data.empty())
+      assert_open();
+    return io_operation(send_op<Names, true>{fd_.get(), data});
+  }
+
+  /// Sends all of `text`; as write_all(std::span<const std::byte>).
+  /// Example:
+  ///   co_await s.write_all("GET / HTTP/1.1\r\n\r\n");
+  [[nodiscard]] io_operation<send_op<Names, true>> write_all(std::string_view text) {
+    return write_all(std::as_bytes(std::span(text.data(), text.size())));
+  }
+
+  /// Ends the sending direction (sends a FIN); the peer's read_some then
+  /// returns 0. Reading stays possible. Uses shutdown(2) with SHUT_WR, which
+  /// does not block.
+  ///
+  /// Throws: std::system_error (ENOTCONN if the peer reset the connection).
+  /// Thread safety: call only on the loop's thread.
+  /// Example:
+  ///   co_await s.write_all(request);
+  ///   s.shutdown_write();
+  void shutdown_write() {
+    assert_open();
+    if (::shutdown(fd_.get(), SHUT_WR) < 0)
+      throw_errno(-errno, Names::shutdown_write);
+  }
+
+  /// Closes the socket; does nothing if it is not open.
+  ///
+  /// Uses IORING_OP_CLOSE; see io_uring_prep_close(3). The stream is empty
+  /// (is_open() false) from the moment the call starts.
+  ///
+  /// Throws: std::system_error (the socket is closed even then, as with close(2));
+  ///   corio::cancelled_error (the socket is closed synchronously first).
+  /// Thread safety: await only on the loop's thread, with no other operation
+  ///   pending on the stream.
+  /// Example:
+  ///   co_await s.close();
+  template <class = void>
+  [[nodiscard]] task<> close() {
+    if (!fd_)
+      co_return;
+    const int fd = fd_.release();
+    int res = 0;
+    try {
+      res = co_await io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
+    } catch (const corio::cancelled_error&) {
+      ::close(fd);  // cancelled before the close was submitted: do it here
+      throw;
+    }
+    check(res, Names::close);
+  }
+
+  /// True if the stream owns a socket.
+  bool is_open() const noexcept { return fd_.valid(); }
+  /// The socket's file descriptor (-1 if none); the stream keeps owning it.
+  int native_handle() const noexcept { return fd_.get(); }
+
+ protected:
+  socket_stream() noexcept = default;
+  explicit socket_stream(unique_fd fd) noexcept : fd_(std::move(fd)) {}
+  socket_stream(socket_stream&&) noexcept = default;
+  socket_stream& operator=(socket_stream&&) noexcept = default;
+  ~socket_stream() = default;
+
+  void assert_open() const { CORIO_ASSERT(fd_.valid(), Names::not_open); }
+
+  // Data that only the loop's thread touches.
+  unique_fd fd_;
+};
+
+}  // namespace corio::detail

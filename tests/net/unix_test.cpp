@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// tests/net/unix_test.cpp: unix_stream and unix_listener on a real kernel, against Python's
+// socket module as the independent peer.
+#include <corio/net/unix.hpp>
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/gather.hpp>
+#include <corio/task.hpp>
+#include <corio/wait_for.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "support/bytes_and_fds.hpp"
+#include "support/child_process.hpp"
+#include "support/io_uring_available.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace net = corio::net;
+using corio_test::open_fd_count;
+using namespace std::chrono_literals;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+std::string text_of(std::span<const std::byte> bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// A socket path of its own for each test, in a fresh directory.
+std::string socket_path(std::string_view name) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("corio-unix-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+// Python's socket module serving one connection on `address` (a path, or
+// "\0name" for the abstract namespace): prints "ready", then echoes what it
+// reads, upper-cased, until the client ends its side.
+const char* const python_echo_server = R"(
+import socket, sys
+address = sys.argv[1].replace('@', '\0', 1) if sys.argv[1].startswith('@') else sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(address)
+s.listen(1)
+print('ready', flush=True)
+c, _ = s.accept()
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    c.sendall(data.upper())
+c.close()
+)";
+
+// Python's socket module as a client: sends argv[2], ends its side, prints what came back.
+const char* const python_client = R"(
+import socket, sys
+address = sys.argv[1].replace('@', '\0', 1) if sys.argv[1].startswith('@') else sys.argv[1]
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(address)
+c.sendall(sys.argv[2].encode())
+c.shutdown(socket.SHUT_WR)
+reply = b''
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    reply += data
+print(reply.decode())
+)";
+
+corio::task<std::string> talk_to(std::string path, std::string message) {
+  auto s = co_await net::unix_stream::connect(path);
+  co_await s.write_all(message);
+  s.shutdown_write();
+  std::string reply;
+  std::array<std::byte, 4096> buf;
+  for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
+    reply += text_of(std::span(buf).first(n));
+  co_return reply;
+}
+
+corio::task<> echo_once(net::unix_listener& listener) {
+  net::unix_stream s = co_await listener.accept();
+  std::string got;
+  std::array<std::byte, 4096> buf;
+  for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
+    got += text_of(std::span(buf).first(n));
+  co_await s.write_all("corio heard: " + got);
+  co_await s.close();
+}
+
+}  // namespace
+
+TEST_CASE("unix_stream (python peer): connects to a file path and an abstract name",
+          "[net][unix][io_uring][python][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds_before = open_fd_count();
+  for (const std::string& path :
+       {socket_path("py-server.sock"), "@corio-unix-test-" + std::to_string(::getpid())}) {
+    INFO(path);
+    corio_test::child_process peer({"python3", "-c", python_echo_server, path});
+    REQUIRE(peer.read_line() == "ready");
+    const std::string reply = corio::run(talk_to(path, std::string(100'000, 'x') + "end"));
+    CHECK(reply == std::string(100'000, 'X') + "END");
+    CHECK(peer.wait() == 0);
+    if (path.front() != '@')
+      std::filesystem::remove(path);  // Python's server leaves its socket file
+  }
+  CHECK(open_fd_count() == fds_before);
+}
+
+TEST_CASE("unix_listener (python peer): accepts on a file path and an abstract name",
+          "[net][unix][io_uring][python][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds_before = open_fd_count();
+  const std::string file = socket_path("corio-server.sock");
+  for (const std::string& path :
+       {file, std::string("\0corio-unix-listen-", 19) + std::to_string(::getpid())}) {
+    auto listener = net::unix_listener::bind(path);
+    CHECK(listener.path() == path);
+    corio_test::child_process peer({"python3", "-c", python_client,
+                                    path.front() == '\0' ? "@" + path.substr(1) : path, "hello"});
+    corio::run(echo_once(listener));
+    CHECK(peer.read_line() == "corio heard: hello");
+    CHECK(peer.wait() == 0);
+  }
+  // The destructor removed the socket file bind() made.
+  CHECK_FALSE(std::filesystem::exists(file));
+  CHECK(open_fd_count() == fds_before);
+}
+
+TEST_CASE("unix_stream: pair, read_exact and the errors name unix_stream",
+          "[net][unix][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds_before = open_fd_count();
+  corio::run([]() -> corio::task<> {
+    auto [a, b] = net::unix_stream::pair();
+    co_await a.write_all("abc");
+    a.shutdown_write();
+    std::array<std::byte, 2> two;
+    co_await b.read_exact(two);
+    CHECK(text_of(two) == "ab");
+    std::array<std::byte, 4> four;
+    bool incomplete = false;
+    try {
+      co_await b.read_exact(four);
+    } catch (const net::incomplete_read_error& e) {
+      incomplete = true;
+      CHECK(e.bytes_read() == 1);
+      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::read_exact"));
+    }
+    CHECK(incomplete);
+    co_await b.close();
+    bool failed = false;
+    try {
+      co_await a.write_all("after the peer closed");
+    } catch (const std::system_error& e) {
+      failed = true;
+      CHECK(e.code() == std::errc::broken_pipe);
+      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::write_all"));
+    }
+    CHECK(failed);
+  }());
+  CHECK(open_fd_count() == fds_before);
+}
+
+TEST_CASE("unix_listener: a corio client and server, cancellation of a pending accept",
+          "[net][unix][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds_before = open_fd_count();
+  corio::run([]() -> corio::task<> {
+    auto listener = net::unix_listener::bind("@corio-unix-self-" + std::to_string(::getpid()));
+    bool timed_out = false;
+    try {
+      co_await corio::wait_for(listener.accept(), 20ms);
+    } catch (const corio::timeout_error&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    // The listener is still usable after the cancelled accept.
+    auto [reply, ignored] =
+        co_await corio::gather(talk_to(listener.path(), "ping"), echo_once(listener));
+    CHECK(reply == "corio heard: ping");
+  }());
+  CHECK(open_fd_count() == fds_before);
+}
+
+TEST_CASE("unix_listener: refusals name the path and say what to do", "[net][unix][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::string path = socket_path("taken.sock");
+  {
+    auto first = net::unix_listener::bind(path);
+    try {
+      auto second = net::unix_listener::bind(path);
+      FAIL("bound twice");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::address_in_use);
+      CHECK_THAT(e.what(), ContainsSubstring(path));
+    }
+  }
+  CHECK_THROWS_AS(net::unix_listener::bind(""), std::invalid_argument);
+  CHECK_THROWS_AS(net::unix_listener::bind("/tmp/" + std::string(200, 'n')), std::invalid_argument);
+  CHECK_THROWS_AS(net::unix_listener::bind(std::string("a\0b", 3)), std::invalid_argument);
+  corio::run([](std::string missing) -> corio::task<> {
+    bool refused = false;
+    try {
+      co_await net::unix_stream::connect(missing);
+    } catch (const std::system_error& e) {
+      refused = true;
+      CHECK(e.code() == std::errc::no_such_file_or_directory);
+      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::connect"));
+    }
+    CHECK(refused);
+  }(socket_path("nobody.sock")));
+}
