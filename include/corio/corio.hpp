@@ -23,6 +23,7 @@
 #include <corio/net/buffered_reader.hpp>
 #include <corio/net/incomplete_read_error.hpp>
 #include <corio/net/tcp.hpp>
+#include <corio/net/udp.hpp>
 #include <corio/net/unix.hpp>
 #include <corio/priority_queue.hpp>
 #include <corio/queue.hpp>
