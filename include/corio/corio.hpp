@@ -26,6 +26,7 @@
 #include <corio/net/udp.hpp>
 #include <corio/net/unix.hpp>
 #include <corio/priority_queue.hpp>
+#include <corio/process.hpp>
 #include <corio/queue.hpp>
 #include <corio/race.hpp>
 #include <corio/semaphore.hpp>

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+// corio/process.hpp: child processes with pipes, as asyncio's create_subprocess_exec.
+// Its coroutines that need no template parameter are declared `template <class = void>`;
+// see CONTRIBUTING.md, "Coroutines in headers".
+//
+// A child is started with posix_spawnp(3) and watched through a pidfd
+// (pidfd_open(2), Linux 5.3) by a spawned task of its own: it polls the pidfd
+// for readability on the ring (IORING_OP_POLL_ADD) and reaps the child with
+// waitid(P_PIDFD) the moment it ends, whether anyone waits or not. When run()
+// ends, that task is cancelled like every spawned task, which kills a child
+// still running (SIGKILL) and reaps it. No zombie is left behind.
+#pragma once
+
+#include <corio/config.hpp>
+#include <corio/error.hpp>
+#include <corio/event.hpp>
+#include <corio/gather.hpp>
+#include <corio/net/unix.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+
+#include <corio/detail/errno.hpp>
+#include <corio/detail/io_operation.hpp>
+#include <corio/detail/loop_core.hpp>
+#include <corio/detail/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <poll.h>
+#include <signal.h>
+
+#include <spawn.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace corio {
+
+/// Where a child's standard stream goes (process_options::in, out, err).
+enum class stdio {
+  inherit,  ///< the parent's own descriptor
+  pipe,     ///< a stream to the parent: process::stdin_pipe() and the others
+  null,     ///< /dev/null
+};
+
+/// How process::spawn starts a child.
+struct process_options {
+  stdio in = stdio::inherit;   ///< the child's stdin
+  stdio out = stdio::inherit;  ///< the child's stdout
+  stdio err = stdio::inherit;  ///< the child's stderr
+  /// The child's whole environment; std::nullopt: the parent's.
+  std::optional<std::map<std::string, std::string>> environment;
+  /// The child's working directory; empty: the parent's.
+  std::filesystem::path working_directory;
+};
+
+/// What communicate() collected.
+struct process_output {
+  int exit_status = 0;  ///< as process::wait()
+  std::string out;      ///< everything the child wrote to its stdout pipe
+  std::string err;      ///< everything the child wrote to its stderr pipe
+};
+
+}  // namespace corio
+
+namespace corio::detail {
+
+inline int pidfd_open(pid_t pid) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+inline int pidfd_send_signal(int pidfd, int sig) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// Reaps the child of `pidfd` if it has ended (WNOHANG) or, with `block`,
+// once it ends; yields its exit status (as process::wait), or nullopt.
+inline std::optional<int> reap(int pidfd, bool block) {
+  siginfo_t info{};
+  for (;;) {
+    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | (block ? 0 : WNOHANG)) == 0)
+      break;
+    if (errno != EINTR)
+      throw_errno(-errno, "corio::process::wait (waitid)");
+  }
+  if (info.si_pid == 0)
+    return std::nullopt;  // still running
+  return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+}
+
+// One IORING_OP_POLL_ADD for POLLIN on a pidfd: readable once the child ended.
+struct pidfd_poll_op {
+  using value_type = void;
+  int pidfd;
+  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, pidfd, POLLIN); }
+  void finish(int res) const { check(res, "corio::process::wait"); }
+};
+
+// What a process shares with the task that watches its child.
+struct child_state {
+  unique_fd pidfd;
+  std::optional<int> exit_status;
+  event exited;
+};
+
+// Reaps the child as soon as it ends; when cancelled (run() ending), kills it first.
+template <class = void>
+task<> watch_child(std::shared_ptr<child_state> child) {
+  try {
+    co_await io_operation(pidfd_poll_op{child->pidfd.get()});
+  } catch (const cancelled_error&) {
+    pidfd_send_signal(child->pidfd.get(), SIGKILL);
+    child->exit_status = reap(child->pidfd.get(), true);
+    child->exited.set();
+    throw;
+  }
+  child->exit_status = reap(child->pidfd.get(), true);  // it has ended: this does not wait
+  child->exited.set();
+}
+
+// Reads `s` to its end into `out`.
+template <class = void>
+task<> read_to_end(net::unix_stream& s, std::string& out) {
+  std::array<std::byte, 64 * 1024> buf;
+  for (;;) {
+    const std::size_t n = co_await s.read_some(buf);
+    if (n == 0)
+      break;
+    out.append(reinterpret_cast<const char*>(buf.data()), n);
+  }
+  co_await s.close();
+}
+
+// Writes `input` to the child's stdin and closes it; a child that exits or
+// closes its stdin without reading everything is not an error (as asyncio).
+template <class = void>
+task<> write_and_close(net::unix_stream& s, std::string_view input) {
+  try {
+    co_await s.write_all(std::as_bytes(std::span(input.data(), input.size())));
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::broken_pipe && e.code() != std::errc::connection_reset)
+      throw;
+  }
+  co_await s.close();
+}
+
+}  // namespace corio::detail
+
+namespace corio {
+
+/// A child process, as asyncio's Process.
+///
+/// spawn() starts it; wait() awaits its end; stdin_pipe(), stdout_pipe() and
+/// stderr_pipe() are the streams to it (for the streams spawned with
+/// stdio::pipe), with read_some, read_exact, write_all, shutdown_write and
+/// close as tcp_stream, and usable with net::buffered_reader.
+///
+/// The pipes are Unix stream sockets (socketpair), not FIFOs: a write to a
+/// child that has closed its end fails with EPIPE instead of raising SIGPIPE
+/// in this process. The child sees ordinary descriptors 0, 1 and 2.
+///
+/// Exit status: the child's exit code (0-255), or minus the signal that
+/// ended it (-9 for SIGKILL), as asyncio's returncode.
+///
+/// Lifetime: each child has a spawned task of its own that reaps it the
+///   moment it ends, so destroying the object, or cancelling a wait(), never
+///   leaves a zombie and does not stop the child. When run() ends it cancels
+///   that task like every spawned task, which kills (SIGKILL) and reaps a
+///   child still running then. The pipes close with the object.
+/// Thread safety: use only on the loop's thread.
+/// Example:
+///   auto p = corio::process::spawn({"sh", "-c", "echo hi"}, {.out = corio::stdio::pipe});
+///   corio::process_output r = co_await p.communicate();
+///   // r.out == "hi\n", r.exit_status == 0
+class process {
+ public:
+  /// An object with no child; pid() is -1.
+  process() noexcept = default;
+  process(process&&) noexcept = default;
+  process& operator=(process&&) noexcept = default;
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+  ~process() = default;
+
+  /// Starts `argv[0]` (looked up in PATH when it has no '/') with arguments
+  /// `argv`, as `options` say. The child starts with no signal blocked and
+  /// every signal at its default action, and inherits no descriptor but 0, 1
+  /// and 2 (corio's own are O_CLOEXEC).
+  ///
+  /// Uses posix_spawnp(3), which does not wait for the child, and pidfd_open(2).
+  ///
+  /// Throws: std::invalid_argument for an empty argv; std::logic_error if no
+  ///   loop runs on this thread; std::system_error
+  ///   naming the program (ENOENT: not found; EACCES: not executable; ENOENT
+  ///   or ENOTDIR for a missing working directory; EMFILE).
+  /// Thread safety: call on the loop's thread (the child's watcher is spawned there).
+  /// Example:
+  ///   auto p = corio::process::spawn({"cat"}, {.in = corio::stdio::pipe, .out =
+  ///   corio::stdio::pipe});
+  static process spawn(const std::vector<std::string>& argv, const process_options& options = {}) {
+    if (argv.empty())
+      throw std::invalid_argument(
+          "corio::process::spawn: argv is empty; argv[0] names the program");
+    if (detail::loop_core::current_or_null() == nullptr)
+      throw std::logic_error(
+          "corio::process::spawn: no loop runs on this thread (call it in a task)");
+    process p;
+    spawn_files files;
+    net::unix_stream parent_ends[3];
+    const stdio modes[3] = {options.in, options.out, options.err};
+    for (int fd = 0; fd < 3; ++fd) {
+      if (modes[fd] == stdio::pipe) {
+        auto [parent, child] = net::unix_stream::pair();
+        files.dup(child.native_handle(), fd);
+        files.keep(std::move(child));
+        parent_ends[fd] = std::move(parent);
+      } else if (modes[fd] == stdio::null) {
+        files.null(fd);
+      }
+    }
+    if (!options.working_directory.empty())
+      files.chdir(options.working_directory.c_str());
+
+    std::vector<char*> args;
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    std::vector<char*> env;
+    if (options.environment) {
+      for (const auto& [name, value] : *options.environment)
+        env_strings.push_back(name + "=" + value);
+      for (std::string& e : env_strings)
+        env.push_back(e.data());
+      env.push_back(nullptr);
+    }
+
+    spawn_attributes attributes;
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, args[0], &files.actions, &attributes.attributes,
+                                  args.data(), options.environment ? env.data() : environ);
+    if (rc != 0) {
+      throw std::system_error(rc, std::system_category(),
+                              "corio::process::spawn: cannot run \"" + argv[0] + "\"" +
+                                  (options.working_directory.empty()
+                                       ? std::string()
+                                       : " in \"" + options.working_directory.string() + "\""));
+    }
+    // The child cannot have been reaped yet (only its watcher reaps it), so
+    // the pid is still its own.
+    auto child = std::make_shared<detail::child_state>();
+    child->pidfd.reset(detail::pidfd_open(pid));
+    if (!child->pidfd) {
+      const int err = errno;
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      detail::throw_errno(-err, "corio::process::spawn (pidfd_open needs Linux 5.3)");
+    }
+    p.pid_ = pid;
+    p.child_ = child;
+    corio::spawn(detail::watch_child(std::move(child)));
+    p.stdin_ = std::move(parent_ends[0]);
+    p.stdout_ = std::move(parent_ends[1]);
+    p.stderr_ = std::move(parent_ends[2]);
+    return p;
+  }
+
+  /// Waits for the child to end; completes with its exit status (see the
+  /// class). Once it ended, wait() returns the same status at once. Several
+  /// tasks may wait at once.
+  ///
+  /// Throws: std::logic_error for an object with no child; cancelled_error.
+  /// Cancellation: the child runs on and can be waited for again.
+  /// Thread safety: await only on the loop's thread.
+  /// Example:
+  ///   int status = co_await p.wait();
+  template <class = void>
+  [[nodiscard]] task<int> wait() {
+    CORIO_ASSERT(child_ != nullptr,
+                 "corio::process::wait: no child (a default or moved-from process)");
+    const std::shared_ptr<detail::child_state> child = child_;
+    co_await child->exited.wait();
+    co_return *child->exit_status;
+  }
+
+  /// Writes `input` to the child's stdin (then closes it) while reading its
+  /// stdout and stderr to their ends, all at once, then waits for the child:
+  /// no deadlock however much either side writes. Pipes not spawned with
+  /// stdio::pipe are skipped (`input` must then be empty). A child that
+  /// exits or closes stdin without reading all of `input` is not an error.
+  ///
+  /// Throws: std::invalid_argument for input without a stdin pipe;
+  ///   std::system_error; cancelled_error.
+  /// Cancellation: the reads, the write and the wait are cancelled; the
+  ///   child runs on (kill() it if it must stop).
+  /// Lifetime: the process and `input` must stay valid until the co_await completes.
+  /// Thread safety: await only on the loop's thread, with no other operation
+  ///   pending on the pipes.
+  /// Example:
+  ///   auto r = co_await p.communicate("some input\n");
+  template <class = void>
+  [[nodiscard]] task<process_output> communicate(std::string_view input = {}) {
+    if (!input.empty() && !stdin_.is_open()) {
+      throw std::invalid_argument(
+          "corio::process::communicate: input given, but stdin is not a pipe (spawn with "
+          "process_options::in = corio::stdio::pipe)");
+    }
+    process_output result;
+    co_await gather(write_stdin(input), read_pipe(stdout_, result.out),
+                    read_pipe(stderr_, result.err));
+    result.exit_status = co_await wait();
+    co_return result;
+  }
+
+  /// Sends signal `sig` to the child (pidfd_send_signal(2): never to another
+  /// process that reused the pid). Does nothing once the child was reaped.
+  ///
+  /// Throws: std::invalid_argument for an invalid signal (EINVAL);
+  ///   std::system_error (EPERM).
+  /// Example:
+  ///   p.kill(SIGTERM);
+  void kill(int sig = SIGKILL) {
+    CORIO_ASSERT(child_ != nullptr,
+                 "corio::process::kill: no child (a default or moved-from process)");
+    if (child_->exit_status)
+      return;
+    if (detail::pidfd_send_signal(child_->pidfd.get(), sig) < 0 && errno != ESRCH) {
+      if (errno == EINVAL)
+        throw std::invalid_argument("corio::process::kill: " + std::to_string(sig) +
+                                    " is not a signal");
+      detail::throw_errno(-errno, "corio::process::kill");
+    }
+  }
+
+  /// The stream to the child's stdin (not open unless spawned with stdio::pipe).
+  net::unix_stream& stdin_pipe() noexcept { return stdin_; }
+  /// The stream from the child's stdout (not open unless spawned with stdio::pipe).
+  net::unix_stream& stdout_pipe() noexcept { return stdout_; }
+  /// The stream from the child's stderr (not open unless spawned with stdio::pipe).
+  net::unix_stream& stderr_pipe() noexcept { return stderr_; }
+
+  /// The child's process id; -1 for an object with no child.
+  pid_t pid() const noexcept { return pid_; }
+  /// The exit status once wait() has seen the child end; std::nullopt before.
+  std::optional<int> exit_status() const noexcept {
+    return child_ ? child_->exit_status : std::nullopt;
+  }
+
+ private:
+  // posix_spawn's file actions and attributes, destroyed on every path.
+  struct spawn_files {
+    posix_spawn_file_actions_t actions;
+    std::vector<net::unix_stream> child_ends;  // closed in the parent after the spawn
+    spawn_files() { posix_spawn_file_actions_init(&actions); }
+    ~spawn_files() { posix_spawn_file_actions_destroy(&actions); }
+    spawn_files(const spawn_files&) = delete;
+    spawn_files& operator=(const spawn_files&) = delete;
+    void dup(int from, int to) { check(posix_spawn_file_actions_adddup2(&actions, from, to)); }
+    void keep(net::unix_stream s) { child_ends.push_back(std::move(s)); }
+    void null(int fd) {
+      check(posix_spawn_file_actions_addopen(&actions, fd, "/dev/null",
+                                             fd == 0 ? O_RDONLY : O_WRONLY, 0));
+    }
+    void chdir(const char* dir) { check(posix_spawn_file_actions_addchdir_np(&actions, dir)); }
+    static void check(int rc) {
+      if (rc != 0)
+        throw std::system_error(rc, std::system_category(), "corio::process::spawn");
+    }
+  };
+  struct spawn_attributes {
+    posix_spawnattr_t attributes;
+    spawn_attributes() {
+      posix_spawnattr_init(&attributes);
+      sigset_t none;
+      sigemptyset(&none);
+      sigset_t all;
+      sigfillset(&all);
+      posix_spawnattr_setsigmask(&attributes, &none);
+      posix_spawnattr_setsigdefault(&attributes, &all);
+      posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    }
+    ~spawn_attributes() { posix_spawnattr_destroy(&attributes); }
+    spawn_attributes(const spawn_attributes&) = delete;
+    spawn_attributes& operator=(const spawn_attributes&) = delete;
+  };
+
+  template <class = void>
+  task<> write_stdin(std::string_view input) {
+    if (stdin_.is_open())
+      co_await detail::write_and_close(stdin_, input);
+  }
+  template <class = void>
+  static task<> read_pipe(net::unix_stream& s, std::string& out) {
+    if (s.is_open())
+      co_await detail::read_to_end(s, out);
+  }
+
+  pid_t pid_ = -1;
+  std::shared_ptr<detail::child_state> child_;
+  net::unix_stream stdin_;
+  net::unix_stream stdout_;
+  net::unix_stream stderr_;
+};
+
+}  // namespace corio

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// tests/process_test.cpp: corio::process against /bin/sh, /bin/cat and python3 on a real kernel.
+// Each test checks that no descriptor and no child process is left behind.
+#include <corio/process.hpp>
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/net/buffered_reader.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/wait_for.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "support/bytes_and_fds.hpp"
+#include "support/io_uring_available.hpp"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <system_error>
+#include <vector>
+
+using corio::stdio;
+using corio_test::open_fd_count;
+using namespace std::chrono_literals;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+// True when this process has no child left, running or zombie.
+bool no_children_left() {
+  int status = 0;
+  return ::waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+}
+
+// Counts descriptors before a test and checks them, and the children, after it.
+struct leak_check {
+  std::size_t fds = open_fd_count();
+  ~leak_check() {
+    CHECK(open_fd_count() == fds);
+    CHECK(no_children_left());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("process: wait gives the exit code, or minus the signal", "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto exits = corio::process::spawn({"/bin/sh", "-c", "exit 3"});
+    const int three = co_await exits.wait();
+    CHECK(three == 3);
+    CHECK(exits.exit_status() == 3);
+    const int again = co_await exits.wait();
+    CHECK(again == 3);
+    auto killed = corio::process::spawn({"sh", "-c", "kill -TERM $$"});
+    const int term = co_await killed.wait();
+    CHECK(term == -SIGTERM);
+  }());
+}
+
+TEST_CASE("process: cat through its pipes, line by line with buffered_reader",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto cat = corio::process::spawn(
+        {"/bin/cat"}, {.in = stdio::pipe, .out = stdio::pipe, .err = stdio::inherit});
+    corio::net::buffered_reader reader(cat.stdout_pipe());
+    co_await cat.stdin_pipe().write_all("first line\n");
+    const std::string first = co_await reader.read_line();
+    CHECK(first == "first line\n");
+    co_await cat.stdin_pipe().write_all("second\n");
+    co_await cat.stdin_pipe().close();
+    const std::string second = co_await reader.read_line();
+    CHECK(second == "second\n");
+    const std::string end = co_await reader.read_line();
+    CHECK(end.empty());
+    const int status = co_await cat.wait();
+    CHECK(status == 0);
+  }());
+}
+
+TEST_CASE("process: communicate moves 20 MB through cat and python without deadlock",
+          "[process][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    const auto bytes = corio_test::pattern(20 * 1024 * 1024);
+    const std::string input(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    auto cat = corio::process::spawn(
+        {"cat"}, {.in = stdio::pipe, .out = stdio::pipe, .err = stdio::inherit});
+    const corio::process_output echoed = co_await cat.communicate(input);
+    CHECK(echoed.exit_status == 0);
+    CHECK(echoed.out.size() == input.size());
+    CHECK(echoed.out == input);
+    // Both stdout and stderr large at once, with no input.
+    auto py = corio::process::spawn({"python3", "-c",
+                                     "import sys\n"
+                                     "for i in range(200):\n"
+                                     "    sys.stdout.write('o' * 50000)\n"
+                                     "    sys.stderr.write('e' * 50000)\n"
+                                     "sys.exit(7)\n"},
+                                    {.out = stdio::pipe, .err = stdio::pipe});
+    const corio::process_output both = co_await py.communicate();
+    CHECK(both.exit_status == 7);
+    CHECK(both.out == std::string(10'000'000, 'o'));
+    CHECK(both.err == std::string(10'000'000, 'e'));
+  }());
+}
+
+TEST_CASE("process: a child that closes its pipes early is not an error", "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto p = corio::process::spawn({"/bin/sh", "-c", "exec <&- >&-; echo gone >&2"},
+                                   {.in = stdio::pipe, .out = stdio::pipe, .err = stdio::pipe});
+    const corio::process_output r = co_await p.communicate(std::string(4 * 1024 * 1024, 'x'));
+    CHECK(r.exit_status == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err == "gone\n");
+  }());
+}
+
+TEST_CASE("process: a child that never exits is cancelled and killed", "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto p = corio::process::spawn({"sleep", "1000"}, {.out = stdio::pipe});
+    bool timed_out = false;
+    try {
+      co_await corio::wait_for(p.wait(), 50ms);
+    } catch (const corio::timeout_error&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    p.kill(SIGKILL);
+    const int status = co_await p.wait();
+    CHECK(status == -SIGKILL);
+    p.kill(SIGTERM);  // reaped: nothing to do
+  }());
+}
+
+TEST_CASE("process: a cancelled waiter leaves no zombie: the child is reaped in the background",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    // The child ends on its own after the waiter was cancelled: reaped in the background.
+    auto short_lived = corio::spawn([]() -> corio::task<> {
+      auto p = corio::process::spawn({"python3", "-c", "import sys; sys.stdin.read()"},
+                                     {.in = stdio::pipe});
+      co_await p.wait();
+    }());
+    co_await corio::sleep(20ms);
+    short_lived.cancel();
+    bool cancelled = false;
+    try {
+      co_await short_lived;
+    } catch (const corio::cancelled_error&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    // This one never ends: run() kills and reaps it on the way out.
+    auto forever = corio::spawn([]() -> corio::task<> {
+      auto p = corio::process::spawn({"sleep", "1000"});
+      co_await p.wait();
+    }());
+    co_await corio::sleep(20ms);
+    forever.cancel();
+  }());
+}
+
+TEST_CASE("process: environment and working directory", "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path();
+    auto p = corio::process::spawn(
+        {"/bin/sh", "-c", "echo \"$GREETING\"; pwd; echo \"${HOME-unset}\""},
+        {.out = stdio::pipe,
+         .environment = std::map<std::string, std::string>{{"GREETING", "hello from env"}},
+         .working_directory = dir});
+    const corio::process_output r = co_await p.communicate();
+    CHECK(r.exit_status == 0);
+    CHECK(r.out == "hello from env\n" + std::filesystem::canonical(dir).string() + "\nunset\n");
+  }());
+}
+
+TEST_CASE("process: spawn refusals say what failed", "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  CHECK_THROWS_AS(corio::process::spawn({"true"}), std::logic_error);  // no loop runs
+  corio::run([]() -> corio::task<> {
+    CHECK_THROWS_AS(corio::process::spawn({}), std::invalid_argument);
+    try {
+      corio::process::spawn({"corio-no-such-program"}, {.out = stdio::pipe});
+      FAIL("spawned a missing program");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::no_such_file_or_directory);
+      CHECK_THAT(e.what(), ContainsSubstring("corio-no-such-program"));
+    }
+    try {
+      corio::process::spawn({"/bin/sh", "-c", "true"},
+                            {.working_directory = "/corio/no/such/directory"});
+      FAIL("spawned in a missing directory");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::no_such_file_or_directory);
+      CHECK_THAT(e.what(), ContainsSubstring("/corio/no/such/directory"));
+    }
+    // A child still running when run() ends is killed and reaped.
+    auto p = corio::process::spawn({"sleep", "1000"});
+    co_return;
+  }());
+}
