@@ -67,9 +67,9 @@ struct process_options {
   stdio out = stdio::inherit;  ///< the child's stdout
   stdio err = stdio::inherit;  ///< the child's stderr
   /// The child's whole environment; std::nullopt: the parent's.
-  std::optional<std::map<std::string, std::string>> environment;
+  std::optional<std::map<std::string, std::string>> environment = std::nullopt;
   /// The child's working directory; empty: the parent's.
-  std::filesystem::path working_directory;
+  std::filesystem::path working_directory = {};
 };
 
 /// What communicate() collected.
@@ -214,6 +214,7 @@ class process {
   /// Example:
   ///   auto p = corio::process::spawn({"cat"}, {.in = corio::stdio::pipe, .out =
   ///   corio::stdio::pipe});
+  template <class = void>
   static process spawn(const std::vector<std::string>& argv, const process_options& options = {}) {
     if (argv.empty())
       throw std::invalid_argument(
