@@ -331,3 +331,69 @@ TEST_CASE("event_loop: the to_thread pool starts on first use, one worker per us
   corio::event_loop loop;
   CHECK(loop.worker_count() == 0);
 }
+
+namespace {
+
+// What debug mode wrote to its sink, a temporary file.
+std::string debug_output_of(corio::task<void> main) {
+  std::FILE* sink = std::tmpfile();
+  REQUIRE(sink != nullptr);
+  corio::loop_options options;
+  options.debug = true;
+  options.debug_output = sink;
+  corio::run(std::move(main), options);
+  std::string text;
+  std::rewind(sink);
+  for (int c = std::fgetc(sink); c != EOF; c = std::fgetc(sink))
+    text.push_back(static_cast<char>(c));
+  std::fclose(sink);
+  return text;
+}
+
+corio::task<void> block_for(std::chrono::milliseconds d) {
+  std::this_thread::sleep_for(d);  // a step that never suspends
+  co_return;
+}
+
+}  // namespace
+
+TEST_CASE("loop_options::debug: warns of a 150 ms step, not of a 50 ms one",
+          "[event_loop][io_uring][debug]") {
+  const std::string out = debug_output_of([]() -> corio::task<void> {
+    auto slow = corio::spawn(block_for(150ms), "slow");
+    auto quick = corio::spawn(block_for(50ms), "quick");
+    co_await slow;
+    co_await quick;
+  }());
+  INFO(out);
+  CHECK(out.find("corio: debug: task 'slow' (created at ") != std::string::npos);
+  CHECK(out.find("event_loop_test.cpp:") != std::string::npos);
+  CHECK(out.find(" ms without suspending") != std::string::npos);
+  CHECK(out.find("'quick'") == std::string::npos);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+}
+
+TEST_CASE("loop_options::debug: the main task's slow step names it",
+          "[event_loop][io_uring][debug]") {
+  const std::string out = debug_output_of([]() -> corio::task<void> {
+    std::this_thread::sleep_for(150ms);
+    co_return;
+  }());
+  CHECK(out.find("corio: debug: task 'debug_output_of'") != std::string::npos);
+}
+
+TEST_CASE("loop_options::debug: off by default, no warning", "[event_loop][io_uring][debug]") {
+  corio::event_loop loop;
+  CHECK_FALSE(loop.options().debug);
+}
+
+TEST_CASE("loop_options::debug: CORIO_DEBUG=1 turns it on", "[event_loop][io_uring][debug]") {
+  REQUIRE(::setenv("CORIO_DEBUG", "1", 1) == 0);
+  bool debug = false;
+  {
+    corio::event_loop loop;
+    debug = loop.options().debug;
+  }
+  ::unsetenv("CORIO_DEBUG");
+  CHECK(debug);
+}

@@ -74,7 +74,7 @@ class event_loop : private detail::loop_core {
     main_context root;
     auto handle = detail::task_access::handle(main);
     handle.promise().start_as_root(&root);
-    loop_core::root() = {&root, where};
+    loop_core::root() = {&root, where, handle.address()};
     struct root_guard {
       detail::root_task& slot;
       ~root_guard() { slot = {}; }

@@ -21,6 +21,9 @@
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
@@ -36,6 +39,12 @@ struct loop_options {
   /// run()'s shutdown waits for the to_thread calls still running; after this
   /// long it prints one line on stderr saying how many, and waits on.
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
+  /// Debug mode (also on when the environment has CORIO_DEBUG=1): a warning
+  /// on `debug_output` for each resume step that runs `slow_step` or longer,
+  /// as asyncio's debug mode with its slow_callback_duration.
+  bool debug = false;
+  std::chrono::milliseconds slow_step = std::chrono::milliseconds(100);
+  std::FILE* debug_output = nullptr;  ///< nullptr = stderr
 };
 
 namespace detail {
@@ -49,6 +58,10 @@ class live_task : public list_hook, public context_owner, public task_context {
   explicit live_task(done_fn on_done) noexcept : context_owner(on_done), task_context(this) {}
   const char* name() const noexcept { return name_; }
   const source_location& where() const noexcept { return where_; }
+  // The outermost coroutine's frame, which debug mode's slow-step warning
+  // recognises the task by.
+  const void* frame() const noexcept { return frame_; }
+  void set_frame(const void* frame) noexcept { frame_ = frame; }
   void set_origin(const char* name, const source_location& where) noexcept {
     name_ = name != nullptr ? name : where.function_name();
     where_ = where;
@@ -57,19 +70,21 @@ class live_task : public list_hook, public context_owner, public task_context {
  private:
   const char* name_ = "";
   source_location where_;
+  const void* frame_ = nullptr;
 };
 
 // The main task of run(), seen by the call graph.
 struct root_task {
   const task_context* context = nullptr;
   source_location where;
+  const void* frame = nullptr;  // its coroutine frame (see live_task::frame)
 };
 
 class loop_core {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit loop_core(loop_options options) : options_(options) {
+  explicit loop_core(loop_options options) : options_(with_environment(options)) {
     if (current_ != nullptr) {
       throw std::logic_error(
           "corio::event_loop: this thread already has an event loop (corio::run cannot be nested; "
@@ -146,7 +161,11 @@ class loop_core {
   std::size_t worker_count() const noexcept { return workers_ ? workers_->size() : 0; }
 
   void track(live_task& t) noexcept { live_tasks_.push_back(t); }
-  void untrack(live_task& t) noexcept { live_tasks_.erase(t); }
+  void untrack(live_task& t) noexcept {
+    live_tasks_.erase(t);
+    if (options_.debug)  // a step that ends its task still names it (warn_slow_step)
+      last_finished_ = {t.frame(), t.name(), t.where()};
+  }
   // For the call graph: the spawned tasks still running, and run()'s main task.
   template <class Fn>
   void for_each_live_task(Fn fn) {
@@ -166,8 +185,12 @@ class loop_core {
         io_uring_.throw_error();
       // Run what is ready now; what they make ready runs in the next turn,
       // after the I/O completions that arrived meanwhile.
-      for (std::size_t n = ready_.size(); n > 0; --n)
-        ready_.pop().resume();
+      if (options_.debug) {
+        run_ready_timed();
+      } else {
+        for (std::size_t n = ready_.size(); n > 0; --n)
+          ready_.pop().resume();
+      }
       if (workers_)
         workers_->flush();  // the to_thread calls of this turn, in one batch
       if (done())
@@ -228,6 +251,57 @@ class loop_core {
   // Timers fired per loop turn at most (see timer_heap::fire_due).
   static constexpr std::size_t timers_per_turn = 4096;
 
+  static loop_options with_environment(loop_options options) noexcept {
+    if (const char* v = std::getenv("CORIO_DEBUG"); v != nullptr && std::strcmp(v, "1") == 0)
+      options.debug = true;
+    return options;
+  }
+  // Debug mode's turn: two clock reads around each resume. The real clock,
+  // not the loop's: a virtual clock stands still while a step runs.
+  void run_ready_timed() {
+    for (std::size_t n = ready_.size(); n > 0; --n) {
+      const std::coroutine_handle<> h = ready_.pop();
+      const void* frame = h.address();  // h may be destroyed by its own step
+      last_finished_.frame = nullptr;   // names only a task this step ends
+      const clock::time_point start = clock::now();
+      h.resume();
+      const clock::duration took = clock::now() - start;
+      if (took >= options_.slow_step)
+        warn_slow_step(frame, took);
+    }
+  }
+  void warn_slow_step(const void* frame, clock::duration took) {
+    const char* name = nullptr;
+    const source_location* where = nullptr;
+    if (root_.frame == frame) {
+      name = root_.where.function_name();
+      where = &root_.where;
+    } else if (last_finished_.frame == frame) {
+      name = last_finished_.name;
+      where = &last_finished_.where;
+    }
+    live_tasks_.for_each([&](live_task& t) {
+      if (t.frame() == frame) {
+        name = t.name();
+        where = &t.where();
+      }
+    });
+    std::FILE* out = options_.debug_output != nullptr ? options_.debug_output : stderr;
+    const double ms = std::chrono::duration<double, std::milli>(took).count();
+    if (name != nullptr) {
+      std::fprintf(out,
+                   "corio: debug: task '%s' (created at %s:%u) ran %.1f ms without "
+                   "suspending\n",
+                   name, where->file_name(), where->line(), ms);
+    } else {
+      std::fprintf(out,
+                   "corio: debug: a coroutine awaited inside a task (frame %p) ran %.1f ms "
+                   "without suspending\n",
+                   frame, ms);
+    }
+    std::fflush(out);
+  }
+
   void start_workers() {
     unsigned n = options_.worker_threads;
     if (n == 0)
@@ -265,6 +339,11 @@ class loop_core {
   timer_heap timers_;
   intrusive_list<live_task> live_tasks_;
   root_task root_;
+  struct finished_task {
+    const void* frame = nullptr;
+    const char* name = nullptr;
+    source_location where;
+  } last_finished_;  // debug mode only
   clock::time_point virtual_now_{};
   bool virtual_ = false;
   std::size_t jobs_outstanding_ = 0;

@@ -93,6 +93,7 @@ class spawned_task : public live_task {
 
   void start(task_promise_base& promise, std::coroutine_handle<> h) {
     promise_ = &promise;
+    set_frame(h.address());
     promise.start_as_root(this);
     loop_.track(*this);
     loop_.schedule(h);
