@@ -2,10 +2,12 @@
 #include <corio/detail/backend/io_uring.hpp>
 
 #include <liburing.h>
+#include <sys/utsname.h>
 
 #include <catch2/catch_test_macros.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -95,6 +97,29 @@ TEST_CASE("ring: sets up with the fastest flags the kernel accepts", "[ring][io_
   CHECK(cqe->user_data == 7);
   CHECK(cqe->res == 0);
   io_uring_cqe_seen(r.get(), cqe);
+}
+
+TEST_CASE("ring: enters through a registered ring fd on Linux 5.18 and later", "[ring][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  utsname u{};
+  REQUIRE(uname(&u) == 0);
+  int major = 0;
+  int minor = 0;
+  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
+  corio::detail::ring r;
+  REQUIRE(r.init(8, false) == 0);
+  if (major > 5 || (major == 5 && minor >= 18))
+    CHECK(r.ring_fd_registered());
+  // Submitting and waiting work through it, twice (a second ring registers too).
+  corio::detail::ring second;
+  REQUIRE(second.init(8, false) == 0);
+  for (corio::detail::ring* each : {&r, &second}) {
+    io_uring_prep_nop(io_uring_get_sqe(each->get()));
+    REQUIRE(io_uring_submit_and_wait(each->get(), 1) == 1);
+    io_uring_cqe* cqe = nullptr;
+    REQUIRE(io_uring_peek_cqe(each->get(), &cqe) == 0);
+    io_uring_cqe_seen(each->get(), cqe);
+  }
 }
 
 TEST_CASE("ring: a depth above the kernel's maximum is clamped, not refused", "[ring][io_uring]") {

@@ -143,6 +143,14 @@ class ring {
     initialised_ = res == 0;
     if (initialised_ && (features_ & IORING_FEAT_NODROP) == 0)
       return -ENOSYS;
+    // Linux 5.18+: io_uring_enter then names the ring by its slot in this
+    // thread's registered-ring table, skipping the fd lookup (and its
+    // reference count) on every call. Only the loop's thread enters the ring,
+    // as the registration requires. A refusal (older kernel, a seccomp filter
+    // on io_uring_register) leaves the plain fd in use; io_uring_queue_exit
+    // unregisters.
+    if (initialised_)
+      ring_fd_registered_ = io_uring_register_ring_fd(&ring_) == 1;
     return res;
   }
 
@@ -156,12 +164,15 @@ class ring {
   bool defers_task_work() const noexcept {
     return (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0;
   }
+  // io_uring_enter uses the registered ring fd.
+  bool ring_fd_registered() const noexcept { return ring_fd_registered_; }
 
  private:
   io_uring ring_{};
   unsigned setup_flags_ = 0;
   unsigned features_ = 0;
   bool initialised_ = false;
+  bool ring_fd_registered_ = false;
 };
 
 // The io_uring half of an event loop: it owns the ring, counts what is in
