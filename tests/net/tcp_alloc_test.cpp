@@ -35,6 +35,13 @@ void* operator new(std::size_t n) {
     return p;
   throw std::bad_alloc();
 }
+// The nothrow form too: g++ -O3 inlines corio's `new (std::nothrow)` and would
+// otherwise see malloc's block freed by the replaced delete's free (and warn).
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  if (counting)
+    ++allocations;
+  return std::malloc(n == 0 ? 1 : n);
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
