@@ -4,6 +4,7 @@
 #include <corio/process.hpp>
 
 #include <corio/error.hpp>
+#include <corio/event.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/net/buffered_reader.hpp>
 #include <corio/spawn.hpp>
@@ -150,18 +151,45 @@ TEST_CASE("process: a child that never exits is cancelled and killed", "[process
   }());
 }
 
+TEST_CASE("process: a cancelled communicate leaves the child running; two waiters see one status",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto p = corio::process::spawn({"/bin/sh", "-c", "echo started; exec sleep 1000"},
+                                   {.in = stdio::pipe, .out = stdio::pipe});
+    bool timed_out = false;
+    try {
+      co_await corio::wait_for(p.communicate("ignored"), 50ms);
+    } catch (const corio::timeout_error&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    CHECK_FALSE(p.exit_status().has_value());
+    auto first = corio::spawn(p.wait());
+    auto second = corio::spawn(p.wait());
+    p.kill(SIGTERM);
+    const int a = co_await first;
+    const int b = co_await second;
+    CHECK(a == -SIGTERM);
+    CHECK(b == -SIGTERM);
+  }());
+}
+
 TEST_CASE("process: a cancelled waiter leaves no zombie: the child is reaped in the background",
           "[process][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   leak_check leaks;
   corio::run([]() -> corio::task<> {
-    // The child ends on its own after the waiter was cancelled: reaped in the background.
-    auto short_lived = corio::spawn([]() -> corio::task<> {
+    // The child ends on its own after its waiter was cancelled: reaped in the background.
+    corio::event waiting;
+    auto short_lived = corio::spawn([](corio::event& waiting) -> corio::task<> {
       auto p = corio::process::spawn({"python3", "-c", "import sys; sys.stdin.read()"},
                                      {.in = stdio::pipe});
+      waiting.set();
       co_await p.wait();
-    }());
-    co_await corio::sleep(20ms);
+    }(waiting));
+    co_await waiting.wait();
     short_lived.cancel();
     bool cancelled = false;
     try {
@@ -169,13 +197,15 @@ TEST_CASE("process: a cancelled waiter leaves no zombie: the child is reaped in 
     } catch (const corio::cancelled_error&) {
       cancelled = true;
     }
-    CHECK(cancelled);
+    CHECK(cancelled);  // its process closed stdin, so python ends, and nobody waits for it
     // This one never ends: run() kills and reaps it on the way out.
-    auto forever = corio::spawn([]() -> corio::task<> {
+    corio::event started;
+    auto forever = corio::spawn([](corio::event& started) -> corio::task<> {
       auto p = corio::process::spawn({"sleep", "1000"});
+      started.set();
       co_await p.wait();
-    }());
-    co_await corio::sleep(20ms);
+    }(started));
+    co_await started.wait();
     forever.cancel();
   }());
 }

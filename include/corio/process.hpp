@@ -38,6 +38,7 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -97,6 +98,11 @@ inline std::optional<int> reap(int pidfd, bool block) {
   for (;;) {
     if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | (block ? 0 : WNOHANG)) == 0)
       break;
+    if (errno == ECHILD) {
+      throw_errno(-errno,
+                  "corio::process::wait: the child was reaped elsewhere (a waitpid(-1) or "
+                  "SIGCHLD set to SIG_IGN in this process takes corio's children)");
+    }
     if (errno != EINTR)
       throw_errno(-errno, "corio::process::wait (waitid)");
   }
@@ -117,22 +123,33 @@ struct pidfd_poll_op {
 struct child_state {
   unique_fd pidfd;
   std::optional<int> exit_status;
+  std::exception_ptr error;  // the watcher failed: wait() rethrows it
   event exited;
 };
 
 // Reaps the child as soon as it ends; when cancelled (run() ending), kills it first.
 template <class = void>
 task<> watch_child(std::shared_ptr<child_state> child) {
+  bool cancelled = false;
   try {
     co_await io_operation(pidfd_poll_op{child->pidfd.get()});
   } catch (const cancelled_error&) {
+    cancelled = true;
     pidfd_send_signal(child->pidfd.get(), SIGKILL);
-    child->exit_status = reap(child->pidfd.get(), true);
-    child->exited.set();
-    throw;
+  } catch (...) {
+    child->error = std::current_exception();
   }
-  child->exit_status = reap(child->pidfd.get(), true);  // it has ended: this does not wait
+  if (!child->error) {
+    try {
+      // The child has ended (or was just killed): this waits no longer than its exit.
+      child->exit_status = reap(child->pidfd.get(), true);
+    } catch (...) {
+      child->error = std::current_exception();
+    }
+  }
   child->exited.set();
+  if (cancelled)
+    throw cancelled_error();
 }
 
 // Reads `s` to its end into `out`.
@@ -288,7 +305,9 @@ class process {
   /// class). Once it ended, wait() returns the same status at once. Several
   /// tasks may wait at once.
   ///
-  /// Throws: std::logic_error for an object with no child; cancelled_error.
+  /// Throws: std::logic_error for an object with no child; std::system_error
+  ///   if the child could not be reaped (ECHILD: something else in the
+  ///   process reaped it); cancelled_error.
   /// Cancellation: the child runs on and can be waited for again.
   /// Thread safety: await only on the loop's thread.
   /// Example:
@@ -299,6 +318,8 @@ class process {
                  "corio::process::wait: no child (a default or moved-from process)");
     const std::shared_ptr<detail::child_state> child = child_;
     co_await child->exited.wait();
+    if (child->error)
+      std::rethrow_exception(child->error);
     co_return *child->exit_status;
   }
 
@@ -317,7 +338,7 @@ class process {
   ///   pending on the pipes.
   /// Example:
   ///   auto r = co_await p.communicate("some input\n");
-  template <class = void>
+  template <class T = void>
   [[nodiscard]] task<process_output> communicate(std::string_view input = {}) {
     if (!input.empty() && !stdin_.is_open()) {
       throw std::invalid_argument(
@@ -325,8 +346,9 @@ class process {
           "process_options::in = corio::stdio::pipe)");
     }
     process_output result;
-    co_await gather(write_stdin(input), read_pipe(stdout_, result.out),
-                    read_pipe(stderr_, result.err));
+    // <T>: a dependent call, so that gather is compiled only where communicate is used.
+    co_await gather(write_stdin<T>(input), read_pipe<T>(stdout_, result.out),
+                    read_pipe<T>(stderr_, result.err));
     result.exit_status = co_await wait();
     co_return result;
   }
