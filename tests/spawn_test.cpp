@@ -13,6 +13,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -537,3 +538,85 @@ TEST_CASE(
   static corio::join_handle<void> b;
   CHECK_THROWS_AS(corio::run(join_each_other(&a, &b)), std::logic_error);
 }
+
+namespace {
+
+// The captures are read only after a suspension, when the statement that
+// spawned the lambda (and the lambda temporary itself) is long gone.
+corio::task<std::string> spawn_lambda_with_captures() {
+  std::string greeting = "hello from a capture";
+  std::vector<int> numbers{1, 2, 3};
+  corio::join_handle<std::string> h =
+      corio::spawn([greeting, numbers]() -> corio::task<std::string> {
+        co_await corio::sleep(1ms);
+        co_return greeting + " " + std::to_string(numbers.size());
+      });
+  greeting = "changed";  // the spawned lambda holds its own copy
+  co_return co_await h;
+}
+
+corio::task<int> spawn_callable_with_arguments() {
+  // By value and by const reference: the reference is to the copy in the frame.
+  auto h = corio::spawn(
+      [](int x, const std::string& s) -> corio::task<int> {
+        co_await corio::sleep(0ms);
+        co_return x + static_cast<int>(s.size());
+      },
+      40, std::string("ab"));
+  co_return co_await h;
+}
+
+corio::task<int> spawn_awaitables() {
+  corio::join_handle<void> slept = corio::spawn(corio::sleep(1ms), "sleeper");
+  corio::join_handle<int> inner = corio::spawn(value_after_yield(7));
+  corio::join_handle<int> outer = corio::spawn(std::move(inner));  // a join_handle is awaitable
+  CHECK(slept.name() == "sleeper");
+  co_await slept;
+  co_return co_await outer;
+}
+
+corio::task<int> spawn_counted_callable() {
+  counted c(9);
+  auto h = corio::spawn(
+      [c](counted arg) -> corio::task<int> {
+        co_await corio::sleep(0ms);
+        co_return c.id + arg.id;
+      },
+      counted(1));
+  co_return co_await h;
+}
+
+}  // namespace
+
+TEST_CASE("spawn: a coroutine lambda with captures, spawned directly, reads its captures",
+          "[spawn][io_uring][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(spawn_lambda_with_captures()) == "hello from a capture 3");
+}
+
+TEST_CASE("spawn: a callable's arguments are kept in the task's frame",
+          "[spawn][io_uring][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(spawn_callable_with_arguments()) == 42);
+}
+
+TEST_CASE("spawn: the callable and its arguments are destroyed when the task ends",
+          "[spawn][io_uring][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  CHECK(corio::run(spawn_counted_callable()) == 10);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("spawn: any awaitable is spawned through the one adapter", "[spawn][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(corio::run(spawn_awaitables()) == 7);
+}
+
+// The overloads stay apart: a task picks spawn(task), a callable spawn(f, args...).
+static_assert(std::is_same_v<decltype(corio::spawn(std::declval<corio::task<int>>())),
+                             corio::join_handle<int>>);
+static_assert(std::is_same_v<decltype(corio::spawn(std::declval<corio::task<int>>(), "n")),
+                             corio::join_handle<int>>);
+static_assert(std::is_same_v<decltype(corio::spawn([]() -> corio::task<long> { co_return 1; })),
+                             corio::join_handle<long>>);

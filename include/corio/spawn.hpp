@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
-// corio/spawn.hpp: spawn(task) and join_handle<T>, asyncio.create_task.
+// corio/spawn.hpp: spawn(task), spawn(awaitable), spawn(callable, args...) and
+// join_handle<T>, asyncio.create_task.
 #pragma once
 
 #include <corio/event_loop.hpp>
 #include <corio/source_location.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/awaitable.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/spawned_task.hpp>
 #include <corio/detail/wait_info.hpp>
 
 #include <coroutine>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +23,10 @@
 namespace corio {
 
 class task_group;
+namespace detail {
+template <class T>
+class shield_awaiter;
+}  // namespace detail
 
 /// The handle of a spawned task: await it for the task's value, cancel it,
 /// or ask whether it is done.
@@ -121,6 +128,8 @@ class join_handle {
   template <class U>
   friend join_handle<U> spawn(task<U> t, const char* name, source_location where);
   friend class task_group;
+  template <class U>
+  friend class detail::shield_awaiter;
   explicit join_handle(detail::typed_spawned_task<T>* state) noexcept : state_(state) {}
 
   void reset() noexcept {
@@ -158,6 +167,62 @@ join_handle<T> spawn(task<T> t, const char* name = nullptr,
   state->set_origin(name, where);
   state->start();
   return join_handle<T>(state);
+}
+
+namespace detail {
+
+// The frame that owns a spawned callable and its arguments: the coroutine the
+// callable returns may refer to both (a lambda's captures live in the lambda
+// object) for as long as it runs, because this frame awaits it.
+template <class F, class... Args>
+auto invoke_in_frame(F f, Args... args)
+    -> task<await_result_t<std::invoke_result_t<F&, Args&&...>>> {
+  auto inner = std::invoke(f, std::move(args)...);
+  co_return co_await std::move(inner);
+}
+
+// A callable that, given the arguments, returns something to await.
+template <class F, class... Args>
+concept spawnable_callable =
+    !awaitable<F> && std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...> &&
+    awaitable<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>>;
+
+}  // namespace detail
+
+/// Starts any other awaitable (sleep(d), q.get(), e.wait(), a join_handle, an
+/// I/O operation) as a task of its own, as spawn(task) does.
+/// Throws: as spawn(task).
+/// Example:
+///   corio::join_handle<std::string> h = corio::spawn(q.get(), "next item");
+template <class A>
+requires(!detail::is_task_v<A> && !std::is_invocable_v<std::decay_t<A>&>)
+    join_handle<detail::await_result_t<A>> spawn(
+        A&& a, const char* name = nullptr, source_location where = source_location::current()) {
+  return corio::spawn(detail::as_task(std::forward<A>(a)), name, where);
+}
+
+/// Calls `f(std::move(args)...)` inside a new spawned task and awaits what it
+/// returns (a task or any other awaitable). `f` and the arguments are moved
+/// into that task's frame and live until it ends, so a coroutine lambda with
+/// captures is safe here:
+///   corio::spawn([name] () -> corio::task<> { co_await greet(name); });
+/// whereas `corio::spawn([name] () -> corio::task<> { ... }())` starts a
+/// coroutine whose lambda (and with it `name`) is destroyed at the end of the
+/// statement: the coroutine then reads freed captures.
+///
+/// Arguments are passed as rvalues, as std::thread does: a parameter by value
+/// or by `const&`/`&&` works (the reference is to the copy in the frame).
+/// The task has no name and no location in the call graph; to give it one,
+/// spawn a named coroutine function instead.
+/// Throws: as spawn(task); whatever copying `f` and `args` throws.
+/// Example:
+///   auto h = corio::spawn([](int x) -> corio::task<int> { co_return x * 2; }, 21);
+///   int v = co_await h;  // 42
+template <class F, class... Args>
+requires detail::spawnable_callable<F, Args...>
+auto spawn(F f, Args... args) {
+  return corio::spawn(detail::invoke_in_frame(std::move(f), std::move(args)...), nullptr,
+                      source_location());
 }
 
 }  // namespace corio
