@@ -30,6 +30,7 @@
 #include <corio/queue.hpp>
 #include <corio/race.hpp>
 #include <corio/semaphore.hpp>
+#include <corio/shield.hpp>
 #include <corio/sleep.hpp>
 #include <corio/source_location.hpp>
 #include <corio/spawn.hpp>
