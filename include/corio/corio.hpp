@@ -2,6 +2,7 @@
 // corio/corio.hpp: the umbrella header; includes every public corio header.
 #pragma once
 
+#include <corio/as_completed.hpp>
 #include <corio/barrier.hpp>
 #include <corio/call_graph.hpp>
 #include <corio/condition.hpp>

@@ -24,6 +24,8 @@
 #include <vector>
 
 namespace corio {
+template <class T>
+class as_completed;
 namespace detail {
 // What ends a group of children started together: gather (the first
 // failure cancels the others), gather_settled (nothing: every outcome is
@@ -59,6 +61,8 @@ class outcome {
  private:
   template <class Derived, detail::gather_mode mode>
   friend class detail::gather_awaiter_base;
+  template <class U>
+  friend class as_completed;
 
   std::optional<value_type> value_;
   std::exception_ptr exception_;
