@@ -136,7 +136,7 @@ corio::task<int> accept_races(corio::net::tcp_listener* listener) {
     auto w = co_await corio::race(corio::yield(), listener->accept());
     if (w.index() == 1)
       ++accepted;  // the stream is closed with the variant
-  }  // a connection no accept() got stays queued, and closes with the listener
+  }                // a connection no accept() got stays queued, and closes with the listener
   co_return accepted;
 }
 
