@@ -34,8 +34,8 @@ namespace corio {
 struct loop_options {
   unsigned queue_depth = 256;  ///< io_uring submission queue entries
   bool sqpoll = false;         ///< IORING_SETUP_SQPOLL: a kernel thread polls the queue
-  unsigned worker_threads =
-      0;  ///< to_thread pool size; 0 = the CPUs this thread may run on (max 32)
+  /// to_thread pool size; 0: one thread per CPU this thread may run on, at most 32
+  unsigned worker_threads = 0;
   /// run()'s shutdown waits for the to_thread calls still running; after this
   /// long it prints one line on stderr saying how many, and waits on.
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
