@@ -364,14 +364,16 @@ concept gather_arguments = sizeof...(As) > 0 &&
 ///   auto [a, b] = co_await corio::gather(fetch(1), fetch(2));
 template <class... As>
 requires detail::gather_arguments<As...>
-[[nodiscard]] auto gather(As&&... as) {
+[[nodiscard]] auto gather(As&&... as) -> decltype(detail::gather_tasks<detail::gather_mode::all>(
+    detail::as_task(std::forward<As>(as))...)) {
   return detail::gather_tasks<detail::gather_mode::all>(detail::as_task(std::forward<As>(as))...);
 }
 
 /// Runs every task of `ts` concurrently; returns their values in order
 /// (nothing for task<void>). Same exception policy as the variadic gather.
 template <class T>
-[[nodiscard]] auto gather(std::vector<task<T>>&& ts) {
+[[nodiscard]] auto gather(std::vector<task<T>>&& ts)
+    -> decltype(detail::gather_vector<detail::gather_mode::all>(std::move(ts))) {
   return detail::gather_vector<detail::gather_mode::all>(std::move(ts));
 }
 /// A vector of tasks is consumed: pass std::move(v).
@@ -391,14 +393,17 @@ void gather(const std::vector<task<T>>&) {
 ///   child, cancelled too, has finished).
 template <class... As>
 requires detail::gather_arguments<As...>
-[[nodiscard]] auto gather_settled(As&&... as) {
+[[nodiscard]] auto gather_settled(As&&... as)
+    -> decltype(detail::gather_tasks<detail::gather_mode::settled>(
+        detail::as_task(std::forward<As>(as))...)) {
   return detail::gather_tasks<detail::gather_mode::settled>(
       detail::as_task(std::forward<As>(as))...);
 }
 
 /// gather_settled over a vector: a vector of outcome<T>, in order.
 template <class T>
-[[nodiscard]] auto gather_settled(std::vector<task<T>>&& ts) {
+[[nodiscard]] auto gather_settled(std::vector<task<T>>&& ts)
+    -> decltype(detail::gather_vector<detail::gather_mode::settled>(std::move(ts))) {
   return detail::gather_vector<detail::gather_mode::settled>(std::move(ts));
 }
 /// A vector of tasks is consumed: pass std::move(v).

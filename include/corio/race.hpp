@@ -36,14 +36,16 @@ namespace corio {
 ///   if (first.index() == 0) use(std::get<0>(first));
 template <class... As>
 requires detail::gather_arguments<As...>
-[[nodiscard]] auto race(As&&... as) {
+[[nodiscard]] auto race(As&&... as) -> decltype(detail::gather_tasks<detail::gather_mode::first>(
+    detail::as_task(std::forward<As>(as))...)) {
   return detail::gather_tasks<detail::gather_mode::first>(detail::as_task(std::forward<As>(as))...);
 }
 
 /// race over a vector: a pair of the winner's index and its value.
 /// Throws: std::invalid_argument if `ts` is empty (nothing can win).
 template <class T>
-[[nodiscard]] auto race(std::vector<task<T>>&& ts) {
+[[nodiscard]] auto race(std::vector<task<T>>&& ts)
+    -> decltype(detail::gather_vector<detail::gather_mode::first>(std::move(ts))) {
   if (ts.empty())
     throw std::invalid_argument("corio::race: the vector of tasks is empty; nothing can win");
   return detail::gather_vector<detail::gather_mode::first>(std::move(ts));

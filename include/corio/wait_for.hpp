@@ -141,7 +141,7 @@ std::chrono::steady_clock::time_point steady_deadline(std::chrono::time_point<Cl
 /// Example:
 ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
 template <class A, class Rep, class Period>
-[[nodiscard]] auto wait_for(A&& a, std::chrono::duration<Rep, Period> d) {
+[[nodiscard]] detail::as_task_t<A> wait_for(A&& a, std::chrono::duration<Rep, Period> d) {
   return detail::wait_for_deadline(detail::as_task(std::forward<A>(a)), detail::deadline_after(d));
 }
 
@@ -153,7 +153,7 @@ template <class A, class Rep, class Period>
 ///   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
 ///   auto request = co_await corio::wait_until(read_request(stream), deadline);
 template <class A, class Clock, class Dur>
-[[nodiscard]] auto wait_until(A&& a, std::chrono::time_point<Clock, Dur> deadline) {
+[[nodiscard]] detail::as_task_t<A> wait_until(A&& a, std::chrono::time_point<Clock, Dur> deadline) {
   return detail::wait_for_deadline(detail::as_task(std::forward<A>(a)),
                                    detail::steady_deadline(deadline));
 }

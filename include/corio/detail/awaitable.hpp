@@ -59,10 +59,26 @@ task<await_result_t<Awaitable>> await_in_task(Awaitable awaitable) {
   co_return co_await std::move(awaitable);
 }
 
+// The task type as_task makes of an A (void for a non-awaitable, which as_task's
+// static_assert then reports). Spelled out rather than deduced: a deduced return type
+// makes g++ compile the body, and the coroutine it calls, wherever the call merely
+// appears, even inside a template that is never used (CONTRIBUTING.md, "Coroutines in
+// headers"); the public adapters below name their result type for the same reason.
+template <class A, bool = awaitable<std::remove_cvref_t<A>>>
+struct as_task_result {
+  using type = void;
+};
+template <class A>
+struct as_task_result<A, true> {
+  using type = task<await_result_t<A>>;
+};
+template <class A>
+using as_task_t = typename as_task_result<A>::type;
+
 // The adapter: `a` as a task of its own (a task passes through unchanged).
 // Checked here, so a wrong argument costs one line, not a template backtrace.
 template <class A>
-auto as_task(A&& a) {
+as_task_t<A> as_task(A&& a) {
   using plain = std::remove_cvref_t<A>;
   static_assert(awaitable<plain>,
                 "corio: this argument is not awaitable; pass a task, a join_handle or an "
@@ -76,10 +92,6 @@ auto as_task(A&& a) {
     return await_in_task(plain(std::forward<A>(a)));
   }
 }
-
-// The task type as_task makes of an A.
-template <class A>
-using as_task_t = decltype(as_task(std::declval<A>()));
 
 // Instantiated by the overloads that take a vector of tasks by lvalue, which
 // exist only to say this.

@@ -52,8 +52,8 @@ class loop_affinity {
 class waiter : public list_hook, public suspension {
  public:
   waiter() noexcept : suspension(&on_cancel, &describe) {}
-  // `describe` says which primitive and which wait (queue get, ...).
-  explicit waiter(describe_fn describe) noexcept : suspension(&on_cancel, describe) {}
+  // `describe_wait` says which primitive and which wait (queue get, ...).
+  explicit waiter(describe_fn describe_wait) noexcept : suspension(&on_cancel, describe_wait) {}
 
   // Parks the task on `list`; false if a pending cancellation is due instead.
   template <class Promise>
@@ -75,8 +75,8 @@ class waiter : public list_hook, public suspension {
 
  protected:
   // For a waiter that does more than leave its list when cancelled.
-  explicit waiter(cancel_fn fn, describe_fn describe = &waiter::describe) noexcept
-      : suspension(fn, describe) {}
+  explicit waiter(cancel_fn fn, describe_fn describe_wait = &waiter::describe) noexcept
+      : suspension(fn, describe_wait) {}
   // Moves this waiter, parked and off any list, to the back of `list`.
   void requeue(intrusive_list<waiter>& list) noexcept {
     list_ = &list;
