@@ -9,16 +9,25 @@
 // examples/data/pokemon.json. The blocking call on the worker thread talks to
 // the server running on the loop: neither blocks the other.
 //
+// --client native swaps libcurl for corio's own HTTP client (corio::http::get), which
+// needs no thread: it speaks https:// too when the build has corio::tls (OpenSSL).
+//
 // Run:
 //   build/release/examples/pokemon                     (offline, local server)
 //   build/release/examples/pokemon --id 25              (a chosen Pokémon, 1-898)
 //   build/release/examples/pokemon --base-url https://pokeapi.co/api/v2   (the real API)
-//   options: --data-dir DIR (where pokemon.json is)
+//   build/release/examples/pokemon --client native --base-url https://pokeapi.co/api/v2
+//   options: --data-dir DIR (where pokemon.json is), --client curl|native,
+//            --ca-file FILE (native https: the CAs to trust instead of the system's)
 // Expected output (the Pokémon is random):
 //   #25 Pikachu
 #include <corio/event_loop.hpp>
+#include <corio/http/client.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
+#if CORIO_EXAMPLES_HAVE_TLS
+#  include <corio/tls.hpp>  // lets corio::http::get fetch https:// URLs
+#endif
 
 #include <curl/curl.h>
 
@@ -64,18 +73,35 @@ std::string http_get_sync(std::string url) {
   return body;
 }
 
-// The async version: the same call, awaited on a worker thread.
-corio::task<std::string> fetch_pokemon_name(std::string base_url, int id) {
-  const std::string url = base_url + "/pokemon/" + std::to_string(id);
-  const std::string body = co_await corio::to_thread(http_get_sync, url);
-  co_return nlohmann::json::parse(body).at("name").get<std::string>();
+// With corio's own client the GET is a coroutine: no worker thread, no libcurl.
+corio::task<std::string> http_get_native(std::string url, std::string ca_file) {
+  const corio::http::response res =
+      co_await corio::http::get(url, {.follow_redirects = true, .ca_file = ca_file});
+  if (res.status != 200) {
+    throw std::runtime_error("GET " + url + ": HTTP status " + std::to_string(res.status));
+  }
+  co_return res.body;
 }
 
 struct settings {
   std::string base_url;  // empty: start the local server
   std::string data_dir = CORIO_EXAMPLES_DATA_DIR;
-  int id = 0;  // 0: random
+  int id = 0;           // 0: random
+  bool native = false;  // --client native: corio::http instead of libcurl on a thread
+  std::string ca_file;  // --ca-file, for the native client's https
 };
+
+// The async version: the same call, awaited on a worker thread (or corio's own client).
+corio::task<std::string> fetch_pokemon_name(settings s, int id) {
+  const std::string url = s.base_url + "/pokemon/" + std::to_string(id);
+  std::string body;
+  if (s.native) {
+    body = co_await http_get_native(url, s.ca_file);
+  } else {
+    body = co_await corio::to_thread(http_get_sync, url);
+  }
+  co_return nlohmann::json::parse(body).at("name").get<std::string>();
+}
 
 corio::task<> main_task(settings s) {
   std::optional<pokemon_demo::local_api> local;
@@ -88,7 +114,7 @@ corio::task<> main_task(settings s) {
     std::mt19937 random(std::random_device{}());
     id = std::uniform_int_distribution<int>(1, 898)(random);
   }
-  std::string name = co_await fetch_pokemon_name(s.base_url, id);
+  std::string name = co_await fetch_pokemon_name(s, id);
   if (!name.empty()) {
     name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
   }
@@ -109,8 +135,17 @@ int main(int argc, char** argv) {
       s.data_dir = argv[++i];
     } else if (arg == "--id" && has_value) {
       s.id = std::atoi(argv[++i]);
+    } else if (arg == "--client" && has_value &&
+               (argv[i + 1] == std::string_view("curl") ||
+                argv[i + 1] == std::string_view("native"))) {
+      s.native = argv[++i] == std::string_view("native");
+    } else if (arg == "--ca-file" && has_value) {
+      s.ca_file = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--id N] [--base-url URL] [--data-dir DIR]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--id N] [--base-url URL] [--data-dir DIR] [--client curl|native] "
+                   "[--ca-file FILE]\n",
+                   argv[0]);
       return 2;
     }
   }

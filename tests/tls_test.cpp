@@ -18,6 +18,7 @@
 #include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/test_pki.hpp"
 
 #include <openssl/x509_vfy.h>
 
@@ -47,49 +48,6 @@ using Catch::Matchers::ContainsSubstring;
 namespace {
 
 static_assert(net::readable_stream<tls::stream>);
-
-// A CA, and certificates it issued (for localhost and 127.0.0.1: valid, and expired; a
-// client's), made once per test run with the openssl command in a temporary directory.
-class test_pki {
- public:
-  static const test_pki& get() {
-    static const test_pki pki;
-    return pki;
-  }
-  std::string file(const char* name) const { return (dir_ / name).string(); }
-
-  test_pki(const test_pki&) = delete;
-  test_pki& operator=(const test_pki&) = delete;
-  ~test_pki() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
- private:
-  test_pki() {
-    std::string templ = (std::filesystem::temp_directory_path() / "corio-tls-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    dir_ = templ;
-    const char* script = R"(cd "$1" || exit 1
-(set -e
-key="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-openssl req -x509 $key -keyout ca.key -out ca.pem -days 2 -subj "/CN=corio test CA"
-openssl req $key -keyout server.key -out server.csr -subj "/CN=localhost"
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-  -extfile server.ext -out server.pem
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days -1 \
-  -extfile server.ext -out expired.pem
-openssl req $key -keyout client.key -out client.csr -subj "/CN=corio test client"
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
-) 2>openssl.log || { cat openssl.log >&2; exit 1; }
-)";
-    corio_test::child_process sh({"sh", "-c", script, "sh", dir_.string()});
-    REQUIRE(sh.wait() == 0);
-  }
-
-  std::filesystem::path dir_;
-};
 
 // A Python ssl server on 127.0.0.1 for one connection. Modes: "echo" (echoes until the
 // client's close_notify, then answers it), "truncate" (after the handshake, half of a
@@ -182,8 +140,9 @@ print("clean end", flush=True)
 struct python_tls_server {
   python_tls_server(const std::string& mode, const std::string& certificate = "server.pem",
                     const std::string& alpn = "")
-      : process({"python3", "-c", python_server, test_pki::get().file(certificate.c_str()),
-                 test_pki::get().file("server.key"), mode, alpn}) {
+      : process({"python3", "-c", python_server,
+                 corio_test::test_pki::get().file(certificate.c_str()),
+                 corio_test::test_pki::get().file("server.key"), mode, alpn}) {
     const std::string line = process.read_line();
     REQUIRE(!line.empty());
     port = static_cast<std::uint16_t>(std::stoi(line));
@@ -196,7 +155,7 @@ corio_test::child_process python_tls_client(std::uint16_t port, std::size_t coun
                                             const std::string& alpn = "",
                                             const std::string& mode = "tls") {
   return corio_test::child_process({"python3", "-c", python_client, std::to_string(port),
-                                    test_pki::get().file("ca.pem"), "localhost",
+                                    corio_test::test_pki::get().file("ca.pem"), "localhost",
                                     std::to_string(count), alpn, mode});
 }
 
@@ -252,7 +211,7 @@ TEST_CASE("tls::stream: a client echoes 1 MiB through a Python ssl server, ALPN 
   {
     python_tls_server server("echo", "server.pem", "http/1.1");
     corio::run([&]() -> corio::task<> {
-      auto ctx = tls::context::client(test_pki::get().file("ca.pem"));
+      auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
       ctx.set_alpn({"h2", "http/1.1"});
       tls::stream s = co_await connect_tls(server.port, ctx, "localhost");
       CHECK(s.alpn_protocol() == "http/1.1");
@@ -273,7 +232,7 @@ TEST_CASE("tls::stream: a certificate for 127.0.0.1 verifies by IP address, not 
   CORIO_TEST_REQUIRE_IO_URING();
   python_tls_server server("echo");
   corio::run([&]() -> corio::task<> {
-    auto ctx = tls::context::client(test_pki::get().file("ca.pem"));
+    auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
     tls::stream s = co_await connect_tls(server.port, ctx, "127.0.0.1");
     CHECK(s.alpn_protocol().empty());
     const std::vector<std::byte> sent = pattern(1000);
@@ -291,8 +250,8 @@ TEST_CASE("tls::stream: a server answers a Python ssl client and ends with close
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     auto client = python_tls_client(listener.local_port(), 256 * 1024, "h2,http/1.1");
     corio::run([&]() -> corio::task<> {
-      auto ctx = tls::context::server(test_pki::get().file("server.pem"),
-                                      test_pki::get().file("server.key"));
+      auto ctx = tls::context::server(corio_test::test_pki::get().file("server.pem"),
+                                      corio_test::test_pki::get().file("server.key"));
       ctx.set_alpn({"http/1.1"});
       tls::stream s = co_await tls::stream::accept(co_await listener.accept(), ctx);
       CHECK(s.alpn_protocol() == "http/1.1");
@@ -346,8 +305,9 @@ TEST_CASE("tls::stream: an expired certificate is refused", "[tls][io_uring]") {
   {
     python_tls_server server("echo", "expired.pem");
     corio::run([&]() -> corio::task<> {
-      auto error = co_await error_of(connect_tls(
-          server.port, tls::context::client(test_pki::get().file("ca.pem")), "localhost"));
+      auto error = co_await error_of(
+          connect_tls(server.port, tls::context::client(corio_test::test_pki::get().file("ca.pem")),
+                      "localhost"));
       REQUIRE(error);
       CHECK(error->code() == std::error_code(X509_V_ERR_CERT_HAS_EXPIRED, tls::verify_category()));
       CHECK_THAT(error->what(), ContainsSubstring("certificate has expired (the peer's certificate "
@@ -360,7 +320,7 @@ TEST_CASE("tls::stream: an expired certificate is refused", "[tls][io_uring]") {
 
 TEST_CASE("tls::stream: a certificate for another name or address is refused", "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
-  const auto ca = test_pki::get().file("ca.pem");
+  const auto ca = corio_test::test_pki::get().file("ca.pem");
   {
     python_tls_server server("echo");
     corio::run([&]() -> corio::task<> {
@@ -396,7 +356,7 @@ TEST_CASE("tls::stream: a peer that answers the handshake with garbage is a clea
     python_tls_server server("garbage");
     corio::run([&]() -> corio::task<> {
       auto error = co_await error_of(corio::wait_for(
-          connect_tls(server.port, tls::context::client(test_pki::get().file("ca.pem")),
+          connect_tls(server.port, tls::context::client(corio_test::test_pki::get().file("ca.pem")),
                       "localhost"),
           10s));
       REQUIRE(error);
@@ -417,7 +377,7 @@ TEST_CASE("tls::stream: a record cut short by the peer's close is an error, not 
   {
     python_tls_server server("truncate");
     corio::run([&]() -> corio::task<> {
-      auto ctx = tls::context::client(test_pki::get().file("ca.pem"));
+      auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
       tls::stream s = co_await connect_tls(server.port, ctx, "localhost");
       auto error = co_await error_of([&]() -> corio::task<> {
         std::array<std::byte, 4096> buf;
@@ -444,8 +404,8 @@ TEST_CASE("tls::stream: a server refuses a plain HTTP client with what to do", "
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     auto client = python_tls_client(listener.local_port(), 0, "", "http");
     corio::run([&]() -> corio::task<> {
-      auto ctx = tls::context::server(test_pki::get().file("server.pem"),
-                                      test_pki::get().file("server.key"));
+      auto ctx = tls::context::server(corio_test::test_pki::get().file("server.pem"),
+                                      corio_test::test_pki::get().file("server.key"));
       auto error = co_await error_of(tls::stream::accept(co_await listener.accept(), ctx));
       REQUIRE(error);
       CHECK_THAT(error->what(), ContainsSubstring("corio::tls::stream::accept from 127.0.0.1:") &&
@@ -469,7 +429,8 @@ TEST_CASE("tls::stream: a handshake under a timeout is cancelled, leaking nothin
       const bool timed_out = co_await [&]() -> corio::task<bool> {
         try {
           co_await corio::wait_for(
-              connect_tls(server.port, tls::context::client(test_pki::get().file("ca.pem")),
+              connect_tls(server.port,
+                          tls::context::client(corio_test::test_pki::get().file("ca.pem")),
                           "localhost"),
               100ms);
         } catch (const corio::timeout_error&) {
@@ -488,7 +449,7 @@ TEST_CASE("tls::stream: a handshake under a timeout is cancelled, leaking nothin
 TEST_CASE("tls::stream: corio to corio, 8 MiB both ways at once", "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    const auto& pki = test_pki::get();
+    const auto& pki = corio_test::test_pki::get();
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     const std::vector<std::byte> sent = pattern(8 * 1024 * 1024 + 13);
     std::vector<std::byte> received;
@@ -517,7 +478,7 @@ TEST_CASE("tls::stream: corio to corio, 8 MiB both ways at once", "[tls][io_urin
 TEST_CASE("tls::stream: a buffered_reader reads lines from a TLS stream", "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    const auto& pki = test_pki::get();
+    const auto& pki = corio_test::test_pki::get();
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     auto server = [&]() -> corio::task<> {
       auto ctx = tls::context::server(pki.file("server.pem"), pki.file("server.key"));
@@ -549,7 +510,7 @@ TEST_CASE("tls::stream: a server that requires a client certificate refuses a cl
           "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    const auto& pki = test_pki::get();
+    const auto& pki = corio_test::test_pki::get();
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     std::optional<std::system_error> server_error;
     std::optional<std::system_error> client_error;
@@ -588,7 +549,7 @@ TEST_CASE("tls::stream: a server that requires a client certificate refuses a cl
 }
 
 TEST_CASE("tls::context: bad files and arguments are clear errors", "[tls]") {
-  const auto& pki = test_pki::get();
+  const auto& pki = corio_test::test_pki::get();
   try {
     tls::context::client("/nonexistent/ca.pem");
     FAIL("no error");
@@ -621,7 +582,7 @@ TEST_CASE("tls::context: bad files and arguments are clear errors", "[tls]") {
 TEST_CASE("tls::stream: misuse is refused before any byte moves", "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    const auto& pki = test_pki::get();
+    const auto& pki = corio_test::test_pki::get();
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     auto tcp = co_await net::tcp_stream::connect("127.0.0.1", listener.local_port());
     const auto client_ctx = tls::context::client(pki.file("ca.pem"));

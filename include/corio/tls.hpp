@@ -30,6 +30,8 @@
 #include <corio/net/tcp.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/secure_stream.hpp>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/opensslv.h>
@@ -41,7 +43,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -640,6 +644,7 @@ class stream {
   /// The TCP stream underneath (for its endpoints and options: reading or
   /// writing it directly corrupts the session).
   net::tcp_stream& next_layer() noexcept { return session_->tcp; }
+  const net::tcp_stream& next_layer() const noexcept { return session_->tcp; }
   /// The OpenSSL session (peer certificate, cipher, ...).
   SSL* native_handle() const noexcept { return session_ ? session_->ssl : nullptr; }
 
@@ -828,3 +833,58 @@ class stream {
 };
 
 }  // namespace corio::tls
+
+namespace corio::detail {
+
+// corio/http/client.hpp's view of a tls::stream.
+class http_tls_stream final : public secure_stream {
+ public:
+  explicit http_tls_stream(tls::stream s) noexcept : stream_(std::move(s)) {}
+
+  // Many servers end a response framed by the connection's close without a
+  // close_notify. The HTTP parser itself notices a body cut short of its
+  // Content-Length or chunked framing, so such an end reads as the end.
+  task<std::size_t> read_some(std::span<std::byte> buffer) override {
+    std::size_t n = 0;
+    try {
+      n = co_await stream_.read_some(buffer);
+    } catch (const std::system_error& e) {
+      const auto code = static_cast<unsigned long>(e.code().value());
+      if (e.code().category() != tls::error_category() || ERR_GET_LIB(code) != ERR_LIB_SSL ||
+          ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        throw;
+    }
+    co_return n;
+  }
+  task<> write_all(std::span<const std::byte> data) override { return stream_.write_all(data); }
+  int native_handle() const noexcept override { return stream_.next_layer().native_handle(); }
+
+ private:
+  tls::stream stream_;
+};
+
+// One client context per CA file (the system store for ""), shared by every
+// https request of the program; loading a trust store costs milliseconds.
+inline const tls::context& http_tls_context(const std::string& ca_file) {
+  static std::mutex lock;
+  static std::map<std::string, tls::context> contexts;
+  const std::lock_guard guard(lock);
+  auto it = contexts.find(ca_file);
+  if (it == contexts.end()) {
+    tls::context ctx = tls::context::client(ca_file);
+    ctx.set_alpn({"http/1.1"});
+    it = contexts.emplace(ca_file, std::move(ctx)).first;
+  }
+  return it->second;
+}
+
+inline task<std::unique_ptr<secure_stream>> connect_http_tls(net::tcp_stream tcp, std::string host,
+                                                             std::string ca_file) {
+  tls::stream s = co_await tls::stream::connect(std::move(tcp), http_tls_context(ca_file), host);
+  co_return std::make_unique<http_tls_stream>(std::move(s));
+}
+
+// Including this header is what lets corio/http fetch https:// URLs.
+inline const bool http_tls_installed = (connect_secure_stream = &connect_http_tls, true);
+
+}  // namespace corio::detail

@@ -632,21 +632,6 @@ TEST_CASE("http::server: reads a request larger than the first read buffer",
   }());
 }
 
-TEST_CASE("http::get: refuses https:// and says to use to_thread with a TLS client",
-          "[http][net][io_uring]") {
-  CORIO_TEST_REQUIRE_IO_URING();
-  corio::run([]() -> corio::task<> {
-    std::string message;
-    try {
-      co_await http::get("https://pokeapi.co/api/v2/pokemon/25");
-    } catch (const std::invalid_argument& e) {
-      message = e.what();
-    }
-    CHECK_THAT(message, ContainsSubstring("https") && ContainsSubstring("to_thread") &&
-                            ContainsSubstring("libcurl"));
-  }());
-}
-
 TEST_CASE("http::get: returns a redirect as it is unless asked to follow it",
           "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();

@@ -42,19 +42,17 @@ TEST_CASE("url: reads IPv6 literals in brackets", "[http][url]") {
   CHECK(v.authority() == "[2001:db8::7]");
 }
 
-TEST_CASE("url: refuses https with a message that points to to_thread and libcurl",
-          "[http][url][errors]") {
-  try {
-    (void)url::parse("https://pokeapi.co/api/v2/pokemon/1");
-    FAIL("no exception");
-  } catch (const std::invalid_argument& e) {
-    std::string what = e.what();
-    CHECK_THAT(what, ContainsSubstring("plain http only"));
-    CHECK_THAT(what, ContainsSubstring("corio::to_thread"));
-    CHECK_THAT(what, ContainsSubstring("libcurl"));
-    CHECK_THAT(what, ContainsSubstring("examples/pokemon.cpp"));
-  }
-  CHECK_THROWS_AS(url::parse("HTTPS://x/"), std::invalid_argument);
+TEST_CASE("url: parses https with its default port 443", "[http][url]") {
+  url u = url::parse("HTTPS://pokeapi.co/api/v2/pokemon/1");
+  CHECK(u.scheme == "https");
+  CHECK(u.port == 443);
+  CHECK(u.authority() == "pokeapi.co");
+  CHECK(u.target == "/api/v2/pokemon/1");
+  url v = url::parse("https://localhost:8443");
+  CHECK(v.port == 8443);
+  CHECK(v.authority() == "localhost:8443");
+  CHECK(url::parse("http://x/").scheme == "http");
+  CHECK(url::parse("http://x:443/").authority() == "x:443");
 }
 
 TEST_CASE("url: rejects malformed URLs with std::invalid_argument", "[http][url][errors]") {

@@ -10,10 +10,9 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <spawn.h>
 
 #include <cerrno>
 #include <csignal>
@@ -21,8 +20,6 @@
 #include <string>
 #include <system_error>
 #include <vector>
-
-extern char** environ;
 
 namespace corio_test {
 
@@ -34,20 +31,30 @@ class child_process {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) < 0)
       throw std::system_error(errno, std::system_category(), "child_process: pipe2");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     std::vector<char*> args;
     for (const std::string& a : argv)
       args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    const int rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls until exec. The child dies with the test, even
+      // when a crash skips the destructor (PR_SET_PDEATHSIG: start children on the main
+      // thread, whose exit it follows), so no peer outlives the test holding its pipes.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent)
+        ::_exit(127);
+      const int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+      ::dup2(fds[1], 1);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    const int fork_errno = errno;
     ::close(fds[1]);
-    if (rc != 0) {
+    if (pid_ < 0) {
       ::close(fds[0]);
-      throw std::system_error(rc, std::system_category(), "child_process: spawn " + argv[0]);
+      throw std::system_error(fork_errno, std::system_category(), "child_process: fork");
     }
     out_ = ::fdopen(fds[0], "r");
   }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// corio/http/client.hpp: an HTTP/1.1 client for plain http:// URLs, with keep-alive.
+// corio/http/client.hpp: an HTTP/1.1 client for http:// and https:// URLs, with keep-alive.
 // Its coroutines that need no template parameter, and the functions that call them, are
 // declared `template <class = void>` so that g++ compiles them only where they are used;
 // see CONTRIBUTING.md, "Coroutines in headers".
@@ -10,9 +10,9 @@
 // - response_error: the server's answer cannot be used (malformed, cut short,
 //   too large, too many redirects).
 //
-// https:// is refused with std::invalid_argument (see url::parse): fetch it
-// with a TLS client such as libcurl inside co_await corio::to_thread(...), as
-// examples/pokemon.cpp does.
+// https:// needs TLS: include corio/tls.hpp somewhere in the program and link
+// corio::tls (OpenSSL); without them an https:// URL is refused with
+// std::invalid_argument. This header itself never needs OpenSSL.
 #pragma once
 
 #include <corio/config.hpp>
@@ -25,6 +25,8 @@
 #include <corio/net/tcp.hpp>
 #include <corio/task.hpp>
 #include <corio/wait_for.hpp>
+
+#include <corio/detail/secure_stream.hpp>
 
 #include <sys/socket.h>
 
@@ -66,6 +68,13 @@ struct client_options {
   /// Idle connections a client keeps per host and port for reuse. Zero turns
   /// keep-alive off: each request is sent with `Connection: close`.
   std::size_t max_idle_per_host = 8;
+  /// For https: a PEM file of the CA certificates to trust instead of the
+  /// system's store (empty: the system's store). Servers are always verified,
+  /// host name included. The name is not copied: it must outlive the calls
+  /// (and the client) given these options. A view, not a std::string, so the
+  /// options stay trivially destructible: g++ 12 destroys a braced temporary
+  /// inside a co_await expression twice (`co_await get(url, {...})`).
+  std::string_view ca_file{};
 };
 
 /// Thrown when a server's answer cannot be used: a malformed or truncated
@@ -98,21 +107,37 @@ class response_error : public std::runtime_error {
 
 namespace detail {
 
-// Idle keep-alive connections, keyed by "host:port"; the most recently used
+// One connection of the client: TCP, and the TLS session over it for https.
+struct client_connection {
+  net::tcp_stream tcp;                                   // moved into `secure` for https
+  std::unique_ptr<corio::detail::secure_stream> secure;  // https only
+
+  task<std::size_t> read_some(std::span<std::byte> buffer) {
+    return secure ? secure->read_some(buffer) : tcp.read_some(buffer);
+  }
+  task<> write_all(std::string_view data) {
+    return secure ? secure->write_all(std::as_bytes(std::span(data))) : tcp.write_all(data);
+  }
+  int native_handle() const noexcept {
+    return secure ? secure->native_handle() : tcp.native_handle();
+  }
+};
+
+// Idle keep-alive connections, keyed by "scheme://host:port"; the most recently used
 // is reused first, because it is the least likely to have been closed.
 class connection_pool {
  public:
   explicit connection_pool(std::size_t max_idle_per_host) : max_idle_per_host_(max_idle_per_host) {}
 
   // An idle connection to `key` that still looks open, if any.
-  std::optional<net::tcp_stream> take(const std::string& key) {
+  std::optional<client_connection> take(const std::string& key) {
     auto it = idle_.find(key);
     if (it == idle_.end()) {
       return std::nullopt;
     }
-    std::optional<net::tcp_stream> found;
+    std::optional<client_connection> found;
     while (!it->second.empty() && !found) {
-      net::tcp_stream s = std::move(it->second.back());
+      client_connection s = std::move(it->second.back());
       it->second.pop_back();
       if (looks_open(s)) {
         found = std::move(s);
@@ -124,8 +149,8 @@ class connection_pool {
     return found;
   }
 
-  void put(const std::string& key, net::tcp_stream s) {
-    std::vector<net::tcp_stream>& list = idle_[key];
+  void put(const std::string& key, client_connection s) {
+    std::vector<client_connection>& list = idle_[key];
     if (list.size() < max_idle_per_host_) {
       list.push_back(std::move(s));
     }
@@ -147,14 +172,14 @@ class connection_pool {
   // it sent something unasked, so the stream is out of step. Only "would
   // block" means the connection is still fit for a request. A server can
   // still close it just after this check; the client retries that case.
-  static bool looks_open(const net::tcp_stream& s) noexcept {
+  static bool looks_open(const client_connection& s) noexcept {
     std::byte probe{};
     const ssize_t n = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   std::size_t max_idle_per_host_;
-  std::unordered_map<std::string, std::vector<net::tcp_stream>> idle_;
+  std::unordered_map<std::string, std::vector<client_connection>> idle_;
 };
 
 struct client_state {
@@ -184,7 +209,7 @@ struct exchange_result {
 // Writes `wire` and reads one response. On a `reused` connection, a failure
 // before the first response byte is reported as stale rather than thrown.
 template <class = void>
-inline task<exchange_result> exchange(net::tcp_stream& stream, const std::string& wire,
+inline task<exchange_result> exchange(client_connection& stream, const std::string& wire,
                                       const std::string& method, const std::string& url_text,
                                       parser_limits limits, bool reused) {
   exchange_result out;
@@ -260,10 +285,18 @@ inline task<response> send_once(client_state& state, const request& req, const u
   const bool pooling = state.options.max_idle_per_host > 0;
   const parser_limits limits{.max_header_bytes = 64 * 1024,
                              .max_body_bytes = state.options.max_body_bytes};
-  const std::string key = u.host + ':' + std::to_string(u.port);
+  const std::string key = u.scheme + "://" + u.host + ':' + std::to_string(u.port);
+  const bool https = u.scheme == "https";
+  if (https && corio::detail::connect_secure_stream == nullptr) {
+    throw std::invalid_argument(
+        "corio::http: cannot fetch \"" + url_text +
+        "\": https needs TLS: include <corio/tls.hpp> in the program and link the CMake target "
+        "corio::tls (OpenSSL 3), or fetch it with a TLS client such as libcurl inside "
+        "co_await corio::to_thread(...)");
+  }
   const std::string wire = serialize(req, {.keep_alive = pooling});
   if (pooling) {
-    while (std::optional<net::tcp_stream> pooled = state.pool.take(key)) {
+    while (std::optional<client_connection> pooled = state.pool.take(key)) {
       exchange_result r = co_await exchange(*pooled, wire, req.method, url_text, limits, true);
       if (!r.stale) {
         if (r.reusable) {
@@ -280,8 +313,15 @@ inline task<response> send_once(client_state& state, const request& req, const u
       }
     }
   }
-  net::tcp_stream stream = co_await net::tcp_stream::connect(u.host, u.port);
-  stream.set_nodelay(true);
+  // WORKAROUND(g++ 12): temporaries in a braced initializer around a co_await may be
+  // destroyed twice; keep the co_await out of it.
+  net::tcp_stream tcp = co_await net::tcp_stream::connect(u.host, u.port);
+  client_connection stream{std::move(tcp), nullptr};
+  stream.tcp.set_nodelay(true);
+  if (https) {
+    stream.secure = co_await corio::detail::connect_secure_stream(
+        std::move(stream.tcp), u.host, std::string(state.options.ca_file));
+  }
   exchange_result r = co_await exchange(stream, wire, req.method, url_text, limits, false);
   if (pooling && r.reusable) {
     state.pool.put(key, std::move(stream));
@@ -306,9 +346,9 @@ inline task<response> send_once(client_state& state, const request& req, const u
     return std::string(location);  // absolute: url::parse judges the scheme
   }
   if (location.substr(0, 2) == "//") {
-    return "http:" + std::string(location);
+    return base.scheme + ':' + std::string(location);
   }
-  std::string out = "http://" + base.authority();
+  std::string out = base.scheme + "://" + base.authority();
   const std::string_view target = base.target;
   const std::string_view path = target.substr(0, target.find('?'));
   if (location.empty() || location.front() == '#') {
@@ -460,10 +500,16 @@ class client {
 /// `options.timeout` (30 s by default) is cancelled. For several requests to
 /// one server, a `client` reuses connections.
 ///
-/// Throws: std::invalid_argument if `url` is not a valid http:// URL; an
-///   https:// URL gets one that says to use a TLS client such as libcurl
-///   through corio::to_thread. std::system_error when the connection fails
-///   (ECONNREFUSED, a name that does not resolve, ECONNRESET, ...).
+/// https:// works when the program includes <corio/tls.hpp> and links
+/// corio::tls: the server's certificate is verified against the system trust
+/// store (or `options.ca_file`), host name included.
+///
+/// Throws: std::invalid_argument if `url` is not a valid http:// or https://
+///   URL, or is https:// in a program without corio/tls.hpp (the message
+///   says what to include and link). std::system_error when the connection
+///   fails (ECONNREFUSED, a name that does not resolve, ECONNRESET, ...) or
+///   the TLS handshake does (tls::verify_category() for a refused
+///   certificate, with what to do).
 ///   response_error, naming the URL, for a malformed, cut-short or too large
 ///   response or too many redirects. corio::timeout_error after
 ///   `options.timeout`. cancelled_error.

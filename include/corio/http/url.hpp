@@ -30,7 +30,7 @@ namespace detail {
 
 }  // namespace detail
 
-/// The parts of an `http://` URL that a client needs to send a request.
+/// The parts of an `http://` or `https://` URL that a client needs to send a request.
 ///
 /// Thread safety: a plain value type.
 /// Example:
@@ -38,12 +38,16 @@ namespace detail {
 ///   // u.host == "::1", u.port == 8080, u.target == "/api/v2/pokemon/25?x=1"
 ///   // u.authority() == "[::1]:8080"
 struct url {
-  std::string host;          ///< A name or numeric address; IPv6 without brackets.
-  std::uint16_t port = 80;   ///< The explicit port, or 80.
-  std::string target = "/";  ///< Path and query, never empty; the fragment is dropped.
+  std::string scheme = "http";  ///< "http" or "https", in lower case.
+  std::string host;             ///< A name or numeric address; IPv6 without brackets.
+  std::uint16_t port = 80;      ///< The explicit port, or the scheme's (80, 443).
+  std::string target = "/";     ///< Path and query, never empty; the fragment is dropped.
+
+  /// The scheme's port when the URL names none: 443 for https, else 80.
+  [[nodiscard]] std::uint16_t default_port() const noexcept { return scheme == "https" ? 443 : 80; }
 
   /// Returns the Host header value: the host (bracketed if IPv6), plus
-  /// ":port" when the port is not 80.
+  /// ":port" when the port is not the scheme's default.
   [[nodiscard]] std::string authority() const {
     std::string out;
     bool ipv6 = host.find(':') != std::string::npos;
@@ -54,14 +58,15 @@ struct url {
     if (ipv6) {
       out.push_back(']');
     }
-    if (port != 80) {
+    if (port != default_port()) {
       out.push_back(':');
       out.append(std::to_string(port));
     }
     return out;
   }
 
-  /// Parses `http://host[:port][/path][?query][#fragment]`.
+  /// Parses `http://host[:port][/path][?query][#fragment]`, or the same with
+  /// `https://` (fetching it needs corio/tls.hpp and corio::tls; see http::get).
   ///
   /// The scheme is case-insensitive. The host is a DNS name, an IPv4
   /// address, or an IPv6 address in brackets (`http://[::1]:8080/`). An empty
@@ -69,9 +74,7 @@ struct url {
   /// are taken as they are and must already be percent-encoded.
   ///
   /// Throws: std::invalid_argument, with a message naming the URL and the
-  ///   fault, for: an `https://` URL (corio's client speaks plain http only;
-  ///   the message says to fetch it with a TLS client such as libcurl inside
-  ///   `co_await corio::to_thread(...)`), another or missing scheme, user
+  ///   fault, for: another or missing scheme, user
   ///   info, an empty or invalid host, a malformed IPv6 literal, a port
   ///   outside 1..65535, or a space or control character. std::bad_alloc.
   /// Example:
@@ -79,15 +82,10 @@ struct url {
   [[nodiscard]] static url parse(std::string_view text) {
     std::size_t colon = text.find(':');
     std::string_view scheme = text.substr(0, colon == std::string_view::npos ? 0 : colon);
-    if (detail::iequals(scheme, "https")) {
-      detail::throw_bad_url(
-          text,
-          "https is not supported: corio's client speaks plain http only. Fetch https URLs "
-          "with a TLS client such as libcurl inside co_await corio::to_thread(...); "
-          "examples/pokemon.cpp shows how");
-    }
-    if (!detail::iequals(scheme, "http") || text.substr(colon + 1, 2) != "//") {
-      detail::throw_bad_url(text, "expected a URL of the form http://host[:port]/path");
+    const bool https = detail::iequals(scheme, "https");
+    if ((!https && !detail::iequals(scheme, "http")) || text.substr(colon + 1, 2) != "//") {
+      detail::throw_bad_url(text,
+                            "expected a URL of the form http://host[:port]/path or https://...");
     }
     std::string_view rest = text.substr(colon + 3);
     for (char c : rest) {
@@ -109,6 +107,10 @@ struct url {
     }
 
     url out;
+    if (https) {
+      out.scheme = "https";
+      out.port = 443;
+    }
     std::string_view port_text;
     if (!authority.empty() && authority.front() == '[') {
       std::size_t close = authority.find(']');
