@@ -112,11 +112,14 @@ struct client_connection {
   net::tcp_stream tcp;                                   // moved into `secure` for https
   std::unique_ptr<corio::detail::secure_stream> secure;  // https only
 
+  template <class = void>
   task<std::size_t> read_some(std::span<std::byte> buffer) {
     return secure ? secure->read_some(buffer) : tcp.read_some(buffer);
   }
+  template <class = void>
   task<> write_all(std::string_view data) {
-    return secure ? secure->write_all(std::as_bytes(std::span(data))) : tcp.write_all(data);
+    return secure ? secure->write_all(std::as_bytes(std::span(data.data(), data.size())))
+                  : tcp.write_all(data);
   }
   int native_handle() const noexcept {
     return secure ? secure->native_handle() : tcp.native_handle();
