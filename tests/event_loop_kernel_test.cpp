@@ -5,11 +5,13 @@
 
 #include <corio/error.hpp>
 #include <corio/gather.hpp>
+#include <corio/net/tcp.hpp>
 #include <corio/task.hpp>
 #include <corio/wait_for.hpp>
 
 #include <corio/detail/io_operation.hpp>
 
+#include "support/backend.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <linux/filter.h>
@@ -18,12 +20,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stdlib.h>
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -50,7 +55,7 @@ int child_checks_refusal(int err, const char* needle) {
   if (!refuse_syscall(__NR_io_uring_setup, err))
     return 10;
   try {
-    corio::event_loop loop;
+    corio::event_loop loop(corio::loop_options{.backend = corio::backend::io_uring});
     return 11;
   } catch (const std::system_error& e) {
     if (e.code().value() != err || e.code().category() != std::system_category())
@@ -93,6 +98,66 @@ TEST_CASE("event_loop: an ENOSYS for io_uring_setup throws system_error saying i
 
 namespace {
 
+corio::task<int> echo_once() {
+  auto listener = corio::net::tcp_listener::bind("127.0.0.1", 0);
+  auto client = co_await corio::net::tcp_stream::connect("127.0.0.1", listener.local_port());
+  auto server = co_await listener.accept();
+  co_await client.write_all("ping");
+  std::array<std::byte, 4> got{};
+  co_await server.read_exact(got);
+  co_return std::memcmp(got.data(), "ping", 4) == 0 ? 0 : 1;
+}
+
+// Runs in a child: 0 if, with `nr` refused with `err`, a default loop runs
+// on epoll and a TCP round trip works there.
+int child_checks_fallback(long nr, int err) {
+  ::unsetenv("CORIO_BACKEND");  // the epoll pass sets it; automatic is under test
+  if (!refuse_syscall(nr, err))
+    return 10;
+  try {
+    corio::event_loop loop;
+    if (loop.backend() != corio::backend::epoll)
+      return 11;
+    return loop.run_until_complete(echo_once()) == 0 ? 0 : 12;
+  } catch (...) {
+    return 14;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("event_loop: automatic falls back to epoll when seccomp refuses io_uring_setup (EPERM)",
+          "[event_loop][backend]") {
+  CHECK(run_in_child([] { return child_checks_fallback(__NR_io_uring_setup, EPERM); }) == 0);
+}
+
+TEST_CASE("event_loop: automatic falls back to epoll when io_uring_setup is missing (ENOSYS)",
+          "[event_loop][backend]") {
+  CHECK(run_in_child([] { return child_checks_fallback(__NR_io_uring_setup, ENOSYS); }) == 0);
+}
+
+TEST_CASE("event_loop: automatic falls back to epoll when io_uring_enter is refused after setup",
+          "[event_loop][backend]") {
+  CHECK(run_in_child([] { return child_checks_fallback(__NR_io_uring_enter, EPERM); }) == 0);
+}
+
+TEST_CASE("event_loop: an EMFILE from io_uring_setup does not fall back to epoll",
+          "[event_loop][backend]") {
+  CHECK(run_in_child([] {
+          ::unsetenv("CORIO_BACKEND");  // the epoll pass sets it; automatic is under test
+          if (!refuse_syscall(__NR_io_uring_setup, EMFILE))
+            return 10;
+          try {
+            corio::event_loop loop;
+            return 11;
+          } catch (const std::system_error& e) {
+            return e.code().value() == EMFILE ? 0 : 12;
+          }
+        }) == 0);
+}
+
+namespace {
+
 corio::task<int> one_nop() {
   co_return co_await corio::detail::io_op([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
 }
@@ -106,7 +171,9 @@ int child_checks_enter_refusal(unsigned queue_depth) {
     std::vector<corio::task<int>> ops;
     for (unsigned i = 0; i < 4 * queue_depth; ++i)  // more than the SQ holds
       ops.push_back(one_nop());
-    corio::run(corio::gather(std::move(ops)), corio::loop_options{.queue_depth = queue_depth});
+    corio::run(
+        corio::gather(std::move(ops)),
+        corio::loop_options{.queue_depth = queue_depth, .backend = corio::backend::io_uring});
     return 11;
   } catch (const std::system_error& e) {
     if (e.code() != std::error_code(EPERM, std::system_category()))
@@ -152,6 +219,7 @@ corio::task<std::size_t> successful_nops(std::size_t n) {
 TEST_CASE("event_loop: completions beyond the CQ ring's size are kept by the kernel and all reaped",
           "[event_loop][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("NOPs and the submission and completion rings");
   // 20,000 NOPs submitted four at a time before any is reaped: the 4,096-entry
   // completion queue overflows into the kernel's list, which the loop flushes.
   CHECK(corio::run(successful_nops(20'000), corio::loop_options{.queue_depth = 4}) == 20'000);
@@ -190,6 +258,7 @@ corio::task<int> timed_out_reads(int fd, int n) {
 TEST_CASE("event_loop: cancels sent while the submission queue is full all complete",
           "[event_loop][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("NOPs and the submission and completion rings");
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   // queue_depth 1: each cancel callback finds the SQ full, so get_sqe submits

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/backend.hpp"
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
 
@@ -71,8 +72,7 @@ class signal_pipe {
 
 corio::task<> wait_for_signal(const signal_pipe* p) {
   char byte = 0;
-  const int res = co_await corio::detail::io_op(
-      [fd = p->read_fd(), &byte](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &byte, 1, 0); });
+  const int res = co_await corio_test::read_byte(p->read_fd(), &byte);
   REQUIRE(res == 1);
 }
 

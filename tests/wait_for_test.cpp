@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/backend.hpp"
 #include "support/counted.hpp"
 #include "support/io_uring_available.hpp"
 
@@ -128,8 +129,7 @@ corio::task<int> wait_on_event(corio::event* never, child_record* r) {
 corio::task<int> read_pipe_forever(int fd, child_record* r) {
   char byte = 0;
   try {
-    co_return co_await corio::detail::io_op(
-        [fd, &byte](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, &byte, 1, 0); });
+    co_return co_await corio_test::read_byte(fd, &byte);
   } catch (const corio::cancelled_error&) {
     r->log.push_back("read cancelled");
     throw;

@@ -32,9 +32,19 @@ class loop_access;
 /// and falls back to IORING_SETUP_COOP_TASKRUN, then to no flags, on kernels
 /// that refuse them.
 ///
+/// Backends: with loop_options::backend `automatic` (the default) the loop
+/// uses io_uring, and falls back to epoll when io_uring is unavailable: setup
+/// refused (EPERM/EACCES from a seccomp filter, the kernel.io_uring_disabled
+/// sysctl), missing (ENOSYS), out of locked memory (ENOMEM), lacking an opcode
+/// corio needs, or io_uring_enter refused after setup. On epoll, sockets wait
+/// for readiness and regular-file operations run on the worker pool; every
+/// API behaves the same. backend() says which one runs.
+///
 /// Throws: std::system_error (with the errno) from the constructor when
-///   io_uring cannot be used, saying why (ENOSYS, a seccomp filter, the
-///   kernel.io_uring_disabled sysctl, the memlock limit) and what to do;
+///   io_uring is forced (loop_options::backend or CORIO_BACKEND) and cannot be
+///   used, or fails for another reason (EMFILE), saying why (ENOSYS, a seccomp
+///   filter, the kernel.io_uring_disabled sysctl, the memlock limit) and what
+///   to do; std::invalid_argument for a CORIO_BACKEND that names no backend;
 ///   std::logic_error if this thread already has a loop.
 /// Thread safety: a loop and everything it drives belong to the thread that
 ///   created it; only to_thread's workers reach it from other threads, through
@@ -115,8 +125,13 @@ class event_loop : private detail::loop_core {
   bool is_current() const noexcept { return loop_core::is_current(); }
 
   const loop_options& options() const noexcept { return loop_core::options(); }
-  /// The IORING_SETUP_* flags the kernel accepted.
-  unsigned ring_setup_flags() const noexcept { return io_uring().setup_flags(); }
+  /// The IORING_SETUP_* flags the kernel accepted (0 on the epoll backend).
+  unsigned ring_setup_flags() const noexcept {
+    return uses_io_uring() ? io_uring().setup_flags() : 0;
+  }
+  /// The backend this loop runs on: corio::backend::io_uring or
+  /// corio::backend::epoll (never `automatic`).
+  corio::backend backend() const noexcept { return kind(); }
   /// How many to_thread workers run (0 until the first to_thread call).
   std::size_t worker_count() const noexcept { return loop_core::worker_count(); }
 

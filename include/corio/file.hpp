@@ -133,6 +133,15 @@ struct file_rw_op {
     else
       io_uring_prep_read(sqe, fd, buffer.data(), file_io_size(buffer.size()), offset);
   }
+  int blocking() noexcept {
+    const auto off = static_cast<off_t>(offset);
+    ssize_t n;
+    if constexpr (Write)
+      n = ::pwrite(fd, buffer.data(), file_io_size(buffer.size()), off);
+    else
+      n = ::pread(fd, buffer.data(), file_io_size(buffer.size()), off);
+    return n >= 0 ? static_cast<int>(n) : -errno;
+  }
   std::size_t finish(int res) const {
     return static_cast<std::size_t>(
         check(res, Write ? "corio::file::write_at" : "corio::file::read_at"));
@@ -164,6 +173,10 @@ struct open_op {
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), flags, 0666);
   }
+  int blocking() noexcept {
+    const int res = ::openat(AT_FDCWD, path.c_str(), flags, 0666);
+    return res >= 0 ? res : -errno;
+  }
   file finish(int res) const;  // after file is defined
 };
 
@@ -175,10 +188,23 @@ struct size_op {
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, &info);
   }
+  int blocking() noexcept {
+    return ::statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &info) == 0 ? 0 : -errno;
+  }
   std::uint64_t finish(int res) const {
     check(res, "corio::file::size");
     return info.stx_size;
   }
+};
+
+// IORING_OP_CLOSE of a file (on epoll on the pool: a close may flush, as on NFS).
+struct file_close_op {
+  using value_type = int;
+  int fd;
+  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); }
+  // EINTR: Linux has released the descriptor all the same.
+  int blocking() noexcept { return ::close(fd) == 0 || errno == EINTR ? 0 : -errno; }
+  int finish(int res) const noexcept { return res; }
 };
 
 // IORING_OP_FSYNC.
@@ -186,6 +212,7 @@ struct fsync_op {
   using value_type = void;
   int fd;
   void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_fsync(sqe, fd, 0); }
+  int blocking() noexcept { return ::fsync(fd) == 0 ? 0 : -errno; }
   void finish(int res) const { check(res, "corio::file::fsync"); }
 };
 
@@ -338,7 +365,7 @@ class file {
     const int fd = fd_.release();
     int res = 0;
     try {
-      res = co_await detail::io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
+      res = co_await detail::io_operation(detail::file_close_op{fd});
     } catch (const cancelled_error&) {
       ::close(fd);  // cancelled before the close was submitted: do it here
       throw;

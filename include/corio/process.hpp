@@ -114,8 +114,15 @@ inline std::optional<int> reap(int pidfd, bool block) {
 // One IORING_OP_POLL_ADD for POLLIN on a pidfd: readable once the child ended.
 struct pidfd_poll_op {
   using value_type = void;
-  int pidfd;
-  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, pidfd, POLLIN); }
+  static constexpr bool writes = false;
+  int fd;  // the pidfd
+  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd, POLLIN); }
+  // On epoll: readable (the child ended) or not yet.
+  int attempt() noexcept {
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, 0);
+    return n > 0 ? static_cast<int>(p.revents) : n == 0 ? -EAGAIN : -errno;
+  }
   void finish(int res) const { check(res, "corio::process::wait"); }
 };
 

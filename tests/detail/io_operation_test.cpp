@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support/backend.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -151,6 +152,7 @@ corio::task<> leave_read_pending(int fd, std::vector<std::string>* log) {
 
 TEST_CASE("io_op: yields the completion's res", "[io_operation][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   CHECK(corio::run(nop()) == 0);
   pipe_fds p;
   CHECK(corio::run(read_after_write(&p)) == "hello");
@@ -158,6 +160,7 @@ TEST_CASE("io_op: yields the completion's res", "[io_operation][io_uring]") {
 
 TEST_CASE("io_op: a negative res is returned as -errno, not thrown", "[io_operation][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   CHECK(corio::run(kernel_timeout(1ms)) == -ETIME);
 }
 
@@ -166,6 +169,7 @@ TEST_CASE(
     "cancelled_error",
     "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   pipe_fds p;
   std::vector<std::string> log;
   const auto start = std::chrono::steady_clock::now();
@@ -179,6 +183,7 @@ TEST_CASE(
     "pending",
     "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   bool sleep_cancelled = false;
   CHECK(corio::run(cancel_loses_the_race(&sleep_cancelled)) == 0);
   CHECK(sleep_cancelled);
@@ -187,6 +192,7 @@ TEST_CASE(
 TEST_CASE("io_op: a cancellation pending before the operation submits nothing",
           "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   bool submitted = false;
   CHECK(corio::run(cancel_before_submission(&submitted)));
   CHECK_FALSE(submitted);
@@ -195,6 +201,7 @@ TEST_CASE("io_op: a cancellation pending before the operation submits nothing",
 TEST_CASE("io_op: an operation still pending when run() ends is cancelled in the kernel first",
           "[io_operation][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
+  CORIO_TEST_IO_URING_ONLY("raw io_uring operations (io_op)");
   pipe_fds p;
   std::vector<std::string> log;
   corio::run(leave_read_pending(p.read_end(), &log));

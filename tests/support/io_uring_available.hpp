@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // tests/support/io_uring_available.hpp: skip, never fail, when the machine has no io_uring.
 //
-// Usage, first thing in a test case that needs a ring:
+// Usage, first thing in a test case that needs a loop:
 //   CORIO_TEST_REQUIRE_IO_URING();
 // It SKIPs the case when io_uring_queue_init fails (an old kernel, a seccomp filter,
 // kernel.io_uring_disabled), unless CORIO_REQUIRE_IO_URING=1 is set (CI), in which case
-// the case FAILs instead, with the reason.
+// the case FAILs instead, with the reason. On the epoll pass (CORIO_BACKEND=epoll, see
+// backend.hpp) the case runs: the loop needs no io_uring there.
 #pragma once
+
+#include "support/backend.hpp"
 
 #include <liburing.h>
 
@@ -50,7 +53,7 @@ inline std::string io_uring_unavailable_reason() {
 // CORIO_REQUIRE_IO_URING=1. Include <catch2/catch_test_macros.hpp> before using it.
 #define CORIO_TEST_REQUIRE_IO_URING()                                                      \
   do {                                                                                     \
-    if (!::corio_test::io_uring_available()) {                                             \
+    if (!::corio_test::epoll_pass() && !::corio_test::io_uring_available()) {              \
       if (::corio_test::io_uring_required()) {                                             \
         FAIL(::corio_test::io_uring_unavailable_reason() + " (CORIO_REQUIRE_IO_URING=1)"); \
       }                                                                                    \

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <latch>
 
+#include "support/backend.hpp"
 #include "support/counted.hpp"
 
 namespace corio_test {
@@ -40,11 +41,6 @@ struct storm {
 
 // Named callables rather than lambdas: a lambda in a header has no linkage,
 // and g++ rejects such a type in a coroutine frame (-Wsubobject-linkage).
-struct read_one_byte {
-  int fd;
-  char* byte;
-  void operator()(io_uring_sqe* sqe) const { io_uring_prep_read(sqe, fd, byte, 1, 0); }
-};
 struct wait_for_release {
   storm* s;
   void operator()() const { s->release_calls.wait(); }
@@ -83,7 +79,7 @@ inline corio::task<> leaf(storm* s, int kind, counted c) {
         break;
       case 6: {
         char byte = 0;
-        co_await corio::detail::io_op(read_one_byte{s->pipe_fds[0], &byte});
+        co_await corio_test::read_byte(s->pipe_fds[0], &byte);
         break;
       }
       case 7:

@@ -5,16 +5,20 @@
 #include <corio/error.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/backend/epoll.hpp>
 #include <corio/detail/backend/io_uring.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/loop_core.hpp>
+#include <corio/detail/thread_pool.hpp>
 #include <corio/detail/wait_info.hpp>
 
 #include <liburing.h>
 
+#include <atomic>
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -32,11 +36,61 @@ namespace corio::detail {
 //   bool resubmit(int res) noexcept;     true: the operation goes on (a short
 //                                        send of write_all, a transient accept
 //                                        error); its state has moved on
+// and, for the epoll backend, one of:
+//   int attempt() noexcept;              a socket operation: the non-blocking
+//   int fd; static constexpr bool writes;  system call's result or -errno; on
+//                                        -EAGAIN it is attempted again once
+//                                        `fd` is readable (writable if `writes`)
+//   int blocking() noexcept;             a regular-file operation: the blocking
+//                                        system call, run on the worker pool
+// An operation with neither (a raw io_op) needs io_uring: std::logic_error on epoll.
 template <class Op>
 concept kernel_operation = requires(Op& op, io_uring_sqe* sqe) {
   typename Op::value_type;
   { op.prep(sqe) }
   noexcept;
+};
+template <class Op>
+concept readiness_operation = requires(Op& op) {
+  { op.attempt() }
+  noexcept;
+  op.fd;
+  Op::writes;
+};
+template <class Op>
+concept pool_operation = requires(Op& op) {
+  { op.blocking() }
+  noexcept;
+};
+
+// The worker-pool half of an operation on epoll: the job the pool runs.
+// Cancelled while queued it never runs; once running it runs to its end.
+template <class Owner>
+struct pool_call final : thread_job {
+  enum : int { queued, running, dropped };
+  explicit pool_call(Owner* o) noexcept : thread_job(&run_on_worker, &deliver_on_loop), owner(o) {}
+  static void run_on_worker(thread_job* self) noexcept {
+    auto& call = *static_cast<pool_call*>(self);
+    int expected = queued;
+    if (call.state.compare_exchange_strong(expected, running, std::memory_order_acq_rel))
+      call.result = call.owner->run_blocking();
+  }
+  static void deliver_on_loop(remote_node* self) noexcept {
+    auto& call = *static_cast<pool_call*>(self);
+    call.owner->pool_done(call.state.load(std::memory_order_relaxed) == dropped ? -ECANCELED
+                                                                                : call.result);
+  }
+  // Loop thread: true if the call had not started and now never will.
+  bool drop() noexcept {
+    int expected = queued;
+    return state.compare_exchange_strong(expected, dropped, std::memory_order_acq_rel);
+  }
+  Owner* owner;
+  std::atomic<int> state{queued};
+  int result = 0;
+};
+struct no_pool_call {
+  explicit no_pool_call(void*) noexcept {}
 };
 
 // The io_uring opcodes corio submits, by name, for the call graph.
@@ -101,9 +155,16 @@ inline const char* opcode_name(std::uint8_t opcode) noexcept {
 //   cancelled_error; an operation that finished before the cancel reached it
 //   keeps its result and the cancellation stays pending; one that would go
 //   on stops there, with cancelled_error.
+//
+// On epoll a socket operation is attempted at once and, if it would block,
+// waits for readiness (a cancel removes the interest and completes at once);
+// a file operation runs on the worker pool (a cancel drops it if it has not
+// started, else it runs to its end and the cancellation stays pending). Its
+// result goes through the same Op::finish.
 template <kernel_operation Op>
 class [[nodiscard]] io_operation final : public completion,
                                          public deferred_submission,
+                                         public readiness_wait,
                                          public suspension {
  public:
   using value_type = typename Op::value_type;
@@ -111,8 +172,10 @@ class [[nodiscard]] io_operation final : public completion,
   explicit io_operation(Op op) noexcept(std::is_nothrow_move_constructible_v<Op>)
       : completion(&on_complete)
       , deferred_submission(&on_deferred)
+      , readiness_wait(&on_ready)
       , suspension(&on_cancel, &describe)
-      , op_(std::move(op)) {}
+      , op_(std::move(op))
+      , call_(this) {}
   // Only an awaiter not yet awaited is moved (into as_task's frame).
   io_operation(io_operation&& other) noexcept(std::is_nothrow_move_constructible_v<Op>)
       : io_operation(std::move(other.op_)) {}
@@ -132,6 +195,8 @@ class [[nodiscard]] io_operation final : public completion,
       result_ = -ECANCELED;
       return false;
     }
+    if (!loop_->uses_io_uring())
+      return suspend_on_epoll();
     io_uring_backend& backend = loop_->io_uring();
     io_uring_sqe* sqe = backend.get_sqe();
     op_.prep(sqe);
@@ -192,8 +257,101 @@ class [[nodiscard]] io_operation final : public completion,
     auto& op = static_cast<const io_operation&>(self);
     info.what = std::string(opcode_name(op.opcode_)) + " on fd " + std::to_string(op.fd_);
   }
+  template <class>
+  friend struct pool_call;
+
+  bool suspend_on_epoll() {
+    if constexpr (readiness_operation<Op>) {
+      fd_ = op_.fd;  // for the call graph
+      const int res = attempt_until_blocked();
+      if (res == -EAGAIN) {
+        if (const int err = loop_->epoll().wait(op_.fd, Op::writes, *this); err < 0) {
+          result_ = err;
+        } else {
+          waiting_ = true;
+          park();
+          return true;
+        }
+      } else {
+        result_ = res;
+      }
+      // Done without waiting: the task still yields, as on io_uring, so a
+      // stream that always has data cannot starve the others.
+      park();
+      wake(*loop_);
+      return true;
+    } else if constexpr (pool_operation<Op>) {
+      loop_->submit_job(&call_);
+      park();
+      return true;
+    } else {
+      throw std::logic_error(
+          "corio: this raw io_uring operation needs the io_uring backend (the loop runs on epoll)");
+    }
+  }
+  // The system call, again while it goes on (write_all) or was interrupted.
+  int attempt_until_blocked() noexcept {
+    if constexpr (readiness_operation<Op>) {
+      for (;;) {
+        const int res = op_.attempt();
+        if (res == -EINTR)
+          continue;
+        if (res == -EAGAIN)
+          return res;
+        if constexpr (requires { op_.resubmit(res); }) {
+          if (op_.resubmit(res))
+            continue;
+        }
+        return res;
+      }
+    } else {
+      return -ENOSYS;
+    }
+  }
+  static void on_ready(readiness_wait* self) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    if constexpr (readiness_operation<Op>) {
+      op.waiting_ = false;
+      int res = op.attempt_until_blocked();
+      if (res == -EAGAIN) {  // woken for nothing, or another reader came first
+        res = op.loop_->epoll().wait(op.op_.fd, Op::writes, op);
+        if (res == 0) {
+          op.waiting_ = true;
+          return;
+        }
+      }
+      op.result_ = res;
+      op.wake(*op.loop_);
+    }
+  }
+  int run_blocking() noexcept {
+    if constexpr (pool_operation<Op>)
+      return op_.blocking();
+    else
+      return -ENOSYS;
+  }
+  void pool_done(int res) noexcept {
+    result_ = res;
+    wake(*loop_);
+  }
+
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
+    if (!op.loop_->uses_io_uring()) {
+      if constexpr (readiness_operation<Op>) {
+        if (op.waiting_) {  // nothing is in the kernel: stop waiting and end now
+          op.loop_->epoll().forget(op.op_.fd, Op::writes);
+          op.waiting_ = false;
+          op.result_ = -ECANCELED;
+          op.wake(*op.loop_);
+        }
+      } else if constexpr (pool_operation<Op>) {
+        // Dropped while queued, the worker hands it back unrun (-ECANCELED);
+        // running, its result arrives and the cancellation stays pending.
+        op.call_.drop();
+      }
+      return;
+    }
     op.cancel_sent_ = true;  // the hook runs once per parking, and one parking spans resubmissions
     if (op.deferred_) {      // between two submissions: nothing is in the kernel
       op.loop_->io_uring().drop_deferred(op);
@@ -206,12 +364,14 @@ class [[nodiscard]] io_operation final : public completion,
   }
 
   Op op_;
+  std::conditional_t<pool_operation<Op>, pool_call<io_operation>, no_pool_call> call_;
   loop_core* loop_ = nullptr;
   int result_ = 0;
   int fd_ = -1;
   std::uint8_t opcode_ = 0;
   bool cancel_sent_ = false;
   bool deferred_ = false;
+  bool waiting_ = false;  // epoll: interest registered
 };
 
 // An operation given as one lambda that fills the SQE; yields the raw CQE res

@@ -8,6 +8,7 @@
 #include <corio/config.hpp>
 #include <corio/source_location.hpp>
 
+#include <corio/detail/backend/epoll.hpp>
 #include <corio/detail/backend/io_uring.hpp>
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/frame_allocator.hpp>
@@ -26,9 +27,15 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace corio {
+
+/// Which kernel interface an event loop waits with (loop_options::backend).
+/// `automatic` uses io_uring where the kernel and the sandbox allow it, and
+/// epoll where they do not (see event_loop::backend()).
+enum class backend { automatic, io_uring, epoll };
 
 /// Settings of an event loop; run() takes them as its second argument.
 struct loop_options {
@@ -41,10 +48,14 @@ struct loop_options {
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
   /// Debug mode (also on when the environment has CORIO_DEBUG=1): a warning
   /// on `debug_output` for each resume step that runs `slow_step` or longer,
-  /// as asyncio's debug mode with its slow_callback_duration.
+  /// as asyncio's debug mode with its slow_callback_duration; and one line at
+  /// start-up naming the backend when it is not io_uring, and why.
   bool debug = false;
   std::chrono::milliseconds slow_step = std::chrono::milliseconds(100);
   std::FILE* debug_output = nullptr;  ///< nullptr = stderr
+  /// The backend; `automatic` may be overridden by the environment variable
+  /// CORIO_BACKEND (io_uring, epoll or automatic), an explicit choice may not.
+  corio::backend backend = corio::backend::automatic;
 };
 
 namespace detail {
@@ -93,11 +104,7 @@ class loop_core {
     if (options_.queue_depth == 0) {
       throw std::invalid_argument("corio::loop_options: queue_depth must be at least 1");
     }
-    if (const int res = io_uring_.init(options_.queue_depth, options_.sqpoll); res < 0) {
-      throw std::system_error(
-          -res, std::system_category(),
-          "corio::event_loop: " + describe_setup_error(-res, io_uring_disabled_sysctl()));
-    }
+    choose_backend();
     current_ = this;
     this_thread_ready_queue = &ready_;
     frame_arena::loop_started();
@@ -113,7 +120,8 @@ class loop_core {
     workers_.reset();
     if (remote_)
       remote_->deliver_all();
-    io_uring_.shutdown();
+    if (uses_io_uring_)
+      io_uring_.shutdown();
     current_ = nullptr;
     this_thread_ready_queue = nullptr;
     frame_arena::loop_ended();  // its reservation goes once its last block is freed
@@ -133,6 +141,12 @@ class loop_core {
   const loop_options& options() const noexcept { return options_; }
   io_uring_backend& io_uring() noexcept { return io_uring_; }
   const io_uring_backend& io_uring() const noexcept { return io_uring_; }
+  epoll_backend& epoll() noexcept { return epoll_; }
+  // The one branch per operation: chosen at construction, never changed.
+  bool uses_io_uring() const noexcept { return uses_io_uring_; }
+  corio::backend kind() const noexcept {
+    return uses_io_uring_ ? corio::backend::io_uring : corio::backend::epoll;
+  }
 
   // Makes `h` run in a later turn of the loop, after those already queued.
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
@@ -181,7 +195,7 @@ class loop_core {
     bool deadlocked = false;
     int fruitless_cancels = 0;
     while (!done()) {
-      if (io_uring_.error() != 0)
+      if (uses_io_uring_ && io_uring_.error() != 0)
         io_uring_.throw_error();
       // Run what is ready now; what they make ready runs in the next turn,
       // after the I/O completions that arrived meanwhile.
@@ -204,7 +218,10 @@ class loop_core {
         timers_.fire_due(now, timers_per_turn);
       }
       if (!ready_.empty()) {
-        if (io_uring_.active())
+        if (!uses_io_uring_) {
+          if (epoll_.busy())
+            epoll_.poll();
+        } else if (io_uring_.active())
           io_uring_.poll();
         continue;
       }
@@ -217,17 +234,15 @@ class loop_core {
         continue;
       }
       fruitless_cancels = 0;
-      if (jobs_outstanding_ > 0)
-        io_uring_.arm_wakeup(*remote_);
       if (timers_.empty()) {
-        io_uring_.wait(std::chrono::nanoseconds(-1));
+        wait_backend(std::chrono::nanoseconds(-1));
       } else {
         const auto wait = timers_.next_deadline() - now;
         if (wait > clock::duration::zero()) {
           if (virtual_)
             advance_virtual_time(wait);
           else
-            io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+            wait_backend(std::chrono::ceil<std::chrono::nanoseconds>(wait));
         }
       }
     }
@@ -313,12 +328,12 @@ class loop_core {
   // is in flight: those hold the clock, which then advances by the real time
   // spent waiting for them (at most `wait`).
   void advance_virtual_time(clock::duration wait) {
-    if (!io_uring_.busy() && jobs_outstanding_ == 0) {
+    if (!(uses_io_uring_ ? io_uring_.busy() : epoll_.busy()) && jobs_outstanding_ == 0) {
       virtual_now_ += wait;
       return;
     }
     const clock::time_point start = clock::now();
-    io_uring_.wait(std::chrono::ceil<std::chrono::nanoseconds>(wait));
+    wait_backend(std::chrono::ceil<std::chrono::nanoseconds>(wait));
     virtual_now_ += std::min(wait, clock::now() - start);
   }
   void deliver_remote() noexcept {
@@ -326,7 +341,81 @@ class loop_core {
       jobs_outstanding_ -= remote_->deliver_all();
   }
   bool something_pending() noexcept {
-    return !timers_.empty() || jobs_outstanding_ > 0 || io_uring_.busy();
+    return !timers_.empty() || jobs_outstanding_ > 0 ||
+           (uses_io_uring_ ? io_uring_.busy() : epoll_.busy());
+  }
+  void wait_backend(std::chrono::nanoseconds timeout) noexcept {
+    if (uses_io_uring_) {
+      if (jobs_outstanding_ > 0)
+        io_uring_.arm_wakeup(*remote_);
+      io_uring_.wait(timeout);
+    } else {
+      if (jobs_outstanding_ > 0)
+        epoll_.arm_wakeup(*remote_);
+      epoll_.wait(timeout);
+    }
+  }
+
+  // The backend loop_options and CORIO_BACKEND ask for; `automatic` falls back
+  // to epoll only when io_uring is unavailable (refused, disabled, missing, or
+  // out of locked memory), never for other errors (EMFILE stays an error).
+  static corio::backend requested_backend(corio::backend chosen) {
+    if (chosen != corio::backend::automatic)
+      return chosen;
+    const char* env = std::getenv("CORIO_BACKEND");
+    if (env == nullptr || *env == '\0' || std::strcmp(env, "automatic") == 0)
+      return corio::backend::automatic;
+    if (std::strcmp(env, "io_uring") == 0)
+      return corio::backend::io_uring;
+    if (std::strcmp(env, "epoll") == 0)
+      return corio::backend::epoll;
+    throw std::invalid_argument("corio::event_loop: CORIO_BACKEND=\"" + std::string(env) +
+                                "\" is not a backend; use io_uring, epoll or automatic");
+  }
+  static bool io_uring_unavailable(int err) noexcept {
+    return err == EPERM || err == EACCES || err == ENOSYS || err == ENOMEM;
+  }
+
+  void choose_backend() {
+    const corio::backend want = requested_backend(options_.backend);
+    std::string why_not;  // why io_uring is not used, for the debug line
+    if (want == corio::backend::epoll) {
+      why_not = "epoll was asked for";
+    } else {
+      const int res = io_uring_.init(options_.queue_depth, options_.sqpoll);
+      const int disabled = res < 0 ? io_uring_disabled_sysctl() : -1;
+      if (res < 0 && (want == corio::backend::io_uring || !io_uring_unavailable(-res))) {
+        throw std::system_error(-res, std::system_category(),
+                                "corio::event_loop: " + describe_setup_error(-res, disabled));
+      }
+      if (res < 0) {
+        io_uring_.release();
+        why_not = "io_uring_setup failed: " + describe_setup_error(-res, disabled) + " (" +
+                  std::strerror(-res) + ")";
+      } else if (want == corio::backend::automatic) {
+        // Forcing io_uring keeps today's behaviour: a refused enter throws
+        // from run(); automatic finds out here, while epoll can still take over.
+        int err = 0;
+        if (const char* refused = io_uring_.probe(err)) {
+          io_uring_.release();
+          why_not = std::string(refused) + " (" + std::strerror(err) + ")";
+        } else {
+          uses_io_uring_ = true;
+        }
+      } else {
+        uses_io_uring_ = true;
+      }
+    }
+    if (!uses_io_uring_) {
+      if (const int res = epoll_.init(); res < 0) {
+        throw std::system_error(-res, std::system_category(),
+                                "corio::event_loop: epoll_create1 failed");
+      }
+    }
+    if (options_.debug && !uses_io_uring_) {
+      std::FILE* out = options_.debug_output != nullptr ? options_.debug_output : stderr;
+      std::fprintf(out, "corio: debug: event loop backend: epoll (%s)\n", why_not.c_str());
+    }
   }
 
   static inline thread_local loop_core* current_ = nullptr;
@@ -335,6 +424,8 @@ class loop_core {
   loop_options options_;
   // Data that only the loop's thread touches.
   io_uring_backend io_uring_;
+  epoll_backend epoll_;
+  bool uses_io_uring_ = false;
   ready_queue ready_;
   timer_heap timers_;
   intrusive_list<live_task> live_tasks_;

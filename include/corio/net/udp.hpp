@@ -68,15 +68,24 @@ struct send_to_op {
   socklen_t length;
   iovec iov{};
   msghdr message{};
-  void prep(io_uring_sqe* sqe) noexcept {
-    // The kernel reads these when it runs the operation: they live in the awaiter.
+  static constexpr bool writes = true;
+  // The kernel reads these when it runs the operation: they live in the awaiter.
+  void build() noexcept {
     iov = {const_cast<std::byte*>(data.data()), data.size()};
     message = {};
     message.msg_name = &address;
     message.msg_namelen = length;
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
+  }
+  void prep(io_uring_sqe* sqe) noexcept {
+    build();
     io_uring_prep_sendmsg(sqe, fd, &message, 0);
+  }
+  int attempt() noexcept {
+    build();
+    const ssize_t n = ::sendmsg(fd, &message, MSG_DONTWAIT);
+    return n >= 0 ? static_cast<int>(n) : -errno;
   }
   std::size_t finish(int res) const {
     return static_cast<std::size_t>(check(res, "corio::net::udp_socket::send_to"));
@@ -91,14 +100,23 @@ struct receive_from_op {
   sockaddr_storage address{};
   iovec iov{};
   msghdr message{};
-  void prep(io_uring_sqe* sqe) noexcept {
+  static constexpr bool writes = false;
+  void build() noexcept {
     iov = {buffer.data(), buffer.size()};
     message = {};
     message.msg_name = &address;
     message.msg_namelen = sizeof address;
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
+  }
+  void prep(io_uring_sqe* sqe) noexcept {
+    build();
     io_uring_prep_recvmsg(sqe, fd, &message, MSG_TRUNC);
+  }
+  int attempt() noexcept {
+    build();
+    const ssize_t n = ::recvmsg(fd, &message, MSG_TRUNC | MSG_DONTWAIT);
+    return n >= 0 ? static_cast<int>(n) : -errno;
   }
   net::datagram finish(int res) const {
     const char* const who = "corio::net::udp_socket::receive_from";
@@ -121,8 +139,14 @@ struct receive_op {
   using value_type = std::size_t;
   int fd;
   std::span<std::byte> buffer;
+  static constexpr bool writes = false;
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_recv(sqe, fd, buffer.data(), clamp_io_size(buffer.size()), MSG_TRUNC);
+  }
+  int attempt() noexcept {
+    const ssize_t n =
+        ::recv(fd, buffer.data(), clamp_io_size(buffer.size()), MSG_TRUNC | MSG_DONTWAIT);
+    return n >= 0 ? static_cast<int>(n) : -errno;
   }
   std::size_t finish(int res) const {
     const char* const who = "corio::net::udp_socket::receive";
@@ -138,8 +162,13 @@ struct send_datagram_op {
   using value_type = std::size_t;
   int fd;
   std::span<const std::byte> data;
+  static constexpr bool writes = true;
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_send(sqe, fd, data.data(), clamp_io_size(data.size()), 0);
+  }
+  int attempt() noexcept {
+    const ssize_t n = ::send(fd, data.data(), clamp_io_size(data.size()), MSG_DONTWAIT);
+    return n >= 0 ? static_cast<int>(n) : -errno;
   }
   std::size_t finish(int res) const {
     return static_cast<std::size_t>(check(res, "corio::net::udp_socket::send"));

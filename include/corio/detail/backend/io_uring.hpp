@@ -106,9 +106,11 @@ class ring {
   ring() noexcept = default;
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
-  ~ring() {
+  ~ring() { exit(); }
+  void exit() noexcept {
     if (initialised_)
       io_uring_queue_exit(&ring_);
+    initialised_ = false;
   }
 
   // Sets the ring up with the fastest flags this kernel accepts: a single
@@ -187,6 +189,51 @@ class io_uring_backend {
 
   // 0, or -errno when the ring cannot be set up.
   int init(unsigned depth, bool sqpoll) noexcept { return ring_.init(depth, sqpoll); }
+  // Releases the ring (after a failed probe); the backend is unused from then on.
+  void release() noexcept { ring_.exit(); }
+
+  // Checks, right after init(), that this ring can serve corio: the kernel
+  // knows every opcode corio submits, and io_uring_enter is allowed (some
+  // seccomp profiles allow io_uring_setup only): one NOP is submitted and
+  // waited for. Returns nullptr, or why io_uring cannot be used (with the
+  // errno in `err`).
+  const char* probe(int& err) noexcept {
+    io_uring* r = ring_.get();
+    io_uring_probe* p = io_uring_get_probe_ring(r);
+    if (p == nullptr) {
+      err = ENOSYS;
+      return "io_uring_register(IORING_REGISTER_PROBE) was refused";
+    }
+    {
+      static constexpr int needed[] = {IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE,
+                                       IORING_OP_RECV,    IORING_OP_SEND,    IORING_OP_ACCEPT,
+                                       IORING_OP_CONNECT, IORING_OP_OPENAT,  IORING_OP_STATX,
+                                       IORING_OP_FSYNC,   IORING_OP_CLOSE,   IORING_OP_ASYNC_CANCEL,
+                                       IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_POLL_ADD};
+      bool all = true;
+      for (const int op : needed)
+        all = all && io_uring_opcode_supported(p, op) != 0;
+      io_uring_free_probe(p);
+      if (!all) {
+        err = ENOSYS;
+        return "the kernel lacks an io_uring opcode corio needs";
+      }
+    }
+    io_uring_sqe* sqe = io_uring_get_sqe(r);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, 0);
+    io_uring_cqe* cqe = nullptr;
+    int res;
+    do {
+      res = io_uring_submit_and_wait_timeout(r, &cqe, 1, nullptr, nullptr);
+    } while (res == -EINTR);
+    if (res < 0) {
+      err = -res;
+      return "io_uring_enter was refused after io_uring_setup succeeded";
+    }
+    io_uring_cq_advance(r, 1);
+    return nullptr;
+  }
   unsigned setup_flags() const noexcept { return ring_.setup_flags(); }
 
   // An SQE for the caller to fill; never null: a full submission queue is

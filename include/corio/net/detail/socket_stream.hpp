@@ -17,6 +17,7 @@
 #include <corio/detail/io_operation.hpp>
 #include <corio/detail/unique_fd.hpp>
 
+#include <fcntl.h>
 #include <liburing.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,6 +51,52 @@ inline unsigned clamp_io_size(std::size_t n) noexcept {
 
 // The socket operations (see io_operation.hpp for what each member means).
 // Each finish() is the one place its result becomes a value or an exception.
+// On epoll they pass MSG_DONTWAIT, so a socket in blocking mode (from
+// from_native_handle or accept) never blocks the loop either.
+
+inline int nonblocking_recv(int fd, std::span<std::byte> buffer) noexcept {
+  const ssize_t n = ::recv(fd, buffer.data(), clamp_io_size(buffer.size()), MSG_DONTWAIT);
+  return n >= 0 ? static_cast<int>(n) : -errno;
+}
+
+// IORING_OP_CONNECT; on epoll a non-blocking connect(2), then SO_ERROR once
+// the socket is writable. The address lives here, where the kernel reads it.
+struct connect_op {
+  using value_type = int;
+  static constexpr bool writes = true;
+  int fd;
+  sockaddr_storage address;
+  socklen_t length;
+  bool started = false;
+  void prep(io_uring_sqe* sqe) noexcept {
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&address), length);
+  }
+  int attempt() noexcept {
+    if (!started) {
+      started = true;
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0)
+        return 0;
+      return errno == EINPROGRESS ? -EAGAIN : -errno;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+      return -errno;
+    return -err;
+  }
+  int finish(int res) const noexcept { return res; }
+};
+
+// IORING_OP_CLOSE of a socket; on epoll close(2) at once (it does not block).
+struct socket_close_op {
+  using value_type = int;
+  static constexpr bool writes = false;
+  int fd;
+  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); }
+  // EINTR: Linux has released the descriptor all the same.
+  int attempt() noexcept { return ::close(fd) == 0 || errno == EINTR ? 0 : -errno; }
+  int finish(int res) const noexcept { return res; }
+};
 
 // One IORING_OP_RECV: read_some.
 template <class Names>
@@ -58,9 +105,11 @@ struct recv_some_op {
   int fd;
   std::span<std::byte> buffer;
   bool ready() const noexcept { return buffer.empty(); }
+  static constexpr bool writes = false;
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_recv(sqe, fd, buffer.data(), clamp_io_size(buffer.size()), 0);
   }
+  int attempt() noexcept { return nonblocking_recv(fd, buffer); }
   std::size_t finish(int res) const {
     return static_cast<std::size_t>(check(res, Names::read_some));
   }
@@ -74,10 +123,12 @@ struct recv_exact_op {
   std::span<std::byte> buffer;
   std::size_t done = 0;
   bool ready() const noexcept { return buffer.empty(); }
+  static constexpr bool writes = false;
   void prep(io_uring_sqe* sqe) noexcept {
     const auto rest = buffer.subspan(done);
     io_uring_prep_recv(sqe, fd, rest.data(), clamp_io_size(rest.size()), 0);
   }
+  int attempt() noexcept { return nonblocking_recv(fd, buffer.subspan(done)); }
   bool resubmit(int res) noexcept {
     if (res <= 0)
       return false;
@@ -100,8 +151,14 @@ struct send_op {
   int fd;
   std::span<const std::byte> data;
   bool ready() const noexcept { return data.empty(); }
+  static constexpr bool writes = true;
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_send(sqe, fd, data.data(), clamp_io_size(data.size()), MSG_NOSIGNAL);
+  }
+  int attempt() noexcept {
+    const ssize_t n =
+        ::send(fd, data.data(), clamp_io_size(data.size()), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n >= 0 ? static_cast<int>(n) : -errno;
   }
   bool resubmit(int res) noexcept requires All {
     if (res <= 0)
@@ -135,13 +192,13 @@ struct send_op {
 template <class Stream>
 task<Stream> connect_socket(int family, int protocol, sockaddr_storage address, socklen_t length,
                             const char* who, std::string peer) {
-  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+  // On epoll the socket connects without blocking (io_uring needs it
+  // blocking: with O_NONBLOCK the kernel would answer EAGAIN instead of waiting).
+  const int nonblocking = loop_core::current().uses_io_uring() ? 0 : SOCK_NONBLOCK;
+  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | nonblocking, protocol));
   if (!fd)
     throw_socket_error(-errno, who, "(socket)");
-  // The kernel reads the address when the SQE is submitted: it lives in this frame.
-  const int res = co_await io_op([&](io_uring_sqe* sqe) {
-    io_uring_prep_connect(sqe, fd.get(), reinterpret_cast<const sockaddr*>(&address), length);
-  });
+  const int res = co_await io_operation(connect_op{fd.get(), address, length});
   if (res < 0)
     throw_socket_error(res, who, "to " + peer);
   co_return Stream::from_native_handle(fd.release());
@@ -176,9 +233,14 @@ inline bool is_exhaustion_accept_error(int err) noexcept {
 // descriptor or -errno, which accept_socket turns into a socket, a wait or an error.
 struct accept_op {
   using value_type = int;
+  static constexpr bool writes = false;
   int fd;
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+  int attempt() noexcept {
+    const int res = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    return res >= 0 ? res : -errno;
   }
   bool resubmit(int res) const noexcept { return res < 0 && is_transient_accept_error(-res); }
   int finish(int res) const noexcept { return res; }
@@ -196,6 +258,13 @@ struct accept_names {
 template <class Stream>
 task<Stream> accept_socket(int fd, accept_names names) {
   CORIO_ASSERT(fd >= 0, names.not_open);
+  if (!loop_core::current().uses_io_uring()) {
+    // epoll waits for readiness and then accepts: the listener must not block
+    // if another process took the connection first.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0)
+      ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  }
   for (;;) {
     const int res = co_await io_operation(accept_op{fd});
     if (res >= 0)
@@ -334,7 +403,7 @@ class socket_stream {
     const int fd = fd_.release();
     int res = 0;
     try {
-      res = co_await io_op([fd](io_uring_sqe* sqe) { io_uring_prep_close(sqe, fd); });
+      res = co_await io_operation(socket_close_op{fd});
     } catch (const corio::cancelled_error&) {
       ::close(fd);  // cancelled before the close was submitted: do it here
       throw;
