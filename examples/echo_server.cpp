@@ -87,7 +87,10 @@ corio::task<int> self_test() {
 
 corio::task<int> run_server(std::string host, std::uint16_t port) {
   auto listener = corio::net::tcp_listener::bind(host, port);
-  std::printf("listening on %s:%u\n", host.c_str(), static_cast<unsigned>(listener.local_port()));
+  // The backend in parentheses tells bench/run_all.py which one it measured.
+  const bool on_epoll = corio::event_loop::current().backend() == corio::backend::epoll;
+  std::printf("listening on %s:%u (%s)\n", host.c_str(),
+              static_cast<unsigned>(listener.local_port()), on_epoll ? "epoll" : "io_uring");
   std::fflush(stdout);
   co_await serve(std::move(listener));
   co_return 0;

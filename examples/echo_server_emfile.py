@@ -23,8 +23,8 @@ def main(binary):
     server = subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE, text=True,
                               preexec_fn=low_descriptor_limit)
     try:
-        line = server.stdout.readline()  # "listening on 127.0.0.1:PORT"
-        port = int(line.rsplit(":", 1)[1])
+        line = server.stdout.readline()  # "listening on 127.0.0.1:PORT (BACKEND)"
+        port = int(line.rsplit(":", 1)[1].split()[0])
         clients = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
                    for _ in range(CLIENTS)]
         for i, c in enumerate(clients):

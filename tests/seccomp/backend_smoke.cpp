@@ -4,8 +4,9 @@
 // and exits 0 when all of it behaved. The seccomp tests run it under seccomp_launcher, where
 // io_uring is refused, with no environment variable set.
 //
-// Usage: backend_smoke <scratch file path>
-// Output on success: "backend_smoke passed".
+// Usage: backend_smoke <scratch file path> [io_uring|epoll]
+// With a backend named, the loop must run on that one (it exits 1 otherwise). Output on
+// success: "backend: <the one that ran>" and "backend_smoke passed".
 #include <corio/corio.hpp>
 
 #include <corio/net/tcp.hpp>
@@ -81,7 +82,22 @@ corio::task<> worker_thread() {
   check(worker != loop_thread, "to_thread ran the call on another thread");
 }
 
+const char* name_of(corio::backend b) {
+  switch (b) {
+    case corio::backend::io_uring:
+      return "io_uring";
+    case corio::backend::epoll:
+      return "epoll";
+    case corio::backend::automatic:
+      break;
+  }
+  return "automatic";  // never what runs
+}
+
+std::string ran_on;
+
 corio::task<> smoke(std::filesystem::path path) {
+  ran_on = name_of(corio::event_loop::current().backend());
   co_await corio::gather(tcp_round_trip(), file_round_trip(std::move(path)), timers(),
                          worker_thread());
 }
@@ -89,8 +105,8 @@ corio::task<> smoke(std::filesystem::path path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: backend_smoke <scratch file path>\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: backend_smoke <scratch file path> [io_uring|epoll]\n");
     return 2;
   }
   try {
@@ -99,6 +115,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "backend_smoke: %s\n", e.what());
     return 1;
   }
+  std::printf("backend: %s\n", ran_on.c_str());
+  if (argc == 3)
+    check(ran_on == argv[2], "the loop ran on the backend the test expects");
   if (failures != 0)
     return 1;
   std::puts("backend_smoke passed");
