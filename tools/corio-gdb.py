@@ -77,8 +77,18 @@ def _without_template_arguments(name):
     return "".join(out)
 
 
+def _ticks(time_point):
+    """A std::chrono::time_point's count, in libstdc++'s layout or in libc++'s."""
+    for point, duration in (("__d", "__r"), ("__d_", "__rep_")):
+        try:
+            return int(time_point[point][duration])
+        except gdb.error:
+            continue
+    raise gdb.error("unknown std::chrono::time_point layout")
+
+
 def _deadline(awaiter):
-    ns = int(awaiter["deadline_"]["__d"]["__r"])
+    ns = _ticks(awaiter["deadline_"])
     return "deadline at %.3f s on the loop's clock" % (ns / 1e9)
 
 
