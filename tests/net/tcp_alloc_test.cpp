@@ -28,6 +28,27 @@ thread_local bool counting = false;
 thread_local std::size_t allocations = 0;
 }  // namespace
 
+// ThreadSanitizer's runtime defines operator new itself, so the TSan build
+// (which runs only the [threads] tests) keeps it and this test skips there.
+#if defined(__SANITIZE_THREAD__)
+#  define CORIO_TEST_COUNTS_ALLOCATIONS 0
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define CORIO_TEST_COUNTS_ALLOCATIONS 0
+#  endif
+#endif
+#ifndef CORIO_TEST_COUNTS_ALLOCATIONS
+#  define CORIO_TEST_COUNTS_ALLOCATIONS 1
+#endif
+
+#if CORIO_TEST_COUNTS_ALLOCATIONS
+// WORKAROUND(g++ 12 -O3): once corio's `new` and these deletes are inlined
+// into one function, -Wmismatched-new-delete sees operator new's block freed
+// by std::free, not knowing that this operator new is malloc.
+#  if defined(__GNUC__) && !defined(__clang__)
+#    pragma GCC diagnostic push
+#    pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#  endif
 void* operator new(std::size_t n) {
   if (counting)
     ++allocations;
@@ -35,8 +56,7 @@ void* operator new(std::size_t n) {
     return p;
   throw std::bad_alloc();
 }
-// The nothrow form too: g++ -O3 inlines corio's `new (std::nothrow)` and would
-// otherwise see malloc's block freed by the replaced delete's free (and warn).
+// The nothrow form too, so that every operator new of the binary is malloc.
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   if (counting)
     ++allocations;
@@ -48,6 +68,11 @@ void operator delete(void* p) noexcept {
 void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
+
+#  if defined(__GNUC__) && !defined(__clang__)
+#    pragma GCC diagnostic pop
+#  endif
+#endif
 
 namespace {
 
@@ -78,6 +103,9 @@ corio::task<std::size_t> allocations_in_rounds(int a, int b, const char* path) {
 }  // namespace
 
 TEST_CASE("tcp_stream and file: awaiting an operation allocates nothing", "[tcp][file][io_uring]") {
+#if !CORIO_TEST_COUNTS_ALLOCATIONS
+  SKIP("ThreadSanitizer's operator new cannot be replaced to count allocations");
+#endif
   CORIO_TEST_REQUIRE_IO_URING();
   int fds[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
