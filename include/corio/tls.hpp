@@ -857,6 +857,11 @@ class http_tls_stream final : public secure_stream {
     co_return n;
   }
   task<> write_all(std::span<const std::byte> data) override { return stream_.write_all(data); }
+  using secure_stream::write_all;
+  task<> shutdown() override {
+    co_await stream_.shutdown();
+    stream_.next_layer().shutdown_write();
+  }
   int native_handle() const noexcept override { return stream_.next_layer().native_handle(); }
 
  private:
@@ -884,7 +889,31 @@ inline task<std::unique_ptr<secure_stream>> connect_http_tls(net::tcp_stream tcp
   co_return std::make_unique<http_tls_stream>(std::move(s));
 }
 
-// Including this header is what lets corio/http fetch https:// URLs.
-inline const bool http_tls_installed = (connect_secure_stream = &connect_http_tls, true);
+// corio/http/server.hpp's view of a server context (server_options::tls).
+class http_tls_acceptor final : public secure_acceptor {
+ public:
+  explicit http_tls_acceptor(tls::context ctx) noexcept : context_(std::move(ctx)) {}
+
+  task<std::unique_ptr<secure_stream>> accept(net::tcp_stream tcp) override {
+    tls::stream s = co_await tls::stream::accept(std::move(tcp), context_);
+    co_return std::make_unique<http_tls_stream>(std::move(s));
+  }
+
+ private:
+  tls::context context_;
+};
+
+inline std::unique_ptr<secure_acceptor> make_http_tls_acceptor(const tls::context& ctx) {
+  if (!ctx.is_server()) {
+    throw std::invalid_argument(
+        "corio::http::server::bind: server_options::tls needs a server context "
+        "(tls::context::server)");
+  }
+  return std::make_unique<http_tls_acceptor>(ctx);
+}
+
+// Including this header is what lets corio/http fetch https:// URLs and serve https.
+inline const bool http_tls_installed = (connect_secure_stream = &connect_http_tls,
+                                        make_secure_acceptor = &make_http_tls_acceptor, true);
 
 }  // namespace corio::detail

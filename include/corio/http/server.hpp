@@ -6,7 +6,10 @@
 //
 // - server: bind(), serve(), stop(); one coroutine per connection, keep-alive,
 //   pipelined requests answered in order.
-// - server_options: idle timeout and size limits.
+// - server_options: idle timeout, size limits, and TLS (https).
+//
+// https needs TLS: include corio/tls.hpp somewhere in the program, link corio::tls
+// (OpenSSL) and set server_options::tls. This header itself never needs OpenSSL.
 //
 // Hostile or broken input is answered, never fatal: a malformed request gets
 // 400 (414, 431, 413, 501 or 505 where they fit) and the connection is
@@ -28,6 +31,7 @@
 #include <corio/task_group.hpp>
 #include <corio/wait_for.hpp>
 
+#include <corio/detail/secure_stream.hpp>
 #include <corio/detail/timer_heap.hpp>
 
 #include <algorithm>
@@ -77,6 +81,17 @@ struct server_options {
   /// at once, without an answer, when 64 such refusals are already under way).
   /// Each idle connection costs about 4 KiB (see the class description).
   std::size_t max_connections = 10'000;
+  /// Serve https: each connection runs a TLS server handshake with this
+  /// context (tls::context::server, from corio/tls.hpp) before its first
+  /// request. bind() keeps a copy, and copies share one OpenSSL context, so
+  /// the pointee need only live until bind() returns. A server context has
+  /// no ALPN list unless given one: `ctx.set_alpn({"http/1.1"})` for clients
+  /// that insist on ALPN. Null (the default): plain HTTP.
+  const tls::context* tls = nullptr;
+  /// How long a TLS handshake may take, from accepting the connection; a
+  /// client that has not finished it by then is disconnected (idle_timeout
+  /// starts after it). Zero or negative: wait forever. Unused without `tls`.
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
 };
 
 namespace detail {
@@ -135,15 +150,20 @@ struct connection_entry {
 };
 
 struct server_state {
-  server_state(server_options o, std::function<task<response>(request)> h, net::tcp_listener l)
+  server_state(server_options o, std::function<task<response>(request)> h, net::tcp_listener l,
+               std::unique_ptr<corio::detail::secure_acceptor> t)
       : options(o)
       , handler(std::move(h))
+      , tls(std::move(t))
       , listener(std::move(l))
-      , local(listener.local_endpoint()) {}
+      , local(listener.local_endpoint()) {
+    options.tls = nullptr;  // the caller's context may be gone: `tls` holds a copy
+  }
 
   // Data that does not change once initialised.
   server_options options;
   std::function<task<response>(request)> handler;
+  std::unique_ptr<corio::detail::secure_acceptor> tls;  // https only
   // Data that only the loop's thread touches.
   net::tcp_listener listener;
   net::endpoint local;
@@ -193,10 +213,12 @@ class read_buffer {
   return corio::detail::loop_now() + d;
 }
 
+// A connection is a net::tcp_stream (http) or a corio::detail::secure_stream (https),
+// so that plain HTTP pays for no virtual call and no extra coroutine per read.
+
 // Reads what is available; nullopt when `deadline` passes first.
-template <class = void>
-inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
-                                                    std::span<std::byte> buffer,
+template <class Stream>
+inline task<std::optional<std::size_t>> read_before(Stream& stream, std::span<std::byte> buffer,
                                                     std::optional<clock::time_point> deadline) {
   if (!deadline) {
     co_return co_await stream.read_some(buffer);
@@ -214,8 +236,8 @@ inline task<std::optional<std::size_t>> read_before(net::tcp_stream& stream,
 
 // Writes all of `data`; false when `deadline` passes first (the stream is then
 // in an unknown state and must be closed).
-template <class = void>
-inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
+template <class Stream>
+inline task<bool> write_before(Stream& stream, std::string_view data,
                                std::optional<clock::time_point> deadline) {
   if (!deadline) {
     co_await stream.write_all(data);
@@ -233,12 +255,22 @@ inline task<bool> write_before(net::tcp_stream& stream, std::string_view data,
   co_return false;
 }
 
+// Ends the sending direction: a FIN (after a close_notify for https).
+template <class = void>
+inline task<> end_sending(net::tcp_stream& stream) {
+  stream.shutdown_write();
+  co_return;
+}
+inline task<> end_sending(corio::detail::secure_stream& stream) {
+  return stream.shutdown();
+}
+
 // Ends the connection from the server's side: FIN first, then drain the
 // client's remaining input briefly so that the close does not reset it.
-template <class = void>
-inline task<> close_gracefully(net::tcp_stream& stream, std::span<std::byte> buffer,
+template <class Stream>
+inline task<> close_gracefully(Stream& stream, std::span<std::byte> buffer,
                                std::chrono::milliseconds idle_timeout) {
-  stream.shutdown_write();
+  co_await end_sending(stream);
   std::chrono::milliseconds limit = linger_timeout;
   if (idle_timeout > std::chrono::milliseconds::zero()) {
     limit = std::min(limit, idle_timeout);
@@ -300,8 +332,8 @@ inline task<response> call_handler(server_state* s, request req) {
 
 // Serves requests on one connection until it ends. Returns normally when the
 // connection is over; throws std::system_error when it fails.
-template <class = void>
-inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream& stream) {
+template <class Stream>
+inline task<> connection_loop(server_state* s, std::uint64_t id, Stream& stream) {
   const server_options& options = s->options;
   request_parser parser(parser_limits{.max_header_bytes = options.max_header_bytes,
                                       .max_body_bytes = options.max_body_bytes});
@@ -375,7 +407,7 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
     ++s->requests;
     if (!keep) {
       if (s->stopping) {
-        stream.shutdown_write();
+        co_await end_sending(stream);
       } else {
         co_await close_gracefully(stream, buffer.bytes(), options.idle_timeout);
       }
@@ -385,14 +417,40 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, net::tcp_stream
 }
 
 // Answers a connection over max_connections with 503 and closes it.
-template <class = void>
-inline task<> refuse_connection(server_state* s, net::tcp_stream& stream) {
+template <class Stream>
+inline task<> refuse_connection(server_state* s, Stream& stream) {
   std::array<std::byte, 512> drain;
   const std::string wire =
       to_wire(s, error_response(503, "too many connections"), {.keep_alive = false});
   if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
     co_await close_gracefully(stream, drain, s->options.idle_timeout);
   }
+}
+
+// Answers on `stream` (503 and close when `refused`) until the connection ends.
+template <class Stream>
+inline task<> serve_stream(server_state* s, std::uint64_t id, Stream& stream, bool refused) {
+  if (refused) {
+    co_await refuse_connection(s, stream);
+  } else {
+    co_await connection_loop(s, id, stream);
+  }
+}
+
+// The TLS session over `tcp`, or null when the client did not complete the
+// handshake within handshake_timeout; throws when the handshake fails.
+template <class = void>
+inline task<std::unique_ptr<corio::detail::secure_stream>> handshake(server_state* s,
+                                                                     net::tcp_stream tcp) {
+  const std::chrono::milliseconds limit = s->options.handshake_timeout;
+  if (limit <= std::chrono::milliseconds::zero()) {
+    co_return co_await s->tls->accept(std::move(tcp));
+  }
+  try {
+    co_return co_await wait_for(s->tls->accept(std::move(tcp)), limit);
+  } catch (const timeout_error&) {
+  }
+  co_return nullptr;  // the socket was closed with the handshake's task
 }
 
 template <class = void>
@@ -410,10 +468,15 @@ inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_strea
     }
   } guard{s, id, refused};
   try {
-    if (refused) {
-      co_await refuse_connection(s, stream);
+    if (s->tls) {
+      // A failed handshake has sent the client OpenSSL's alert, which says why.
+      const std::unique_ptr<corio::detail::secure_stream> secure =
+          co_await handshake(s, std::move(stream));
+      if (secure) {
+        co_await serve_stream(s, id, *secure, refused);
+      }
     } else {
-      co_await connection_loop(s, id, stream);
+      co_await serve_stream(s, id, stream, refused);
     }
   } catch (const cancelled_error&) {
     throw;
@@ -500,8 +563,17 @@ inline task<> serve(std::shared_ptr<server_state> keep) {
 /// request, then silence for idle_timeout). A silent connection is closed
 /// after idle_timeout without an answer.
 ///
-/// Throws: bind: std::invalid_argument for an empty handler or a host that
-///   is not a numeric address or "localhost"; std::system_error (EADDRINUSE,
+/// https: with server_options::tls set, each connection first runs a TLS
+/// server handshake (in its own coroutine, so a slow client delays no other)
+/// and then is served as above over the TLS session; a response that ends
+/// the connection is followed by a close_notify. A client that is not a TLS
+/// client, or whose handshake fails, gets OpenSSL's alert and is closed; one
+/// that has not finished the handshake after handshake_timeout is closed.
+/// stop() and cancellation close handshaking connections at once.
+///
+/// Throws: bind: std::invalid_argument for an empty handler, a host that
+///   is not a numeric address or "localhost", or a client context in
+///   server_options::tls; std::system_error (EADDRINUSE,
 ///   ...). serve: std::system_error if accepting fails for a reason other
 ///   than running out of descriptors or memory (then it waits and retries);
 ///   std::logic_error if already serving.
@@ -522,6 +594,9 @@ inline task<> serve(std::shared_ptr<server_state> keep) {
 ///   auto res = co_await corio::http::get("http://127.0.0.1:" + std::to_string(srv.port()) + "/x");
 ///   srv.stop();
 ///   co_await running;
+/// Example (https; the program includes <corio/tls.hpp> and links corio::tls):
+///   auto ctx = corio::tls::context::server("server.pem", "server.key");
+///   auto srv = corio::http::server::bind("127.0.0.1", 8443, {.tls = &ctx}, hello);
 class server {
  public:
   /// What answers a request: called once per request, on the loop's thread.
@@ -549,8 +624,9 @@ class server {
   /// `host` is as for net::tcp_listener::bind: a numeric address,
   /// "localhost" (127.0.0.1) or "" (every interface).
   ///
-  /// Throws: std::invalid_argument for an empty handler or an unusable host;
-  ///   std::system_error from bind(2) or listen(2).
+  /// Throws: std::invalid_argument for an empty handler, an unusable host,
+  ///   or a client context in options.tls; std::system_error from bind(2) or
+  ///   listen(2).
   /// Example:
   ///   auto srv = corio::http::server::bind("127.0.0.1", 8080, {.idle_timeout = 5s}, handler);
   [[nodiscard]] static server bind(std::string_view host, std::uint16_t port,
@@ -558,9 +634,21 @@ class server {
     if (!handler) {
       throw std::invalid_argument("corio::http::server::bind: the handler is empty");
     }
+    std::unique_ptr<corio::detail::secure_acceptor> tls;
+    if (options.tls != nullptr) {
+      // Only a program that includes corio/tls.hpp can name a tls::context, and that
+      // header sets the hook when the program starts: null here means bind() runs
+      // before (from a static initialiser).
+      if (corio::detail::make_secure_acceptor == nullptr) {
+        throw std::logic_error(
+            "corio::http::server::bind: server_options::tls is set, but corio/tls.hpp has "
+            "not installed TLS yet: call bind() from main, not from a static initialiser");
+      }
+      tls = corio::detail::make_secure_acceptor(*options.tls);
+    }
     net::tcp_listener listener = net::tcp_listener::bind(host, port, options.backlog);
-    return server(
-        std::make_shared<detail::server_state>(options, std::move(handler), std::move(listener)));
+    return server(std::make_shared<detail::server_state>(options, std::move(handler),
+                                                         std::move(listener), std::move(tls)));
   }
 
   /// Opens a listening socket with the default server_options; see above.
