@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# bench/run_all.py: runs corio's benchmark suite (bench/README.md: W1-W8, C1) from a
+# bench/run_all.py: runs corio's benchmark suite (bench/README.md: W1-W11, C1) from a
 # build made by scripts/bench.sh, and prints one markdown table: corio beside the
 # bare/raw floor, Asio (epoll and io_uring builds) and Python asyncio, with corio's
 # ratio to each and the target it is held to. The table, with the method, is also
@@ -10,7 +10,7 @@
 #   --full         5 repetitions of every Google Benchmark case, 3 runs of every
 #                  other measurement, the whole W6 grid at 5 s a point, W1/W2 at
 #                  full size in Python too
-#   --only PARTS   comma-separated subset of: corio,asio,python,w3,w6,c1 (the other
+#   --only PARTS   comma-separated subset of: corio,asio,python,w3,w6,io,c1 (the other
 #                  parts' earlier results in <build>/results/ are reused)
 #   --report-only  run nothing; rebuild the table from <build>/results/
 import argparse
@@ -25,7 +25,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PARTS = ["corio", "asio", "python", "w3", "w6", "c1"]
+PARTS = ["corio", "asio", "python", "w3", "w6", "io", "c1"]
 
 # Google Benchmark cases that fork a child per run (W1, W2, W3): one run each
 # in quick mode, as each is a single long measurement.
@@ -196,6 +196,99 @@ def run_w6(build, full, out):
         json.dump(results, f, indent=1)
 
 
+def start_server(cmd, cpu, env=None, cwd=None, port=None):
+    """Starts a server pinned to `cpu`; returns (process, port). Without `port` the server
+    picks one and says "listening on HOST:PORT" first; with one (openssl s_server, which
+    says nothing useful), this waits until the port accepts."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if port is None else subprocess.DEVNULL,
+                            text=True, env=env, cwd=cwd,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    if port is None:
+        line = proc.stdout.readline()
+        m = re.search(r"listening on [^:]+:(\d+)", line)
+        if not m:
+            proc.kill()
+            raise RuntimeError(f"{cmd[0]} did not start: {line!r}")
+        return proc, int(m.group(1))
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    raise RuntimeError(f"{cmd[0]} did not listen on {port}")
+
+
+def run_io(build, full, out):
+    """W9 HTTPS GET, W10 TLS echo, W11 UDP ping-pong: corio's server and each reference
+    server, driven by the same corio client (bench/io_bench.cpp) on the other core."""
+    io_bench = os.path.join(build, "bench", "io_bench")
+    if not os.path.exists(io_bench):
+        log(f"{io_bench} not built (OpenSSL 3 missing?); W9-W11 skipped")
+        return
+    # A throwaway self-signed certificate for localhost, which the clients trust as their CA.
+    pki = os.path.join(os.path.dirname(out), "io_pki")
+    os.makedirs(pki, exist_ok=True)
+    cert, key = os.path.join(pki, "cert.pem"), os.path.join(pki, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(os.path.join(pki, "hello.txt"), "w") as f:
+        f.write("hello over https, from the W9 benchmark\n")  # io_bench.cpp's w9_body
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = (cpus[1], cpus[0]) if len(cpus) > 1 else (cpus[0], cpus[0])
+    seconds = "5" if full else "2"
+    runs = 3 if full else 1
+    base_env = {k: v for k, v in os.environ.items() if k != "CORIO_BACKEND"}
+    epoll_env = dict(base_env, CORIO_BACKEND="epoll")
+    tls_py = [sys.executable, os.path.join(ROOT, "bench", "python", "tls_servers.py")]
+    keys = ["--cert", cert, "--key", key]
+    s_server_port = free_port()
+    # (case, server name, server command, its environment, s_server's port, client arguments)
+    w9 = ["https-get", "--ca", cert, "--path", "/hello.txt", "--seconds", seconds]
+    cases = [
+        ("w9_keepalive", "corio", [io_bench, "https-server"] + keys, base_env, None, w9),
+        ("w9_keepalive", "corio_epoll", [io_bench, "https-server"] + keys, epoll_env, None, w9),
+        ("w9_keepalive", "python", tls_py + ["https"] + keys + ["--body", "hello.txt"], base_env, None, w9),
+        ("w9_new", "corio", [io_bench, "https-server"] + keys, base_env, None, w9 + ["--new-connection"]),
+        ("w9_new", "s_server", ["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{s_server_port}",
+                                "-WWW"] + keys, base_env, s_server_port, w9 + ["--new-connection"]),
+        ("w10", "corio", [io_bench, "tls-echo-server"] + keys, base_env, None,
+         ["tls-echo", "--ca", cert, "--seconds", seconds]),
+        ("w10", "corio_epoll", [io_bench, "tls-echo-server"] + keys, epoll_env, None,
+         ["tls-echo", "--ca", cert, "--seconds", seconds]),
+        ("w10", "python", tls_py + ["echo"] + keys, base_env, None,
+         ["tls-echo", "--ca", cert, "--seconds", seconds]),
+    ]
+    results = []
+    for case, name, cmd, env, port, client in cases:
+        for _ in range(runs):
+            proc, port_used = start_server(cmd + ([] if port else ["--port", "0"]), server_cpu, env=env,
+                                           cwd=pki, port=port)
+            try:
+                r = subprocess.run([io_bench] + client + ["--port", str(port_used)], check=True,
+                                   capture_output=True, text=True, env=base_env,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, {client_cpu}))
+            finally:
+                proc.terminate()
+                proc.wait()
+            res = dict(json.loads(r.stdout), case=case, server=name)
+            log(f"{case} {name}: {r.stdout.strip()}")
+            results.append(res)
+    # W11 in one process on one core: corio's two tasks, then the raw loop.
+    for name, env in (("corio", base_env), ("corio_epoll", epoll_env)):
+        for _ in range(runs):
+            r = subprocess.run([io_bench, "udp", "--seconds", "1" if not full else "3"], check=True,
+                               capture_output=True, text=True, env=env,
+                               preexec_fn=lambda: os.sched_setaffinity(0, {client_cpu}))
+            log(f"w11 {name}: {r.stdout.strip()}")
+            results.append(dict(json.loads(r.stdout), case="w11", server=name))
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
 def run_c1(full, out):
     cxx = os.environ.get("CXX", "g++")
     tmp = os.path.join(os.path.dirname(out), "c1.out")
@@ -302,6 +395,7 @@ def report(build, full, elapsed):
     w3 = load(os.path.join(res, "w3.json"), {})
     w6 = load(os.path.join(res, "w6.json"), [])
     c1 = load(os.path.join(res, "c1.json"), {})
+    io = load(os.path.join(res, "io.json"), [])
 
     def py(workload, field, arg0=None):
         vals = [r[field] for r in py_runs
@@ -508,6 +602,28 @@ def report(build, full, elapsed):
             cpu("asio_uring"), cpu("python"), on_epoll=cpu("corio_epoll"),
             floor_text=f"liburing {fmt(cpu('raw'))}; epoll {fmt(cpu('epoll'))}")
 
+    # W9-W11: no targets; each beside its reference.
+    def io_get(case, server, field):
+        vals = [r[field] for r in io if r["case"] == case and r["server"] == server and field in r]
+        return statistics.median(vals) if vals else None
+
+    f = io_get("w9_keepalive", "python", "us_per_request")
+    row("W9a HTTPS GET, one kept-alive connection, µs/request", io_get("w9_keepalive", "corio", "us_per_request"),
+        f, None, None, None, floor_text=f"Python http.server+ssl {fmt(f)}",
+        on_epoll=io_get("w9_keepalive", "corio_epoll", "us_per_request"))
+    f = io_get("w9_new", "s_server", "us_per_request")
+    row("W9b HTTPS GET, a new connection (full handshake) each, µs/request",
+        io_get("w9_new", "corio", "us_per_request"), f, None, None, None,
+        floor_text=f"openssl s_server -WWW {fmt(f)}")
+    f = io_get("w10", "python", "mb_per_s")
+    row("W10 TLS echo, one connection, 64 KiB writes, MB/s (higher is better)", io_get("w10", "corio", "mb_per_s"),
+        f, None, None, None, lower=False, floor_text=f"Python ssl echo {fmt(f)}",
+        on_epoll=io_get("w10", "corio_epoll", "mb_per_s"))
+    raws = [r["raw_us"] for r in io if r["case"] == "w11"]  # measured beside each backend's run
+    f = statistics.median(raws) if raws else None
+    row("W11 UDP ping-pong, 64 B, µs/round trip", io_get("w11", "corio", "corio_us"), f, None, None, None,
+        floor_text=f"raw send/recv loop {fmt(f)}", on_epoll=io_get("w11", "corio_epoll", "corio_us"))
+
     # C1
     c, a = c1.get("corio_umbrella_O0"), c1.get("asio_umbrella_O0")
     row("C1 a TU of only <corio/corio.hpp> (Asio: <asio.hpp>), -O0, s", c, None, a, None, None,
@@ -581,7 +697,11 @@ bench/raw_echo_server.cpp (liburing, SINGLE_ISSUER + DEFER_TASKRUN), "epoll" ben
 (plain edge-triggered epoll); "corio on epoll" is examples/echo_server with CORIO_BACKEND=epoll; server CPU is the server process's user+system time over all messages.
 Allocations per item count calls of the global operator new (bench/alloc_count.cpp) over a whole case,
 setup included, divided by its items (tasks, sleeps, calls, hand-offs, operations); W7's item is one
-64 KiB read. corio's frames and task states come from its loop's frame arena, not from operator new."""
+64 KiB read. corio's frames and task states come from its loop's frame arena, not from operator new.
+W9-W11 (bench/io_bench.cpp, {'5' if full else '2'} s a point; W11 {'3' if full else '1'} s): the server on one core, the corio client
+on the other; W9 GETs a 40-byte body; W9a's reference is Python's http.server over ssl, W9b's
+`openssl s_server -WWW` (HTTP/1.0, closes after each answer); W10's is a blocking Python ssl echo;
+W11's is plain blocking send/recv on the same two sockets in one thread, on the same core."""
 
     w6_lines = []
     if w6:
@@ -678,6 +798,8 @@ def main():
         run_w3(build, args.full, os.path.join(res, "w3.json"))
     if "w6" in parts:
         run_w6(build, args.full, os.path.join(res, "w6.json"))
+    if "io" in parts:
+        run_io(build, args.full, os.path.join(res, "io.json"))
     if "c1" in parts:
         run_c1(args.full, os.path.join(res, "c1.json"))
     meta_path = os.path.join(res, "meta.json")

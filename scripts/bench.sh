@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # scripts/bench.sh: build corio's benchmarks in Release and run them beside their
 # references (bare/raw liburing floors, Asio epoll and io_uring, Python asyncio; for
-# W6 also corio forced onto its epoll backend beside a plain epoll server), then
+# W6 also corio forced onto its epoll backend beside a plain epoll server; for W9-W11
+# Python's ssl, openssl s_server and a raw UDP socket loop), then
 # print one markdown table (also written to build/bench/results.md) and redraw the
 # README's plot, docs/benchmarks.svg, with gnuplot.
 #
@@ -13,7 +14,7 @@
 #   --full         5 repetitions (--benchmark_repetitions=5
 #                  --benchmark_report_aggregates_only=true), the whole W6 grid at
 #                  5 s a point, 3 runs of everything else (about 30 minutes)
-#   --only PARTS   comma-separated subset of corio,asio,python,w3,w6,c1
+#   --only PARTS   comma-separated subset of corio,asio,python,w3,w6,io,c1
 #   --report-only  rebuild the table from the results of the last run
 #   --no-build     skip configure and build (use build/bench as it is)
 # Workloads, references and targets: bench/README.md. Run it on an idle machine:
@@ -29,7 +30,7 @@ while (($#)); do
   case "$1" in
     --full | --report-only) run_args+=("$1") ;;
     --only)
-      [[ $# -ge 2 ]] || { echo "bench.sh: --only needs a list (corio,asio,python,w3,w6,c1)" >&2; exit 2; }
+      [[ $# -ge 2 ]] || { echo "bench.sh: --only needs a list (corio,asio,python,w3,w6,io,c1)" >&2; exit 2; }
       run_args+=("--only" "$2")
       shift
       ;;
