@@ -32,6 +32,7 @@
 #include <corio/race.hpp>
 #include <corio/semaphore.hpp>
 #include <corio/shield.hpp>
+#include <corio/signal.hpp>
 #include <corio/sleep.hpp>
 #include <corio/source_location.hpp>
 #include <corio/spawn.hpp>

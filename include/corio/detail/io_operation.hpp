@@ -36,6 +36,17 @@ namespace corio::detail {
 //   bool resubmit(int res) noexcept;     true: the operation goes on (a short
 //                                        send of write_all, a transient accept
 //                                        error); its state has moved on
+//   void give_back(int res) noexcept;    it completed (res >= 0) but its task
+//                                        was cancelled meanwhile: it returns
+//                                        what it took (a signal is queued
+//                                        again) and the await throws
+//                                        cancelled_error, so a loser of a race
+//                                        loses nothing
+//   static constexpr bool background = true;  while it waits it does not keep
+//                                        the loop waiting (the loop's own
+//                                        signal watch): a program whose tasks
+//                                        wait for nothing else is deadlocked,
+//                                        and virtual time jumps
 // and, for the epoll backend, one of:
 //   int attempt() noexcept;              a socket operation: the non-blocking
 //   int fd; static constexpr bool writes;  system call's result or -errno; on
@@ -62,6 +73,8 @@ concept pool_operation = requires(Op& op) {
   { op.blocking() }
   noexcept;
 };
+template <class Op>
+concept background_operation = Op::background;
 
 // The worker-pool half of an operation on epoll: the job the pool runs.
 // Cancelled while queued it never runs; once running it runs to its end.
@@ -203,6 +216,10 @@ class [[nodiscard]] io_operation final : public completion,
     opcode_ = sqe->opcode;  // for the call graph: the SQE is gone once submitted
     fd_ = sqe->fd;
     backend.start_operation(sqe, this);
+    if constexpr (background_operation<Op>) {
+      count_background(true);
+      backend.submit();  // left in the SQ it would look like work the loop waits for
+    }
     park();
     return true;
   }
@@ -210,6 +227,13 @@ class [[nodiscard]] io_operation final : public completion,
   value_type await_resume() {
     if (result_ == -ECANCELED)
       throw cancelled_error();
+    if constexpr (requires { op_.give_back(result_); }) {
+      // Cancelled while the kernel completed it, or between its wake-up and now.
+      if (result_ >= 0 && (cancel_requested() || context()->take_pending_cancel())) {
+        op_.give_back(result_);
+        throw cancelled_error();
+      }
+    }
     keep_cancel_if_requested();  // the operation finished before the cancel reached it
     return op_.finish(result_);
   }
@@ -228,6 +252,7 @@ class [[nodiscard]] io_operation final : public completion,
 
   static void on_complete(completion* self, const io_uring_cqe& cqe) noexcept {
     auto& op = *static_cast<io_operation*>(self);
+    op.count_background(false);
     int res = op.cancel_sent_ && interrupted(cqe.res) ? -ECANCELED : cqe.res;
     if constexpr (requires { op.op_.resubmit(res); }) {
       if (res != -ECANCELED && op.op_.resubmit(res)) {
@@ -269,6 +294,7 @@ class [[nodiscard]] io_operation final : public completion,
           result_ = err;
         } else {
           waiting_ = true;
+          count_background(true);
           park();
           return true;
         }
@@ -320,6 +346,7 @@ class [[nodiscard]] io_operation final : public completion,
           return;
         }
       }
+      op.count_background(false);
       op.result_ = res;
       op.wake(*op.loop_);
     }
@@ -337,6 +364,7 @@ class [[nodiscard]] io_operation final : public completion,
 
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
+    op.count_background(false);  // from now on the loop waits for its end
     if (!op.loop_->uses_io_uring()) {
       if constexpr (readiness_operation<Op>) {
         if (op.waiting_) {  // nothing is in the kernel: stop waiting and end now
@@ -363,6 +391,19 @@ class [[nodiscard]] io_operation final : public completion,
     op.loop_->io_uring().cancel(static_cast<completion*>(&op));
   }
 
+  // A background operation is counted by its backend while it waits.
+  void count_background(bool waiting) noexcept {
+    if constexpr (background_operation<Op>) {
+      if (waiting == background_)
+        return;
+      background_ = waiting;
+      if (loop_->uses_io_uring())
+        loop_->io_uring().count_background(waiting);
+      else
+        loop_->epoll().count_background(waiting);
+    }
+  }
+
   Op op_;
   std::conditional_t<pool_operation<Op>, pool_call<io_operation>, no_pool_call> call_;
   loop_core* loop_ = nullptr;
@@ -371,7 +412,8 @@ class [[nodiscard]] io_operation final : public completion,
   std::uint8_t opcode_ = 0;
   bool cancel_sent_ = false;
   bool deferred_ = false;
-  bool waiting_ = false;  // epoll: interest registered
+  bool waiting_ = false;     // epoll: interest registered
+  bool background_ = false;  // counted as a background wait by the backend
 };
 
 // An operation given as one lambda that fills the SQE; yields the raw CQE res

@@ -4,7 +4,9 @@
 
 #include <corio/detail/remote_queue.hpp>
 
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,13 +41,25 @@ class thread_pool {
               std::chrono::milliseconds warn_after = std::chrono::seconds(5))
       : done_(done), warn_after_(warn_after), thread_count_(std::max(threads, 1u)) {
     threads_.reserve(threads);
+    // The workers start with every asynchronous signal blocked (a thread
+    // inherits its creator's mask), so a signal sent to the process never
+    // lands on one: it reaches wait_signal, run()'s Ctrl-C handling, or a
+    // thread of the program's own.
+    sigset_t all;
+    sigfillset(&all);
+    for (const int sync : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+      sigdelset(&all, sync);
+    sigset_t before;
+    ::pthread_sigmask(SIG_BLOCK, &all, &before);
     try {
       for (unsigned i = 0; i < threads; ++i)
         threads_.emplace_back([this] { work(); });
     } catch (...) {
+      ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
       stop();
       throw;
     }
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   }
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;

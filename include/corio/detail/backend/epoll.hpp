@@ -93,8 +93,17 @@ class epoll_backend {
       remote_ = &remote;
   }
 
-  // True while a task waits for readiness.
-  bool busy() const noexcept { return waiting_ > 0; }
+  // True while a task waits for readiness (not counting background waits).
+  bool busy() const noexcept { return waiting_ > background_; }
+  // A wait that does not keep the loop waiting (the loop's own signal watch)
+  // starts or stops being one (see io_uring_backend::count_background).
+  void count_background(bool waiting) noexcept {
+    if (waiting)
+      ++background_;
+    else
+      --background_;
+  }
+  bool has_background() const noexcept { return background_ > 0; }
 
   // Runs the readiness that has arrived, without waiting.
   void poll() noexcept { wait_and_dispatch(std::chrono::nanoseconds::zero()); }
@@ -201,7 +210,8 @@ class epoll_backend {
   std::vector<fd_state> fds_;  // indexed by descriptor
   remote_queue* remote_ = nullptr;
   std::size_t waiting_ = 0;
-  bool has_pwait2_ = true;  // until the kernel (before 5.11) answers ENOSYS
+  std::size_t background_ = 0;  // of those, the ones that do not keep the loop waiting
+  bool has_pwait2_ = true;      // until the kernel (before 5.11) answers ENOSYS
 };
 
 }  // namespace corio::detail

@@ -290,14 +290,32 @@ class io_uring_backend {
     wakeup_.armed = true;
   }
 
-  // True while an operation a task waits for is in flight or queued.
+  // True while an operation a task waits for is in flight or queued (not
+  // the wakeup read, nor a background operation: see count_background).
   bool busy() const noexcept {
-    return inflight_ > (wakeup_.armed ? 1u : 0u) || !deferred_.empty() ||
+    return inflight_ > (wakeup_.armed ? 1u : 0u) + background_ || !deferred_.empty() ||
            io_uring_sq_ready(&ring_.ring_ref()) > 0;
   }
-  // True when anything at all (the wakeup read too) is in flight or queued.
+  // True when anything but a background operation (the wakeup read too) is
+  // in flight or queued.
   bool active() const noexcept {
-    return inflight_ > 0 || !deferred_.empty() || io_uring_sq_ready(&ring_.ring_ref()) > 0;
+    return inflight_ > background_ || !deferred_.empty() ||
+           io_uring_sq_ready(&ring_.ring_ref()) > 0;
+  }
+  // An operation in flight that does not keep the loop waiting starts
+  // (`waiting` true) or stops being one (it completed, or is being cancelled
+  // and the loop must now wait for its completion).
+  void count_background(bool waiting) noexcept {
+    if (waiting)
+      ++background_;
+    else
+      --background_;
+  }
+  bool has_background() const noexcept { return background_ > 0; }
+  // Submits what is queued now, without waiting.
+  void submit() noexcept {
+    if (enter_error_ == 0)
+      check_enter(io_uring_submit(ring_.get()));
   }
 
   // Submits what is queued and runs the completions that have arrived,
@@ -421,9 +439,10 @@ class io_uring_backend {
   ring ring_;
   intrusive_list<deferred_submission> deferred_;
   wakeup_read wakeup_;
-  unsigned inflight_ = 0;  // operations submitted whose last completion is not reaped
-  int enter_error_ = 0;    // the errno of a refused io_uring_enter, once it happened
-  bool reaping_ = false;   // inside reap_completions, running completion handlers
+  unsigned inflight_ = 0;    // operations submitted whose last completion is not reaped
+  unsigned background_ = 0;  // of those, the ones that do not keep the loop waiting
+  int enter_error_ = 0;      // the errno of a refused io_uring_enter, once it happened
+  bool reaping_ = false;     // inside reap_completions, running completion handlers
   // Bytes, not an io_uring_sqe member: its zero-length cmd[] array is a -Wpedantic error
   // in a user's g++ build when the struct is a class member.
   alignas(io_uring_sqe) std::array<std::byte, sizeof(io_uring_sqe)> scratch_sqe_{};

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+// tests/signal_test.cpp: wait_signal with real signals (kill, tgkill) on a real kernel.
+// Every case leaves the thread's signal mask as it found it and no signal pending.
+#include <corio/signal.hpp>
+
+#include <corio/error.hpp>
+#include <corio/event_loop.hpp>
+#include <corio/race.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
+#include <corio/task.hpp>
+#include <corio/to_thread.hpp>
+#include <corio/wait_for.hpp>
+#include <corio/yield.hpp>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include "support/bytes_and_fds.hpp"
+#include "support/io_uring_available.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+using namespace std::chrono_literals;
+using corio_test::open_fd_count;
+
+namespace {
+
+bool blocked_here(int sig) {
+  sigset_t mask;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  return sigismember(&mask, sig) == 1;
+}
+
+bool pending_here(int sig) {
+  sigset_t pending;
+  ::sigpending(&pending);
+  return sigismember(&pending, sig) == 1;
+}
+
+// Sends `sig` to this thread alone (as raise(3)).
+void send_to_this_thread(int sig) {
+  ::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), sig);
+}
+
+// Blocks `sig` in this thread for a test that leaves it pending on purpose,
+// and takes any pending one back before restoring the mask.
+class blocked_for_test {
+ public:
+  explicit blocked_for_test(int sig) : sig_(sig) {
+    sigemptyset(&set_);
+    sigaddset(&set_, sig);
+    ::pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  ~blocked_for_test() {
+    const timespec zero{};
+    while (::sigtimedwait(&set_, nullptr, &zero) == sig_) {
+    }
+    ::pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+  }
+  blocked_for_test(const blocked_for_test&) = delete;
+  blocked_for_test& operator=(const blocked_for_test&) = delete;
+
+ private:
+  int sig_;
+  sigset_t set_;
+};
+
+corio::task<> send_later(int sig, bool to_process) {
+  co_await corio::yield();  // the waiter is parked by now
+  if (to_process)
+    ::kill(::getpid(), sig);
+  else
+    send_to_this_thread(sig);
+}
+
+// Awaits `wait` while another task sends `sig` (to the process, or to this thread).
+corio::task<int> wait_while_sent(corio::task<int> wait, int sig, bool to_process) {
+  auto sender = corio::spawn(send_later(sig, to_process));
+  const int got = co_await std::move(wait);
+  co_await sender;
+  co_return got;
+}
+
+}  // namespace
+
+TEST_CASE("wait_signal: returns a signal sent to the process, and restores the mask", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  REQUIRE_FALSE(blocked_here(SIGUSR2));
+  const std::size_t fds = open_fd_count();
+  const int got = corio::run(wait_while_sent(corio::wait_signal(SIGUSR2), SIGUSR2, true));
+  CHECK(got == SIGUSR2);
+  CHECK_FALSE(blocked_here(SIGUSR2));
+  CHECK_FALSE(pending_here(SIGUSR2));
+  CHECK(open_fd_count() == fds);
+}
+
+TEST_CASE("wait_signal: one of several signals, sent to the loop's thread", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const int got = corio::run(
+      wait_while_sent(corio::wait_signal(SIGUSR2, SIGWINCH, SIGRTMIN + 1), SIGWINCH, false));
+  CHECK(got == SIGWINCH);
+  CHECK_FALSE(blocked_here(SIGWINCH));
+  CHECK_FALSE(blocked_here(SIGUSR2));
+}
+
+TEST_CASE(
+    "wait_signal: a signal pending before the wait is returned at once, and a mask "
+    "blocked before stays blocked",
+    "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  blocked_for_test blocked(SIGUSR2);
+  ::kill(::getpid(), SIGUSR2);
+  REQUIRE(pending_here(SIGUSR2));
+  const int got = corio::run(corio::wait_signal({SIGUSR2}));
+  CHECK(got == SIGUSR2);
+  CHECK(blocked_here(SIGUSR2));
+  CHECK_FALSE(pending_here(SIGUSR2));
+}
+
+TEST_CASE(
+    "wait_signal: two waits for the same signal in one thread; the mask is restored "
+    "after the last",
+    "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto first = corio::spawn(corio::wait_signal({SIGUSR2}));
+    auto second = corio::spawn(corio::wait_signal({SIGUSR2, SIGWINCH}));
+    co_await corio::yield();
+    co_await corio::yield();
+    send_to_this_thread(SIGUSR2);
+    // Standard signals do not queue: the second arrives once the first was taken.
+    while (!first.done() && !second.done())
+      co_await corio::sleep(1ms);
+    CHECK(blocked_here(SIGUSR2));  // one wait is still on
+    send_to_this_thread(SIGUSR2);
+    const int a = co_await first;
+    const int b = co_await second;
+    CHECK(a == SIGUSR2);
+    CHECK(b == SIGUSR2);
+  }());
+  CHECK_FALSE(blocked_here(SIGUSR2));
+  CHECK_FALSE(blocked_here(SIGWINCH));
+}
+
+TEST_CASE("wait_signal: a signal sent by another thread ends a wait that keeps the loop alive",
+          "[signal][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const pthread_t loop_thread = ::pthread_self();
+  std::thread sender([loop_thread] {
+    std::this_thread::sleep_for(50ms);
+    ::pthread_kill(loop_thread, SIGUSR2);
+  });
+  // Nothing else is pending: a deadlock it is not, the signal will come.
+  const int got = corio::run(corio::wait_signal({SIGUSR2}));
+  sender.join();
+  CHECK(got == SIGUSR2);
+}
+
+TEST_CASE("wait_signal: cancelled while waiting; a signal sent afterwards is not lost",
+          "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  blocked_for_test blocked(SIGUSR2);
+  corio::run([]() -> corio::task<> {
+    bool timed_out = false;
+    try {
+      co_await corio::wait_for(corio::wait_signal(SIGUSR2), 20ms);
+    } catch (const corio::timeout_error&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    send_to_this_thread(SIGUSR2);
+    CHECK(pending_here(SIGUSR2));  // nobody waits: it waits for the next waiter
+    const int sig = co_await corio::wait_signal(SIGUSR2);
+    CHECK(sig == SIGUSR2);
+  }());
+  CHECK_FALSE(pending_here(SIGUSR2));
+}
+
+TEST_CASE("wait_signal: a signal read just before the cancellation is given back", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  blocked_for_test blocked(SIGUSR2);
+  corio::run([]() -> corio::task<> {
+    // The waiter's read completes in the loop turn after the signal, before
+    // the waiter resumes; this task runs first in the next turn and cancels it.
+    auto waiter = corio::spawn(corio::wait_signal({SIGUSR2}));
+    co_await corio::yield();
+    send_to_this_thread(SIGUSR2);
+    co_await corio::yield();
+    waiter.cancel();
+    bool cancelled = false;
+    try {
+      co_await waiter;
+    } catch (const corio::cancelled_error&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    CHECK(pending_here(SIGUSR2));  // queued again, not lost
+    const int sig = co_await corio::wait_signal(SIGUSR2);
+    CHECK(sig == SIGUSR2);
+  }());
+  CHECK_FALSE(pending_here(SIGUSR2));
+}
+
+TEST_CASE("wait_signal: cancelled in the turn the signal arrives, the signal is not lost",
+          "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  blocked_for_test blocked(SIGUSR2);
+  corio::run([]() -> corio::task<> {
+    // Whether the kernel cancels the read or completes it first, the signal
+    // ends up pending and the waiter cancelled.
+    auto waiter = corio::spawn(corio::wait_signal({SIGUSR2}));
+    co_await corio::yield();
+    send_to_this_thread(SIGUSR2);
+    waiter.cancel();
+    bool cancelled = false;
+    try {
+      co_await waiter;
+    } catch (const corio::cancelled_error&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    CHECK(pending_here(SIGUSR2));
+  }());
+}
+
+TEST_CASE("wait_signal: losing a race loses no signal", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  blocked_for_test blocked(SIGUSR2);
+  corio::run([]() -> corio::task<> {
+    auto first = co_await corio::race(corio::sleep(5ms), corio::wait_signal(SIGUSR2));
+    CHECK(first.index() == 0);
+    send_to_this_thread(SIGUSR2);
+    auto second = co_await corio::race(corio::wait_signal(SIGUSR2), corio::sleep(10s));
+    CHECK(second.index() == 0);
+    CHECK(std::get<0>(second) == SIGUSR2);
+  }());
+}
+
+TEST_CASE("wait_signal: invalid signal numbers, SIGKILL and SIGSTOP are refused", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  for (const std::vector<int>& bad : std::vector<std::vector<int>>{
+           {}, {0}, {-1}, {NSIG}, {1000}, {SIGKILL}, {SIGUSR2, SIGSTOP}}) {
+    CHECK_THROWS_AS(corio::run(corio::wait_signal(bad)), std::invalid_argument);
+  }
+  CHECK_FALSE(blocked_here(SIGUSR2));
+}
