@@ -3,6 +3,7 @@
 // Each test checks that no descriptor and no child process is left behind.
 #include <corio/process.hpp>
 
+#include <corio/call_graph.hpp>
 #include <corio/error.hpp>
 #include <corio/event.hpp>
 #include <corio/event_loop.hpp>
@@ -10,6 +11,7 @@
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/wait_for.hpp>
+#include <corio/yield.hpp>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
@@ -251,4 +253,37 @@ TEST_CASE("process: spawn refusals say what failed", "[process][io_uring]") {
     auto p = corio::process::spawn({"sleep", "1000"});
     co_return;
   }());
+}
+
+TEST_CASE(
+    "process: the child is awaited by IORING_OP_WAITID where the ring has it, else by "
+    "pidfd readiness, with the same results",
+    "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  for (const bool use_waitid : {true, false}) {
+    corio::detail::use_io_uring_waitid = use_waitid;
+    corio::run([](bool use_waitid) -> corio::task<> {
+      const auto& loop = corio::detail::loop_core::current();
+      const bool kernel_reaps = use_waitid && loop.uses_io_uring() && loop.io_uring().has_waitid();
+      auto p = corio::process::spawn({"sleep", "1000"});
+      co_await corio::yield();  // the watcher starts its wait
+      std::string watcher_waits;
+      for (const corio::task_info& t : corio::capture_call_graph()) {
+        if (t.awaiting.find(" on fd ") != std::string::npos)
+          watcher_waits = t.awaiting;
+      }
+      if (loop.uses_io_uring())
+        CHECK_THAT(watcher_waits, ContainsSubstring(kernel_reaps ? "waitid on fd" : "poll on fd"));
+      p.kill(SIGTERM);
+      const int killed = co_await p.wait();
+      CHECK(killed == -SIGTERM);
+      auto exits = corio::process::spawn({"/bin/sh", "-c", "exit 7"});
+      const int status = co_await exits.wait();
+      CHECK(status == 7);
+      // Never awaited and never ending: run() kills and reaps it on the way out.
+      auto forever = corio::process::spawn({"sleep", "1000"});
+    }(use_waitid));
+  }
+  corio::detail::use_io_uring_waitid = true;
 }

@@ -4,9 +4,10 @@
 // see CONTRIBUTING.md, "Coroutines in headers".
 //
 // A child is started with posix_spawnp(3) and watched through a pidfd
-// (pidfd_open(2), Linux 5.3) by a spawned task of its own: it polls the pidfd
-// for readability on the ring (IORING_OP_POLL_ADD) and reaps the child with
-// waitid(P_PIDFD) the moment it ends, whether anyone waits or not. When run()
+// (pidfd_open(2), Linux 5.3) by a spawned task of its own, which reaps it the
+// moment it ends, whether anyone waits or not: with IORING_OP_WAITID on
+// P_PIDFD where the ring has it (Linux 6.7), else by polling the pidfd for
+// readability (IORING_OP_POLL_ADD, or epoll) and then waitid(P_PIDFD). When run()
 // ends, that task is cancelled like every spawned task, which kills a child
 // still running (SIGKILL) and reaps it. No zombie is left behind.
 #pragma once
@@ -38,6 +39,7 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -91,39 +93,77 @@ inline int pidfd_send_signal(int pidfd, int sig) noexcept {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
+// Throws for a failed waitid (res = -errno), naming the usual cause of ECHILD.
+inline void check_waitid(int res) {
+  if (res == -ECHILD) {
+    throw_errno(res,
+                "corio::process::wait: the child was reaped elsewhere (a waitpid(-1) or "
+                "SIGCHLD set to SIG_IGN in this process takes corio's children)");
+  }
+  if (res < 0)
+    throw_errno(res, "corio::process::wait (waitid)");
+}
+
+// The exit status (as process::wait) in what waitid reported for an ended child.
+inline int exit_status_of(const siginfo_t& info) noexcept {
+  return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+}
+
 // Reaps the child of `pidfd` if it has ended (WNOHANG) or, with `block`,
 // once it ends; yields its exit status (as process::wait), or nullopt.
 inline std::optional<int> reap(int pidfd, bool block) {
   siginfo_t info{};
-  for (;;) {
-    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | (block ? 0 : WNOHANG)) == 0)
-      break;
-    if (errno == ECHILD) {
-      throw_errno(-errno,
-                  "corio::process::wait: the child was reaped elsewhere (a waitpid(-1) or "
-                  "SIGCHLD set to SIG_IGN in this process takes corio's children)");
-    }
-    if (errno != EINTR)
-      throw_errno(-errno, "corio::process::wait (waitid)");
+  int res;
+  while ((res = ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info,
+                         WEXITED | (block ? 0 : WNOHANG))) < 0 &&
+         errno == EINTR) {
   }
+  check_waitid(res < 0 ? -errno : 0);
   if (info.si_pid == 0)
     return std::nullopt;  // still running
-  return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+  return exit_status_of(info);
 }
 
-// One IORING_OP_POLL_ADD for POLLIN on a pidfd: readable once the child ended.
-struct pidfd_poll_op {
-  using value_type = void;
+// Tests turn this off to run the readiness path on a kernel that has
+// IORING_OP_WAITID; set it only while no loop runs.
+inline bool use_io_uring_waitid = true;
+
+// Waits for the child of a pidfd to end. With `reaps` (a ring that has
+// IORING_OP_WAITID), one IORING_OP_WAITID on P_PIDFD waits and reaps, and
+// finish() yields the exit status. Otherwise one IORING_OP_POLL_ADD (on epoll,
+// readiness) waits for POLLIN, and finish() yields nullopt: reap() follows.
+struct child_exit_op {
+  using value_type = std::optional<int>;
   static constexpr bool writes = false;
-  int fd;  // the pidfd
-  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd, POLLIN); }
+  int fd;            // the pidfd
+  bool reaps;        // IORING_OP_WAITID
+  siginfo_t info{};  // written by the kernel: lives in the awaiter, as long as the operation
+
+  void prep(io_uring_sqe* sqe) noexcept {
+    if (!reaps) {
+      io_uring_prep_poll_add(sqe, fd, POLLIN);
+      return;
+    }
+    // io_uring_prep_waitid (liburing 2.5) by hand: the id type in len, the id in
+    // fd, the options in file_index and the siginfo in addr2.
+    io_uring_prep_rw(io_uring_backend::op_waitid, sqe, fd, nullptr, P_PIDFD, 0);
+    sqe->file_index = WEXITED;
+    sqe->addr2 = reinterpret_cast<std::uintptr_t>(&info);
+  }
   // On epoll: readable (the child ended) or not yet.
   int attempt() noexcept {
     pollfd p{fd, POLLIN, 0};
     const int n = ::poll(&p, 1, 0);
     return n > 0 ? static_cast<int>(p.revents) : n == 0 ? -EAGAIN : -errno;
   }
-  void finish(int res) const { check(res, "corio::process::wait"); }
+  std::optional<int> finish(int res) const {
+    if (!reaps) {
+      check(res, "corio::process::wait");
+      return std::nullopt;
+    }
+    check_waitid(res);
+    return exit_status_of(info);
+  }
 };
 
 // What a process shares with the task that watches its child.
@@ -138,15 +178,17 @@ struct child_state {
 template <class = void>
 task<> watch_child(std::shared_ptr<child_state> child) {
   bool cancelled = false;
+  const loop_core& loop = loop_core::current();
+  const bool reaps = use_io_uring_waitid && loop.uses_io_uring() && loop.io_uring().has_waitid();
   try {
-    co_await io_operation(pidfd_poll_op{child->pidfd.get()});
+    child->exit_status = co_await io_operation(child_exit_op{child->pidfd.get(), reaps});
   } catch (const cancelled_error&) {
     cancelled = true;
     pidfd_send_signal(child->pidfd.get(), SIGKILL);
   } catch (...) {
     child->error = std::current_exception();
   }
-  if (!child->error) {
+  if (!child->error && !child->exit_status) {
     try {
       // The child has ended (or was just killed): this waits no longer than its exit.
       child->exit_status = reap(child->pidfd.get(), true);

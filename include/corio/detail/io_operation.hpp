@@ -147,6 +147,8 @@ inline const char* opcode_name(std::uint8_t opcode) noexcept {
       return "shutdown";
     case IORING_OP_SPLICE:
       return "splice";
+    case io_uring_backend::op_waitid:
+      return "waitid";
     default:
       return "io_uring operation";
   }

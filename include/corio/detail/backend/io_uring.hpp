@@ -192,11 +192,14 @@ class io_uring_backend {
   // Releases the ring (after a failed probe); the backend is unused from then on.
   void release() noexcept { ring_.exit(); }
 
+  // IORING_OP_WAITID (Linux 6.7), which liburing 2.3's header does not name yet.
+  static constexpr int op_waitid = 50;
+
   // Checks, right after init(), that this ring can serve corio: the kernel
   // knows every opcode corio submits, and io_uring_enter is allowed (some
   // seccomp profiles allow io_uring_setup only): one NOP is submitted and
   // waited for. Returns nullptr, or why io_uring cannot be used (with the
-  // errno in `err`).
+  // errno in `err`). Also notes the optional opcodes (has_waitid()).
   const char* probe(int& err) noexcept {
     io_uring* r = ring_.get();
     io_uring_probe* p = io_uring_get_probe_ring(r);
@@ -213,6 +216,7 @@ class io_uring_backend {
       bool all = true;
       for (const int op : needed)
         all = all && io_uring_opcode_supported(p, op) != 0;
+      has_waitid_ = io_uring_opcode_supported(p, op_waitid) != 0;
       io_uring_free_probe(p);
       if (!all) {
         err = ENOSYS;
@@ -234,6 +238,9 @@ class io_uring_backend {
     io_uring_cq_advance(r, 1);
     return nullptr;
   }
+
+  // True if the kernel knows IORING_OP_WAITID (Linux 6.7), as probe() found.
+  bool has_waitid() const noexcept { return has_waitid_; }
   unsigned setup_flags() const noexcept { return ring_.setup_flags(); }
 
   // An SQE for the caller to fill; never null: a full submission queue is
@@ -443,6 +450,7 @@ class io_uring_backend {
   unsigned background_ = 0;  // of those, the ones that do not keep the loop waiting
   int enter_error_ = 0;      // the errno of a refused io_uring_enter, once it happened
   bool reaping_ = false;     // inside reap_completions, running completion handlers
+  bool has_waitid_ = false;  // the ring knows IORING_OP_WAITID
   // Bytes, not an io_uring_sqe member: its zero-length cmd[] array is a -Wpedantic error
   // in a user's g++ build when the struct is a class member.
   alignas(io_uring_sqe) std::array<std::byte, sizeof(io_uring_sqe)> scratch_sqe_{};
