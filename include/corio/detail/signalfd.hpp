@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -68,14 +69,14 @@ class thread_signal_blocks {
     sigset_t first;  // the signals nobody in this thread waited for until now
     sigemptyset(&first);
     for (int sig = 1; sig < NSIG; ++sig) {
-      if (sigismember(&set, sig) == 1 && s.waits[sig]++ == 0)
+      if (sigismember(&set, sig) == 1 && s.waits[index(sig)]++ == 0)
         sigaddset(&first, sig);
     }
     sigset_t before;
     ::pthread_sigmask(SIG_BLOCK, &first, &before);
     for (int sig = 1; sig < NSIG; ++sig) {
       if (sigismember(&first, sig) == 1)
-        s.ours[sig] = sigismember(&before, sig) != 1;
+        s.ours[index(sig)] = sigismember(&before, sig) != 1;
     }
   }
   static void unblock(const sigset_t& set) noexcept {
@@ -83,7 +84,7 @@ class thread_signal_blocks {
     sigset_t last;
     sigemptyset(&last);
     for (int sig = 1; sig < NSIG; ++sig) {
-      if (sigismember(&set, sig) == 1 && --s.waits[sig] == 0 && s.ours[sig])
+      if (sigismember(&set, sig) == 1 && --s.waits[index(sig)] == 0 && s.ours[index(sig)])
         sigaddset(&last, sig);
     }
     ::pthread_sigmask(SIG_UNBLOCK, &last, nullptr);
@@ -94,6 +95,7 @@ class thread_signal_blocks {
     std::array<unsigned, NSIG> waits{};
     std::array<bool, NSIG> ours{};  // blocked by the first wait, so unblocked by the last
   };
+  static std::size_t index(int sig) noexcept { return static_cast<std::size_t>(sig); }
   static state& this_thread() noexcept {
     static thread_local state s;
     return s;
