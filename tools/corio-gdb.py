@@ -142,7 +142,7 @@ def _suspension(context):
     if state == 0:
         return ""
     leaf = gdb.Value(state).cast(gdb.lookup_type(_SUSPENSION).pointer())
-    describe = int(leaf.dereference()["describe_"])
+    describe = int(leaf.dereference()["hooks_"].dereference()["describe"])
     name = _function_at(describe)
     if name is None:
         return "a wait at 0x%x" % state

@@ -51,7 +51,7 @@ class condition {
   class wait_awaiter : public detail::waiter {
    public:
     wait_awaiter(condition& c, mutex::scoped_lock& lock) noexcept
-        : waiter(&on_cancel), condition_(c), lock_(lock) {}
+        : waiter(hooks_of<&on_cancel, &describe>), condition_(c), lock_(lock) {}
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {
@@ -73,8 +73,11 @@ class condition {
 
    private:
     friend class condition;
-    // Runs at most once per wait; the wake-up that ends the wait records the
-    // cancellation, which await_resume throws once the lock is held.
+    static void describe(const suspension&, detail::wait_info& info) {
+      info.what = "condition wait";
+    }
+    // A waiter that does more than leave its list: runs at most once per wait; the wake-up that
+    // ends the wait records the cancellation, which await_resume throws once the lock is held.
     static void on_cancel(cancellable* self) noexcept {
       auto& w = *static_cast<wait_awaiter*>(self);
       if (!w.notified_) {

@@ -45,7 +45,7 @@ class event {
 
   class wait_awaiter : public detail::waiter {
    public:
-    explicit wait_awaiter(event& e) noexcept : waiter(&describe), event_(e) {}
+    explicit wait_awaiter(event& e) noexcept : waiter(described_by<&describe>), event_(e) {}
     bool await_ready() const noexcept { return event_.set_; }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {

@@ -84,7 +84,7 @@ template <class Derived, gather_mode mode>
 class gather_awaiter_base : public suspension, public context_owner {
  public:
   gather_awaiter_base() noexcept
-      : suspension(&on_cancel, &describe), context_owner(&on_child_finished) {}
+      : suspension(hooks_of<&on_cancel, &describe>), context_owner(&on_child_finished) {}
 
   bool await_ready() const noexcept { return self().child_count() == 0; }
 

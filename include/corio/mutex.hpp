@@ -62,7 +62,7 @@ class mutex {
 
   class lock_awaiter : public detail::waiter {
    public:
-    explicit lock_awaiter(mutex& m) noexcept : waiter(&describe), mutex_(m) {}
+    explicit lock_awaiter(mutex& m) noexcept : waiter(described_by<&describe>), mutex_(m) {}
     bool await_ready() noexcept { return mutex_.try_lock(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {

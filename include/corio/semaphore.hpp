@@ -63,7 +63,8 @@ class semaphore {
 
   class acquire_awaiter : public detail::waiter {
    public:
-    explicit acquire_awaiter(semaphore& s) noexcept : waiter(&describe), semaphore_(s) {}
+    explicit acquire_awaiter(semaphore& s) noexcept
+        : waiter(described_by<&describe>), semaphore_(s) {}
     bool await_ready() noexcept {
       if (semaphore_.permits_ == 0 || !semaphore_.waiters_.empty())
         return false;

@@ -26,7 +26,7 @@ template <class T>
 class shield_awaiter : public suspension {
  public:
   explicit shield_awaiter(join_handle<T> handle) noexcept
-      : suspension(&on_cancel, &describe), handle_(std::move(handle)) {}
+      : suspension(hooks_of<&on_cancel, &describe>), handle_(std::move(handle)) {}
 
   bool await_ready() const noexcept { return state().done(); }
   template <class Promise>

@@ -19,6 +19,7 @@
 #include <coroutine>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace corio {
 namespace detail {
@@ -29,24 +30,23 @@ namespace detail {
 // The clock is read once at most, where the sleep is made (none for sleep(0s)):
 // a deadline that passes between then and the await fires in the same turn's
 // timer pass.
-class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
+class [[nodiscard]] sleep_awaiter final : public timer_node {
  public:
   using clock = std::chrono::steady_clock;
   // The deadline of a sleep that is a yield.
   static constexpr clock::time_point yield_now = clock::time_point::min();
 
   explicit sleep_awaiter(clock::time_point deadline) noexcept
-      : timer_node(&on_fire), suspension(&on_cancel, &describe), deadline_(deadline) {}
+      : timer_node(hooks_of<&on_cancel, &describe, &on_fire>), deadline_(deadline) {}
   sleep_awaiter(sleep_awaiter&& other) noexcept
-      : timer_node(&on_fire), suspension(&on_cancel, &describe), deadline_(other.deadline_) {}
+      : timer_node(std::move(other)), deadline_(other.deadline_) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     loop_core& loop = loop_core::current();
-    if (awaited_)
+    if (context() != nullptr)
       throw std::logic_error("corio::sleep: this sleep was awaited already; make a new one");
-    awaited_ = true;
     if (begin(h))
       return false;
     if (deadline_ == yield_now) {
@@ -71,7 +71,7 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
 
  private:
   // Both run on the loop's thread, from its timer pass or a cancellation.
-  static void on_fire(timer_node* self) noexcept {
+  static void on_fire(cancellable* self) noexcept {
     static_cast<sleep_awaiter*>(self)->wake(*loop_core::current_or_null());
   }
   static void describe(const suspension& self, wait_info& info) {
@@ -84,7 +84,6 @@ class [[nodiscard]] sleep_awaiter final : public timer_node, public suspension {
     s.wake(loop);
   }
 
-  bool awaited_ = false;  // first: it fits in the base's tail padding
   clock::time_point deadline_;
 };
 

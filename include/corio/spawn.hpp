@@ -83,7 +83,7 @@ class join_handle {
   class awaiter : public detail::suspension {
    public:
     explicit awaiter(detail::typed_spawned_task<T>& state) noexcept
-        : suspension(&on_cancel, &describe), state_(state) {}
+        : suspension(hooks_of<&on_cancel, &describe>), state_(state) {}
     bool await_ready() const noexcept { return state_.done(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) noexcept {

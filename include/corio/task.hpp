@@ -11,6 +11,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -38,16 +39,19 @@ class task_promise_base {
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       task_promise_base& promise = self.promise();
-      if (promise.continuation_ && promise.resume_via_loop_) {
+      const std::uintptr_t next = promise.continuation_;
+      if (next == 0)
+        return promise.context_->finished(promise);
+      const auto parent =
+          std::coroutine_handle<>::from_address(reinterpret_cast<void*>(next & ~resume_via_loop));
+      if ((next & resume_via_loop) != 0) {
         // Started on a fresh stack (see task::awaiter): so is its parent, or a
         // deep chain would nest one resume per max_inline_depth levels on the
         // way up. A failed push (out of memory) terminates.
-        this_thread_ready_queue->push(promise.continuation_);
+        this_thread_ready_queue->push(parent);
         return std::noop_coroutine();
       }
-      if (promise.continuation_)
-        return promise.continuation_;
-      return promise.context_->finished(promise);
+      return parent;
     }
     void await_resume() noexcept {}
   };
@@ -80,20 +84,21 @@ class task_promise_base {
   // Makes this coroutine the outermost one of `context`'s unit.
   void start_as_root(task_context* context) noexcept {
     context_ = context;
-    continuation_ = nullptr;
+    continuation_ = 0;
   }
   // Makes this coroutine run inline for `parent`, in the parent's context.
   void start_inline(std::coroutine_handle<> parent, task_context* context) noexcept {
     context_ = context;
-    continuation_ = parent;
+    set_continuation(parent);
   }
-  void set_continuation(std::coroutine_handle<> parent) noexcept { continuation_ = parent; }
+  void set_continuation(std::coroutine_handle<> parent) noexcept {
+    continuation_ = reinterpret_cast<std::uintptr_t>(parent.address());
+  }
   // Makes this coroutine start from the loop's next turn for `parent`, which
   // it resumes the same way when it finishes.
   void start_from_loop(std::coroutine_handle<> parent, task_context* context) noexcept {
     context_ = context;
-    continuation_ = parent;
-    resume_via_loop_ = true;
+    continuation_ = reinterpret_cast<std::uintptr_t>(parent.address()) | resume_via_loop;
   }
   // Started (awaited, gathered, spawned or run): its frame belongs to that awaiter.
   bool started() const noexcept { return context_ != nullptr; }
@@ -105,10 +110,13 @@ class task_promise_base {
   }
 
  private:
-  std::coroutine_handle<> continuation_;
+  // The awaiting coroutine's address (frames are at least pointer-aligned, so
+  // bit 0 is free) or 0, and in bit 0 whether to resume it through the ready
+  // queue: the flag costs no word of its own in every frame.
+  static constexpr std::uintptr_t resume_via_loop = 1;
+  std::uintptr_t continuation_ = 0;
   task_context* context_ = nullptr;
   std::exception_ptr exception_;
-  bool resume_via_loop_ = false;
 };
 
 template <class T>

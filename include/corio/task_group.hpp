@@ -88,7 +88,7 @@ class task_group final : private detail::task_group_state {
   class wait_awaiter : public detail::suspension {
    public:
     explicit wait_awaiter(task_group& group) noexcept
-        : suspension(&on_cancel, &describe), group_(group) {}
+        : suspension(hooks_of<&on_cancel, &describe>), group_(group) {}
     bool await_ready() const noexcept { return group_.children_.empty(); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {

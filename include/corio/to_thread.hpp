@@ -134,7 +134,8 @@ class to_thread_job final : public thread_job {
 template <class R, class Fn, bool Stoppable>
 class to_thread_awaiter final : public suspension {
  public:
-  explicit to_thread_awaiter(Fn fn) : suspension(&on_cancel, &describe), fn_(std::move(fn)) {}
+  explicit to_thread_awaiter(Fn fn)
+      : suspension(hooks_of<&on_cancel, &describe>), fn_(std::move(fn)) {}
 
   bool await_ready() const noexcept { return false; }
   template <class Promise>

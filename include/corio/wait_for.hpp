@@ -23,11 +23,10 @@ namespace detail {
 
 // Runs the child as its own unit beside a timer; the timer cancels the child.
 template <class T>
-class wait_for_awaiter final : public suspension, public timer_node, public context_owner {
+class wait_for_awaiter final : public timer_node, public context_owner {
  public:
   wait_for_awaiter(task<T> t, std::chrono::steady_clock::time_point deadline)
-      : suspension(&on_cancel, &describe)
-      , timer_node(&on_timeout)
+      : timer_node(hooks_of<&on_cancel, &describe, &on_timeout>)
       , context_owner(&on_child_finished)
       , task_(std::move(t))
       , deadline_(deadline)
@@ -85,7 +84,7 @@ class wait_for_awaiter final : public suspension, public timer_node, public cont
     if (w.started_ && !w.finished_)
       info.children.push_back({&w.child_, "wait_for child", {}});
   }
-  static void on_timeout(timer_node* self) noexcept {
+  static void on_timeout(cancellable* self) noexcept {
     auto& w = *static_cast<wait_for_awaiter*>(self);
     w.timed_out_ = true;
     w.child_.request_cancel();

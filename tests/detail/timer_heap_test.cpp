@@ -16,10 +16,13 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// A timer that records its id in a shared log when it fires.
+// A timer that records its id in a shared log when it fires (it is never
+// parked, so never cancelled).
 struct test_timer : corio::detail::timer_node {
-  test_timer(std::vector<int>* log, int id) : timer_node(&on_fire), log(log), id(id) {}
-  static void on_fire(timer_node* self) noexcept {
+  test_timer(std::vector<int>* log, int id)
+      : timer_node(hooks_of<&never_cancelled, nullptr, &on_fire>), log(log), id(id) {}
+  static void never_cancelled(cancellable*) noexcept {}
+  static void on_fire(cancellable* self) noexcept {
     auto& t = *static_cast<test_timer*>(self);
     t.log->push_back(t.id);
   }

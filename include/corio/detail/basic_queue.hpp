@@ -30,7 +30,7 @@ class basic_queue {
 
   class get_awaiter : public waiter {
    public:
-    explicit get_awaiter(basic_queue& q) noexcept : waiter(&describe), queue_(q) {}
+    explicit get_awaiter(basic_queue& q) noexcept : waiter(described_by<&describe>), queue_(q) {}
     bool await_ready() {
       queue_.affinity_.check("corio::queue used from a thread that is not its loop's");
       if (!queue_.storage_.empty()) {
@@ -63,7 +63,8 @@ class basic_queue {
 
   class put_awaiter : public waiter {
    public:
-    put_awaiter(basic_queue& q, T item) : waiter(&describe), queue_(q), item_(std::move(item)) {}
+    put_awaiter(basic_queue& q, T item)
+        : waiter(described_by<&describe>), queue_(q), item_(std::move(item)) {}
     bool await_ready() {
       queue_.affinity_.check("corio::queue used from a thread that is not its loop's");
       if (queue_.state_ != open)
@@ -164,7 +165,7 @@ class basic_queue {
  private:
   class join_awaiter : public waiter {
    public:
-    explicit join_awaiter(basic_queue& q) noexcept : waiter(&describe), queue_(q) {}
+    explicit join_awaiter(basic_queue& q) noexcept : waiter(described_by<&describe>), queue_(q) {}
     bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) {

@@ -188,7 +188,7 @@ class [[nodiscard]] io_operation final : public completion,
       : completion(&on_complete)
       , deferred_submission(&on_deferred)
       , readiness_wait(&on_ready)
-      , suspension(&on_cancel, &describe)
+      , suspension(hooks_of<&on_cancel, &describe>)
       , op_(std::move(op))
       , call_(this) {}
   // Only an awaiter not yet awaited is moved (into as_task's frame).

@@ -6,24 +6,29 @@
 // cost a million heap entries, not a million kernel timers (bench/README.md, W2).
 #pragma once
 
+#include <corio/detail/cancellation.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace corio::detail {
 
-class timer_node {
+// A leaf that also waits for a deadline: its hooks' fire hook runs when the
+// deadline passes (it shares the table of the other hooks, so a sleep carries
+// no function pointer of its own).
+class timer_node : public suspension {
  public:
-  using fire_fn = void (*)(timer_node*) noexcept;
-  explicit timer_node(fire_fn fn) noexcept : fire_(fn) {}
+  explicit timer_node(const hooks& h) noexcept : suspension(h) {}
+  timer_node(timer_node&& other) noexcept : suspension(std::move(other)) {}
   bool armed() const noexcept { return index_ != not_armed; }
 
  private:
   friend class timer_heap;
   static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
-  fire_fn fire_;
   std::size_t index_ = not_armed;  // position in the heap, kept up to date by it
 };
 
@@ -69,7 +74,7 @@ class timer_heap {
     while (fired < limit && !heap_.empty() && heap_.front().deadline <= now_ticks) {
       timer_node* node = heap_.front().node;
       remove(node);
-      node->fire_(node);
+      node->leaf_hooks().fire(node);
       ++fired;
     }
     return fired;

@@ -51,9 +51,7 @@ class loop_affinity {
 // the list, so a cancelled waiter never receives, and so never loses, anything.
 class waiter : public list_hook, public suspension {
  public:
-  waiter() noexcept : suspension(&on_cancel, &describe) {}
-  // `describe_wait` says which primitive and which wait (queue get, ...).
-  explicit waiter(describe_fn describe_wait) noexcept : suspension(&on_cancel, describe_wait) {}
+  waiter() noexcept : suspension(hooks_of<&on_cancel, &describe>) {}
 
   // Parks the task on `list`; false if a pending cancellation is due instead.
   template <class Promise>
@@ -74,9 +72,9 @@ class waiter : public list_hook, public suspension {
   }
 
  protected:
-  // For a waiter that does more than leave its list when cancelled.
-  explicit waiter(cancel_fn fn, describe_fn describe_wait = &waiter::describe) noexcept
-      : suspension(fn, describe_wait) {}
+  // described_by<&describe> (below), or for a waiter that does more than leave
+  // its list when cancelled, its own hooks_of<&on_cancel, &describe>.
+  explicit waiter(const hooks& h) noexcept : suspension(h) {}
   // Moves this waiter, parked and off any list, to the back of `list`.
   void requeue(intrusive_list<waiter>& list) noexcept {
     list_ = &list;
@@ -106,6 +104,13 @@ class waiter : public list_hook, public suspension {
 
   loop_core* loop_ = nullptr;
   intrusive_list<waiter>* list_ = nullptr;
+
+ protected:
+  // The hooks of a waiter whose `Describe` says which primitive and which
+  // wait (queue get, ...): waiter(described_by<&describe>). Declared after
+  // on_cancel, which it names.
+  template <describe_fn Describe>
+  static constexpr const hooks& described_by = hooks_of<&on_cancel, Describe>;
 };
 
 // A primitive's list of parked waiters. Destroying it while tasks are still
