@@ -8,6 +8,7 @@
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
+#include <corio/wait_for.hpp>
 
 #include <corio/detail/io_operation.hpp>
 
@@ -25,18 +26,22 @@
 #include <cstddef>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/backend.hpp"
 #include "support/counted.hpp"
+#include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::handler_capture;
 
 namespace {
 
@@ -436,4 +441,285 @@ TEST_CASE("event_loop: CORIO_BACKEND picks the default backend; an explicit choi
     ::setenv("CORIO_BACKEND", saved.c_str(), 1);
   else
     ::unsetenv("CORIO_BACKEND");
+}
+
+// Crossing threads: call_soon_threadsafe and submit. Catch2's macros are not
+// thread-safe, so the other threads only record, and the test checks after.
+namespace {
+
+// Awaits the end of `threads` through to_thread, which also keeps the loop
+// from taking the wait for their calls for a deadlock.
+corio::task<> join_all(std::vector<std::thread>& threads) {
+  co_await corio::to_thread([&threads] {
+    for (std::thread& t : threads)
+      t.join();
+  });
+}
+
+corio::task<> calls_in_order(std::vector<int>* seen, bool* on_other_thread) {
+  corio::event_loop& loop = corio::event_loop::current();
+  const std::thread::id loop_thread = std::this_thread::get_id();
+  std::vector<std::thread> threads;
+  threads.emplace_back([&loop, seen, on_other_thread, loop_thread] {
+    for (int i = 0; i < 5000; ++i) {
+      loop.call_soon_threadsafe([seen, on_other_thread, loop_thread, i] {
+        *on_other_thread = *on_other_thread || std::this_thread::get_id() != loop_thread;
+        seen->push_back(i);
+      });
+    }
+  });
+  co_await join_all(threads);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::call_soon_threadsafe: calls from another thread all run, in order, on the "
+    "loop's thread",
+    "[event_loop][threads]") {
+  std::vector<int> seen;
+  bool on_other_thread = false;
+  corio::run(calls_in_order(&seen, &on_other_thread));
+  REQUIRE(seen.size() == 5000);
+  for (int i = 0; i < 5000; ++i)
+    REQUIRE(seen[static_cast<std::size_t>(i)] == i);
+  CHECK_FALSE(on_other_thread);
+}
+
+namespace {
+
+// The loop sleeps on a long timer alone (no to_thread call out): the call
+// must wake it at once.
+corio::task<bool> woken_from_sleep() {
+  corio::event_loop& loop = corio::event_loop::current();
+  corio::event ready;
+  std::thread t([&loop, &ready] { loop.call_soon_threadsafe([&ready] { ready.set(); }); });
+  const auto start = std::chrono::steady_clock::now();
+  bool woken = false;
+  try {
+    co_await corio::wait_for(ready.wait(), 20s);
+    woken = true;
+  } catch (const corio::timeout_error&) {
+  }
+  t.join();
+  co_return woken&& std::chrono::steady_clock::now() - start < 10s;
+}
+
+}  // namespace
+
+TEST_CASE("event_loop::call_soon_threadsafe: wakes a loop that sleeps on a timer",
+          "[event_loop][threads]") {
+  CHECK(corio::run(woken_from_sleep()));
+}
+
+namespace {
+
+corio::task<int> a_throwing_call_is_reported() {
+  corio::event_loop& loop = corio::event_loop::current();
+  int after = 0;
+  std::vector<std::thread> threads;
+  threads.emplace_back([&loop, &after] {
+    loop.call_soon_threadsafe([] { throw test_error(); });
+    loop.call_soon_threadsafe([&after] { ++after; });
+  });
+  co_await join_all(threads);
+  co_return after;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::call_soon_threadsafe: an exception from the callable goes to the "
+    "unhandled-exception handler and the loop runs on",
+    "[event_loop][threads]") {
+  handler_capture capture;
+  CHECK(corio::run(a_throwing_call_is_reported()) == 1);
+  REQUIRE(capture.reported.size() == 1);
+  CHECK_THROWS_AS(std::rethrow_exception(capture.reported[0]), test_error);
+}
+
+namespace {
+
+corio::task<> void_after_yield(int* ran) {
+  co_await corio::sleep(0ms);
+  ++*ran;
+}
+
+struct submit_outcomes {
+  int value = 0;
+  std::string error;
+  int void_ran = 0;
+  bool void_ok = false;
+};
+
+corio::task<> submits_from_another_thread(submit_outcomes* out) {
+  corio::event_loop& loop = corio::event_loop::current();
+  std::vector<std::thread> threads;
+  threads.emplace_back([&loop, out] {
+    std::future<int> v = loop.submit(value(42));
+    std::future<void> e = loop.submit(throw_test_error());
+    std::future<void> done = loop.submit(void_after_yield(&out->void_ran));
+    out->value = v.get();
+    try {
+      e.get();
+    } catch (const test_error& ex) {
+      out->error = ex.what();
+    }
+    done.get();
+    out->void_ok = true;
+  });
+  co_await join_all(threads);
+}
+
+}  // namespace
+
+TEST_CASE("event_loop::submit: from another thread, the future gets the task's value or exception",
+          "[event_loop][threads]") {
+  submit_outcomes out;
+  corio::run(submits_from_another_thread(&out));
+  CHECK(out.value == 42);
+  CHECK(out.error == "test_error");
+  CHECK(out.void_ok);
+  CHECK(out.void_ran == 1);
+}
+
+namespace {
+
+corio::task<> set_and_sleep(corio::event* started, shutdown_record* r) {
+  started->set();
+  co_await sleep_forever(r, counted());
+}
+
+// Returns once the submitted task runs: run() must cancel it on the way out.
+corio::task<> ends_while_submitted_task_runs(std::future<void>* f, shutdown_record* r) {
+  corio::event_loop& loop = corio::event_loop::current();
+  corio::event started;
+  std::thread t([&] { *f = loop.submit(set_and_sleep(&started, r)); });
+  co_await corio::wait_for(started.wait(), 20s);  // the timer keeps the loop waiting
+  t.join();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::submit: run() cancels a submitted task still running; its future gets "
+    "cancelled_error",
+    "[event_loop][threads]") {
+  counted::reset_counts();
+  std::future<void> f;
+  shutdown_record r;
+  corio::run(ends_while_submitted_task_runs(&f, &r));
+  CHECK(r.started == 1);
+  CHECK(r.cancelled == 1);
+  CHECK_THROWS_AS(f.get(), corio::cancelled_error);
+  CHECK(counted::active_count() == 0);
+}
+
+namespace {
+
+corio::task<int> sets_flag(bool* ran, int v) {
+  *ran = true;
+  co_return v;
+}
+
+corio::task<int> waits_for_submitted(corio::event* ev) {
+  co_await corio::wait_for(ev->wait(), 20s);
+  co_return 1;
+}
+
+corio::task<> set_event(corio::event* ev) {
+  ev->set();
+  co_return;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::submit and call_soon_threadsafe: on a loop that is not running, they wait "
+    "for its next run, or its destruction",
+    "[event_loop][threads]") {
+  bool ran_late = false;
+  bool called = false;
+  std::future<int> late;
+  std::future<void> early;
+  corio::event ev;
+  {
+    corio::event_loop loop;
+    // Before the loop runs: the task starts in run_until_complete.
+    std::thread([&] { early = loop.submit(set_event(&ev)); }).join();
+    CHECK(loop.run_until_complete(waits_for_submitted(&ev)) == 1);
+    CHECK_NOTHROW(early.get());
+    // After it ran: the task never starts; the call runs in the destructor.
+    std::thread([&] {
+      late = loop.submit(sets_flag(&ran_late, 5));
+      loop.call_soon_threadsafe([&called] { called = true; });
+    }).join();
+  }
+  CHECK_THROWS_AS(late.get(), corio::cancelled_error);
+  CHECK_FALSE(ran_late);
+  CHECK(called);
+}
+
+TEST_CASE(
+    "event_loop::call_soon_threadsafe: a call made while the loop is being destroyed throws "
+    "std::logic_error",
+    "[event_loop][threads][misuse]") {
+  handler_capture capture;
+  {
+    corio::event_loop loop;
+    std::thread([&loop] {
+      loop.call_soon_threadsafe([&loop] { loop.call_soon_threadsafe([] {}); });
+    }).join();
+  }
+  REQUIRE(capture.reported.size() == 1);
+  CHECK_THROWS_AS(std::rethrow_exception(capture.reported[0]), std::logic_error);
+}
+
+namespace {
+
+corio::task<int> plus_one(int v) {
+  co_await corio::sleep(0ms);
+  co_return v + 1;
+}
+
+struct thread_record {
+  std::vector<int> calls;  // touched on the loop's thread only
+  long sum = 0;            // touched by its own thread only
+};
+
+corio::task<> many_threads(std::vector<thread_record>* records) {
+  corio::event_loop& loop = corio::event_loop::current();
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < records->size(); ++k) {
+    threads.emplace_back([&loop, &rec = (*records)[k]] {
+      std::vector<std::future<int>> results;
+      for (int i = 0; i < 300; ++i) {
+        loop.call_soon_threadsafe([&rec, i] { rec.calls.push_back(i); });
+        if (i % 10 == 0)
+          results.push_back(loop.submit(plus_one(i)));
+      }
+      for (std::future<int>& f : results)
+        rec.sum += f.get();
+    });
+  }
+  co_await join_all(threads);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop: many threads call and submit at once; nothing is lost, each thread's calls "
+    "run in order",
+    "[event_loop][threads]") {
+  std::vector<thread_record> records(8);
+  corio::run(many_threads(&records));
+  long want_sum = 0;
+  for (int i = 0; i < 300; i += 10)
+    want_sum += i + 1;
+  for (const thread_record& rec : records) {
+    REQUIRE(rec.calls.size() == 300);
+    for (int i = 0; i < 300; ++i)
+      REQUIRE(rec.calls[static_cast<std::size_t>(i)] == i);
+    CHECK(rec.sum == want_sum);
+  }
 }

@@ -31,32 +31,20 @@
 
 #include "support/aborts.hpp"
 #include "support/counted.hpp"
+#include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/leaks_expected.hpp"
 #include "support/storm.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::handler_capture;
 
 namespace {
 
 struct test_error : std::runtime_error {
   explicit test_error(int code) : std::runtime_error("test_error"), code(code) {}
   int code;
-};
-
-class handler_capture {
- public:
-  handler_capture()
-      : previous_(corio::set_unhandled_exception_handler(
-            [this](std::exception_ptr e) { reported.push_back(std::move(e)); })) {}
-  ~handler_capture() { corio::set_unhandled_exception_handler(std::move(previous_)); }
-  handler_capture(const handler_capture&) = delete;
-  handler_capture& operator=(const handler_capture&) = delete;
-  std::vector<std::exception_ptr> reported;
-
- private:
-  corio::unhandled_exception_handler previous_;
 };
 
 struct record {

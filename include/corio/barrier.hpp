@@ -31,7 +31,8 @@ namespace corio {
 ///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
-///   thread-safe; from another thread, go through the loop.
+///   thread-safe; from another thread, go through event_loop::call_soon_threadsafe
+///   or event_loop::submit.
 /// Example:
 ///   corio::barrier ready(3);
 ///   // in each of three tasks:  std::size_t place = co_await ready.wait();

@@ -33,7 +33,8 @@ namespace corio {
 ///   cancellation that arrives meanwhile is thrown once the lock is held.
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
-///   thread-safe; from another thread, go through the loop.
+///   thread-safe; from another thread, go through event_loop::call_soon_threadsafe
+///   or event_loop::submit.
 /// Lifetime: the mutex outlives the condition, which must outlive every task
 ///   waiting on it; destroying it while one waits is a programmer error (debug
 ///   builds abort with the reason).

@@ -19,7 +19,8 @@ namespace corio {
 ///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of the
 ///   loop that first used it (checked in debug builds with std::logic_error).
-///   No call is thread-safe; from another thread, go through the loop.
+///   No call is thread-safe; from another thread, go through
+///   event_loop::call_soon_threadsafe or event_loop::submit.
 /// Example:
 ///   corio::event ready;
 ///   // one task: co_await ready.wait();   another: ready.set();

@@ -6,12 +6,18 @@
 #include <corio/task.hpp>
 
 #include <corio/detail/cancellation.hpp>
+#include <corio/detail/cross_thread.hpp>
 #include <corio/detail/loop_core.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
+#include <future>
+#include <memory>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 namespace corio {
 
@@ -47,8 +53,8 @@ class loop_access;
 ///   to do; std::invalid_argument for a CORIO_BACKEND that names no backend;
 ///   std::logic_error if this thread already has a loop.
 /// Thread safety: a loop and everything it drives belong to the thread that
-///   created it; only to_thread's workers reach it from other threads, through
-///   its remote queue.
+///   created it. Other threads reach it only through call_soon_threadsafe and
+///   submit (and to_thread's workers, through the same remote queue).
 class event_loop : private detail::loop_core {
  public:
   using clock = std::chrono::steady_clock;
@@ -56,10 +62,11 @@ class event_loop : private detail::loop_core {
   explicit event_loop(loop_options options = {}) : loop_core(options) {}
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
-  // Joins the worker threads (their running calls finish) and waits for the
-  // kernel to let go of every operation still in flight, so no memory the
-  // kernel may write to is released before it has.
-  ~event_loop() = default;
+  // Joins the worker threads (their running calls finish), runs the
+  // call_soon_threadsafe calls still queued, and waits for the kernel to let
+  // go of every operation still in flight, so no memory the kernel may write
+  // to is released before it has.
+  ~event_loop() { close(); }
 
   /// Runs `main` to its end on this loop and returns its value or rethrows
   /// its exception, as asyncio's loop.run_until_complete. On the way out it
@@ -76,10 +83,14 @@ class event_loop : private detail::loop_core {
       throw std::logic_error("corio::event_loop: the loop is already running");
     detail::task_access::check_awaitable(main, "corio::run");
     running_ = true;
+    set_accepts_tasks(true);
     struct running_guard {
-      bool& flag;
-      ~running_guard() { flag = false; }
-    } guard{running_};
+      event_loop& loop;
+      ~running_guard() {
+        loop.running_ = false;
+        loop.set_accepts_tasks(false);
+      }
+    } guard{*this};
 
     main_context root;
     auto handle = detail::task_access::handle(main);
@@ -100,6 +111,7 @@ class event_loop : private detail::loop_core {
         detail::task_access::release(main);
       throw;
     }
+    set_accepts_tasks(false);  // a task submitted from now on gets cancelled_error
     const bool spawned_deadlocked = cancel_spawned_tasks();
     if (!root.done) {
       // Only when the main task ignores cancellation on a deadlock: its frame
@@ -134,6 +146,72 @@ class event_loop : private detail::loop_core {
   corio::backend backend() const noexcept { return kind(); }
   /// How many to_thread workers run (0 until the first to_thread call).
   std::size_t worker_count() const noexcept { return loop_core::worker_count(); }
+
+  /// Runs `f()` on the loop's thread in a later turn, as asyncio's
+  /// loop.call_soon_threadsafe. With submit, the only way into a loop from
+  /// another thread; it wakes the loop the way to_thread results do.
+  ///
+  /// Calls from one thread run in the order they were made. A call made while
+  /// the loop is not running waits for its next run_until_complete; one still
+  /// queued when the loop is destroyed runs in its destructor. `f` may touch
+  /// the loop's tasks and primitives (set an event, put into a queue): it runs
+  /// where they belong. An exception from `f` goes to the unhandled-exception
+  /// handler (set_unhandled_exception_handler; by default one line on stderr)
+  /// and the loop runs on.
+  ///
+  /// The loop cannot see your threads: while every task waits for a callback
+  /// only another thread will post, run() takes it for a deadlock. Keep the
+  /// wait known to the loop, for example by awaiting the thread's end with
+  /// `co_await corio::to_thread([&] { worker.join(); })`.
+  ///
+  /// Throws: std::logic_error once the loop is being destroyed; std::bad_alloc.
+  /// Lifetime: the loop must outlive the call (run() destroys its loop when it
+  ///   returns); `f` is moved (or copied) into the call, and destroyed on the
+  ///   loop's thread once it has run.
+  /// Thread safety: may be called from any thread, the loop's own included.
+  /// Example:
+  ///   corio::event ready;
+  ///   auto& loop = corio::event_loop::current();
+  ///   std::thread t([&] { loop.call_soon_threadsafe([&] { ready.set(); }); });
+  template <class F>
+  requires(std::invocable<std::decay_t<F>&>) void call_soon_threadsafe(F&& f) {
+    auto call = std::make_unique<detail::posted_call<std::decay_t<F>>>(std::forward<F>(f));
+    post(*call);
+    call.release();  // the loop frees it once it has run
+  }
+
+  /// Starts `t` on this loop from any thread and returns a std::future of its
+  /// result, as asyncio.run_coroutine_threadsafe.
+  ///
+  /// The task becomes a spawned task of the loop in its next turn (or its next
+  /// run_until_complete, if it is not running), so run() cancels and awaits it
+  /// as any other when its main task ends. The future gets the task's value
+  /// or exception; a cancelled_error if it was cancelled, or if it arrived
+  /// after the main task had ended (then it never starts); a std::future_error
+  /// (broken promise) if the loop ran out of memory starting it. Cancel it
+  /// from inside (a wait_for in the task) or by ending run().
+  ///
+  /// Throws: std::logic_error if `t` is empty or already started, or once the
+  ///   loop is being destroyed; std::bad_alloc. future::get() rethrows what
+  ///   the task threw.
+  /// Lifetime: the loop must outlive the call, as for call_soon_threadsafe; the
+  ///   future may outlive the loop. What `t` refers to must live until it ends.
+  /// Thread safety: may be called from any thread; wait on the future on
+  ///   another thread than the loop's (there it would block the loop forever).
+  /// Example:
+  ///   std::future<int> f = loop.submit(compute(21));   // on another thread
+  ///   int v = f.get();
+  template <class T>
+  [[nodiscard]] std::future<T> submit(task<T> t,
+                                      source_location where = source_location::current()) {
+    detail::task_access::check_awaitable(t, "corio::event_loop::submit");
+    auto job = std::make_unique<detail::submitted_task<T>>(static_cast<detail::loop_core&>(*this),
+                                                           std::move(t), where);
+    std::future<T> result = job->get_future();
+    post(*job);
+    job.release();  // the loop frees it when it starts the task
+    return result;
+  }
 
  private:
   friend class detail::loop_access;

@@ -360,6 +360,7 @@ concept gather_arguments = sizeof...(As) > 0 &&
 /// Cancellation: cancelling the task that awaits gather cancels every child;
 ///   gather then rethrows cancelled_error once all have finished.
 /// Throws: the first child exception; std::logic_error if a task is empty.
+/// Thread safety: call it on the loop's thread only.
 /// Example:
 ///   auto [a, b] = co_await corio::gather(fetch(1), fetch(2));
 template <class... As>
@@ -391,6 +392,7 @@ void gather(const std::vector<task<T>>&) {
 /// cancel the others. Returns a tuple of outcome<T>. Takes any awaitable, as gather.
 /// Throws: cancelled_error if the awaiting task is cancelled (after every
 ///   child, cancelled too, has finished).
+/// Thread safety: call it on the loop's thread only.
 template <class... As>
 requires detail::gather_arguments<As...>
 [[nodiscard]] auto gather_settled(As&&... as)

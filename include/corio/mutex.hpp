@@ -21,7 +21,8 @@ namespace corio {
 ///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
-///   thread-safe; from another thread, go through the loop. It orders tasks,
+///   thread-safe; from another thread, go through event_loop::call_soon_threadsafe
+///   or event_loop::submit. It orders tasks,
 ///   not threads: never use it to protect data shared with to_thread calls.
 /// Example:
 ///   auto guard = co_await m.lock();

@@ -58,7 +58,8 @@ class heap_storage {
 ///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
-///   thread-safe; from another thread, go through the loop.
+///   thread-safe; from another thread, go through event_loop::call_soon_threadsafe
+///   or event_loop::submit.
 /// Example:
 ///   corio::priority_queue<std::pair<int, std::string>> jobs;
 ///   co_await jobs.put({2, "later"});  co_await jobs.put({1, "first"});

@@ -65,7 +65,8 @@ class fifo_storage {
 ///   one waits is a programmer error (debug builds abort with the reason).
 /// Thread safety: loop-affine, no atomics: use it only on the thread of its
 ///   loop (checked in debug builds with std::logic_error). No call is
-///   thread-safe; from another thread, go through the loop.
+///   thread-safe; from another thread, go through event_loop::call_soon_threadsafe
+///   or event_loop::submit.
 /// Example:
 ///   corio::queue<int> q(16);
 ///   co_await q.put(1);  int v = co_await q.get();  q.task_done();

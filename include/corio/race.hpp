@@ -31,6 +31,7 @@ namespace corio {
 ///   had won already (its value is returned, and the cancellation waits for
 ///   the caller's next suspension point).
 /// Throws: the winner's exception; std::logic_error if a task is empty.
+/// Thread safety: call it on the loop's thread only.
 /// Example:
 ///   auto first = co_await corio::race(q.get(), corio::sleep(1s));
 ///   if (first.index() == 0) use(std::get<0>(first));
@@ -43,6 +44,7 @@ requires detail::gather_arguments<As...>
 
 /// race over a vector: a pair of the winner's index and its value.
 /// Throws: std::invalid_argument if `ts` is empty (nothing can win).
+/// Thread safety: call it on the loop's thread only.
 template <class T>
 [[nodiscard]] auto race(std::vector<task<T>>&& ts)
     -> decltype(detail::gather_vector<detail::gather_mode::first>(std::move(ts))) {

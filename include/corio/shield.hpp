@@ -83,6 +83,7 @@ task<T> shield_task(task<T> t, source_location where) {
 ///   run()'s main task has ended (asyncio.run does the same).
 /// Throws: the exception of `a`; cancelled_error when the awaiter is cancelled;
 ///   std::logic_error if no loop runs on this thread or `a` is an empty task.
+/// Thread safety: call it on the loop's thread only.
 /// Example:
 ///   co_await corio::shield(save_to_disk(doc));  // completes even if we are cancelled
 template <class A>

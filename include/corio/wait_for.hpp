@@ -137,6 +137,7 @@ std::chrono::steady_clock::time_point steady_deadline(std::chrono::time_point<Cl
 /// Cancellation: cancelling the caller cancels `a` too; wait_for then
 ///   rethrows the task's outcome (usually cancelled_error).
 /// Throws: timeout_error; what `a` throws; std::logic_error if a task is empty.
+/// Thread safety: call it on the loop's thread only.
 /// Example:
 ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
 template <class A, class Rep, class Period>
@@ -148,6 +149,7 @@ template <class A, class Rep, class Period>
 /// a deadline in the past still starts `a`, then cancels it at its first
 /// suspension point.
 /// Throws: as wait_for.
+/// Thread safety: call it on the loop's thread only.
 /// Example:
 ///   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
 ///   auto request = co_await corio::wait_until(read_request(stream), deadline);

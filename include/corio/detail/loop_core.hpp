@@ -19,6 +19,7 @@
 #include <corio/detail/timer_heap.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
@@ -104,6 +105,7 @@ class loop_core {
     if (options_.queue_depth == 0) {
       throw std::invalid_argument("corio::loop_options: queue_depth must be at least 1");
     }
+    remote_ = std::make_unique<remote_queue>();  // before any thread can hold the loop
     choose_backend();
     current_ = this;
     this_thread_ready_queue = &ready_;
@@ -117,9 +119,7 @@ class loop_core {
   ~loop_core() {
     if (this_thread_virtual_now == &virtual_now_)
       this_thread_virtual_now = nullptr;
-    workers_.reset();
-    if (remote_)
-      remote_->deliver_all();
+    close();
     if (uses_io_uring_)
       io_uring_.shutdown();
     current_ = nullptr;
@@ -174,6 +174,33 @@ class loop_core {
   }
   std::size_t worker_count() const noexcept { return workers_ ? workers_->size() : 0; }
 
+  // The first half of destruction, which event_loop's destructor runs while
+  // the whole loop still exists: refuses further post() calls, joins the
+  // workers and delivers what is queued (cross-thread calls run, submitted
+  // tasks are refused). Idempotent.
+  void close() noexcept {
+    closed_.store(true, std::memory_order_seq_cst);
+    workers_.reset();
+    remote_->deliver_all();
+  }
+
+  // Any thread: hands `node` (not counted: see remote_node) to the loop the
+  // way to_thread results come back. It is delivered in the loop's next turn,
+  // waking the loop if it sleeps, or when the loop is destroyed.
+  // Throws: std::logic_error once the loop is being destroyed.
+  void post(remote_node& node) {
+    if (closed_.load(std::memory_order_seq_cst)) {
+      throw std::logic_error(
+          "corio::event_loop: the loop is being destroyed; call into a loop only while it "
+          "exists (join the threads that call it before run() returns)");
+    }
+    remote_->push(&node);
+  }
+  // Loop thread: whether a task submitted from another thread may start now:
+  // while run_until_complete runs its main task, not once it shuts down.
+  bool accepts_tasks() const noexcept { return accepts_tasks_; }
+  void set_accepts_tasks(bool accepts) noexcept { accepts_tasks_ = accepts; }
+
   void track(live_task& t) noexcept { live_tasks_.push_back(t); }
   void untrack(live_task& t) noexcept {
     live_tasks_.erase(t);
@@ -221,8 +248,11 @@ class loop_core {
         if (!uses_io_uring_) {
           if (epoll_.busy())
             epoll_.poll();
-        } else if (io_uring_.active())
+        } else if (io_uring_.busy()) {
+          // Not for the wake-up read alone: deliver_remote() finds posted
+          // nodes without it, and the loop reaps it when it next sleeps.
           io_uring_.poll();
+        }
         continue;
       }
       if (!something_pending()) {
@@ -321,7 +351,6 @@ class loop_core {
     unsigned n = options_.worker_threads;
     if (n == 0)
       n = thread_pool::default_size();
-    remote_ = std::make_unique<remote_queue>();
     workers_ = std::make_unique<thread_pool>(n, *remote_, options_.shutdown_warning);
   }
   // Jumps to the next deadline, `wait` ahead, unless I/O or a to_thread call
@@ -336,22 +365,20 @@ class loop_core {
     wait_backend(std::chrono::ceil<std::chrono::nanoseconds>(wait));
     virtual_now_ += std::min(wait, clock::now() - start);
   }
-  void deliver_remote() noexcept {
-    if (remote_)
-      jobs_outstanding_ -= remote_->deliver_all();
-  }
+  void deliver_remote() noexcept { jobs_outstanding_ -= remote_->deliver_all(); }
   bool something_pending() noexcept {
     return !timers_.empty() || jobs_outstanding_ > 0 ||
            (uses_io_uring_ ? io_uring_.busy() : epoll_.busy());
   }
+  // The wake-up read is armed whenever the loop sleeps, not only with
+  // to_thread calls out: another thread may call in at any time (post()).
+  // Once armed it stays armed until a wake-up, so this costs no system call.
   void wait_backend(std::chrono::nanoseconds timeout) noexcept {
     if (uses_io_uring_) {
-      if (jobs_outstanding_ > 0)
-        io_uring_.arm_wakeup(*remote_);
+      io_uring_.arm_wakeup(*remote_);
       io_uring_.wait(timeout);
     } else {
-      if (jobs_outstanding_ > 0)
-        epoll_.arm_wakeup(*remote_);
+      epoll_.arm_wakeup(*remote_);
       epoll_.wait(timeout);
     }
   }
@@ -437,8 +464,10 @@ class loop_core {
   } last_finished_;  // debug mode only
   clock::time_point virtual_now_{};
   bool virtual_ = false;
+  bool accepts_tasks_ = false;
   std::size_t jobs_outstanding_ = 0;
-  // Data shared with the worker threads (each synchronises itself).
+  // Data shared with the worker threads and other threads (each synchronises itself).
+  std::atomic<bool> closed_{false};  // the destructor has begun
   std::unique_ptr<remote_queue> remote_;
   std::unique_ptr<thread_pool> workers_;
 };

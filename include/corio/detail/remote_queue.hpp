@@ -16,7 +16,10 @@ class remote_node {
  public:
   // Runs on the loop's thread once the node has been taken from the inbox.
   using deliver_fn = void (*)(remote_node*) noexcept;
-  explicit remote_node(deliver_fn fn) noexcept : deliver_(fn) {}
+  // `counted`: deliver_all() counts the node (a to_thread call the loop has
+  // been waiting for); a call from a foreign thread is not one the loop knew of.
+  explicit remote_node(deliver_fn fn, bool counted = true) noexcept
+      : deliver_(fn), counted_(counted) {}
   void deliver() noexcept { deliver_(this); }
 
  private:
@@ -24,6 +27,7 @@ class remote_node {
   friend class remote_batch;
   deliver_fn deliver_;
   remote_node* next_ = nullptr;
+  bool counted_;
 };
 
 // Nodes gathered on one thread, pushed to the loop with one atomic exchange
@@ -86,7 +90,8 @@ class remote_queue {
   // still set is visible to the take_all() that follows this call.
   void consumed_signal() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
 
-  // Loop thread: delivers every queued node, oldest first. Returns how many.
+  // Loop thread: delivers every queued node, oldest first. Returns how many
+  // of them were counted nodes.
   // The load is seq_cst, as consumed_signal()'s argument needs: it must see a
   // push whose flag exchange preceded the clearing store (a relaxed load may
   // miss it on AArch64, and the loop would sleep with a result waiting).
@@ -104,9 +109,9 @@ class remote_queue {
     std::size_t count = 0;
     while (fifo != nullptr) {
       remote_node* next = fifo->next_;
+      count += fifo->counted_ ? 1 : 0;  // read first: deliver() may free the node
       fifo->deliver();
       fifo = next;
-      ++count;
     }
     return count;
   }

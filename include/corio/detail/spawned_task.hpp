@@ -30,10 +30,14 @@ inline void default_unhandled_exception_handler(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    std::fprintf(stderr, "corio: a spawned task ended with an exception nobody retrieved: %s\n",
+    std::fprintf(stderr,
+                 "corio: a spawned task or a call_soon_threadsafe callback ended with an "
+                 "exception nobody retrieved: %s\n",
                  ex.what());
   } catch (...) {
-    std::fprintf(stderr, "corio: a spawned task ended with a non-std exception nobody retrieved\n");
+    std::fprintf(stderr,
+                 "corio: a spawned task or a call_soon_threadsafe callback ended with a non-std "
+                 "exception nobody retrieved\n");
   }
 }
 
@@ -197,8 +201,10 @@ class typed_spawned_task final : public spawned_task {
 }  // namespace detail
 
 /// Replaces the handler that receives exceptions nobody retrieved from a
-/// spawned task (by default, one line on stderr, as asyncio logs "Task
-/// exception was never retrieved"). Returns the previous handler.
+/// spawned task, and those thrown by a callback of
+/// event_loop::call_soon_threadsafe (by default, one line on stderr, as
+/// asyncio logs "Task exception was never retrieved"). Returns the previous
+/// handler. It runs on the loop's thread.
 /// Thread safety: may be called from any thread.
 inline unhandled_exception_handler set_unhandled_exception_handler(unhandled_exception_handler h) {
   auto& slot = detail::unhandled_exception_handler_slot();

@@ -303,12 +303,6 @@ class io_uring_backend {
     return inflight_ > (wakeup_.armed ? 1u : 0u) + background_ || !deferred_.empty() ||
            io_uring_sq_ready(&ring_.ring_ref()) > 0;
   }
-  // True when anything but a background operation (the wakeup read too) is
-  // in flight or queued.
-  bool active() const noexcept {
-    return inflight_ > background_ || !deferred_.empty() ||
-           io_uring_sq_ready(&ring_.ring_ref()) > 0;
-  }
   // An operation in flight that does not keep the loop waiting starts
   // (`waiting` true) or stops being one (it completed, or is being cancelled
   // and the loop must now wait for its completion).
