@@ -379,11 +379,14 @@ template <class T>
 }
 /// A vector of tasks is consumed: pass std::move(v).
 template <class T>
-void gather(std::vector<task<T>>&) {
+auto gather(std::vector<task<T>>&) -> decltype(detail::gather_vector<detail::gather_mode::all>(
+    std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 template <class T>
-void gather(const std::vector<task<T>>&) {
+auto gather(const std::vector<task<T>>&)
+    -> decltype(detail::gather_vector<detail::gather_mode::all>(
+        std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 
@@ -410,11 +413,15 @@ template <class T>
 }
 /// A vector of tasks is consumed: pass std::move(v).
 template <class T>
-void gather_settled(std::vector<task<T>>&) {
+auto gather_settled(std::vector<task<T>>&)
+    -> decltype(detail::gather_vector<detail::gather_mode::settled>(
+        std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 template <class T>
-void gather_settled(const std::vector<task<T>>&) {
+auto gather_settled(const std::vector<task<T>>&)
+    -> decltype(detail::gather_vector<detail::gather_mode::settled>(
+        std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 

@@ -54,11 +54,14 @@ template <class T>
 }
 /// A vector of tasks is consumed: pass std::move(v).
 template <class T>
-void race(std::vector<task<T>>&) {
+auto race(std::vector<task<T>>&) -> decltype(detail::gather_vector<detail::gather_mode::first>(
+    std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 template <class T>
-void race(const std::vector<task<T>>&) {
+auto race(const std::vector<task<T>>&)
+    -> decltype(detail::gather_vector<detail::gather_mode::first>(
+        std::declval<std::vector<task<T>>>())) {
   detail::reject_lvalue_task_vector<T>();
 }
 

@@ -200,6 +200,13 @@ requires(!detail::is_task_v<A> && !std::is_invocable_v<std::decay_t<A>&>)
         A&& a, const char* name = nullptr, source_location where = source_location::current()) {
   return corio::spawn(detail::as_task(std::forward<A>(a)), name, where);
 }
+/// Neither a task, an awaitable nor a callable: fails to compile with as_task's
+/// one-line message (this overload exists only to say it).
+template <class A>
+requires(!detail::is_task_v<A> && !detail::awaitable<A> &&
+         !std::is_invocable_v<std::decay_t<A>&>) join_handle<void> spawn(A&& a) {
+  return corio::spawn(detail::as_task(std::forward<A>(a)));
+}
 
 /// Calls `f(std::move(args)...)` inside a new spawned task and awaits what it
 /// returns (a task or any other awaitable). `f` and the arguments are moved

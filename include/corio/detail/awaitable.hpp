@@ -7,6 +7,7 @@
 
 #include <corio/task.hpp>
 
+#include <exception>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -59,14 +60,16 @@ task<await_result_t<Awaitable>> await_in_task(Awaitable awaitable) {
   co_return co_await std::move(awaitable);
 }
 
-// The task type as_task makes of an A (void for a non-awaitable, which as_task's
-// static_assert then reports). Spelled out rather than deduced: a deduced return type
-// makes g++ compile the body, and the coroutine it calls, wherever the call merely
-// appears, even inside a template that is never used (CONTRIBUTING.md, "Coroutines in
-// headers"); the public adapters below name their result type for the same reason.
+// The task type as_task makes of an A. Spelled out rather than deduced: a deduced
+// return type makes g++ compile the body, and the coroutine it calls, wherever the call
+// merely appears, even inside a template that is never used (CONTRIBUTING.md,
+// "Coroutines in headers"); the public adapters below name their result type for the
+// same reason. A non-awaitable gets task<void>, not a substitution failure: the adapters
+// are then chosen and instantiate as_task, whose static_assert says what is wrong in
+// one line instead of a list of candidates.
 template <class A, bool = awaitable<std::remove_cvref_t<A>>>
 struct as_task_result {
-  using type = void;
+  using type = task<void>;
 };
 template <class A>
 struct as_task_result<A, true> {
@@ -86,7 +89,11 @@ as_task_t<A> as_task(A&& a) {
   static_assert(!std::is_lvalue_reference_v<A> || std::is_copy_constructible_v<plain>,
                 "corio: this awaitable is move-only (a task or join_handle in a variable); pass "
                 "std::move(it)");
-  if constexpr (is_task_v<plain>) {
+  if constexpr (!awaitable<plain> ||
+                (std::is_lvalue_reference_v<A> && !std::is_copy_constructible_v<plain>)) {
+    (void)a;
+    std::terminate();  // never compiled into a program: a static_assert above failed
+  } else if constexpr (is_task_v<plain>) {
     return plain(std::forward<A>(a));
   } else {
     return await_in_task(plain(std::forward<A>(a)));
@@ -94,11 +101,13 @@ as_task_t<A> as_task(A&& a) {
 }
 
 // Instantiated by the overloads that take a vector of tasks by lvalue, which
-// exist only to say this.
+// exist only to say this. They return what the rvalue overload does, so the
+// caller's code around the call raises no second error.
 template <class T>
-void reject_lvalue_task_vector() {
+[[noreturn]] void reject_lvalue_task_vector() {
   static_assert(sizeof(T) == 0,
                 "corio: a vector of tasks is consumed; pass std::move(v) (tasks are move-only)");
+  std::terminate();
 }
 
 }  // namespace corio::detail
