@@ -622,6 +622,42 @@ corio::task<int> sets_flag(bool* ran, int v) {
   co_return v;
 }
 
+// Cancelled by run()'s shutdown, it has another thread submit a task, then
+// gives the loop two turns to take it.
+corio::task<> submits_during_shutdown(std::future<int>* f, bool* ran, corio::event* started) {
+  corio::event_loop& loop = corio::event_loop::current();
+  try {
+    started->set();
+    co_await corio::sleep(24h);
+  } catch (const corio::cancelled_error&) {
+    std::thread([&] { *f = loop.submit(sets_flag(ran, 3)); }).join();
+  }
+  co_await corio::sleep(0ms);
+  co_await corio::sleep(0ms);
+}
+
+corio::task<> spawn_then_return(std::future<int>* f, bool* ran) {
+  corio::event started;
+  corio::spawn(submits_during_shutdown(f, ran, &started));
+  co_await started.wait();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::submit: a task submitted while run() shuts down never starts; its future "
+    "gets cancelled_error",
+    "[event_loop][threads]") {
+  std::future<int> f;
+  bool ran = false;
+  corio::run(spawn_then_return(&f, &ran));
+  REQUIRE(f.valid());
+  CHECK_THROWS_AS(f.get(), corio::cancelled_error);
+  CHECK_FALSE(ran);
+}
+
+namespace {
+
 corio::task<int> waits_for_submitted(corio::event* ev) {
   co_await corio::wait_for(ev->wait(), 20s);
   co_return 1;
