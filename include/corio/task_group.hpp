@@ -55,7 +55,7 @@ class task_group final : private detail::task_group_state {
                           "corio::task_group: destroyed while children still run; co_await "
                           "group.wait() before the group goes out of scope");
     while (!children_.empty()) {
-      detail::spawned_task& child = children_.pop_front().owner;
+      detail::spawned_task& child = detail::spawned_task::of(children_.pop_front());
       child.set_group(nullptr);
       child.request_cancel();
     }
@@ -79,7 +79,8 @@ class task_group final : private detail::task_group_state {
   /// Cancels every child still running.
   void cancel() noexcept {
     cancelling_ = true;
-    children_.for_each([](detail::spawned_task::group_link& l) { l.owner.request_cancel(); });
+    children_.for_each(
+        [](detail::spawned_task::group_link& l) { detail::spawned_task::of(l).request_cancel(); });
   }
 
   /// Number of children still running.
@@ -138,7 +139,7 @@ class task_group final : private detail::task_group_state {
  private:
   void check_not_a_child(const detail::task_context* waiter) {
     children_.for_each([waiter](detail::spawned_task::group_link& l) {
-      if (static_cast<const detail::task_context*>(&l.owner) == waiter) {
+      if (static_cast<const detail::task_context*>(&detail::spawned_task::of(l)) == waiter) {
         throw std::logic_error(
             "corio::task_group::wait: called from a child of its own group, which would wait for "
             "itself forever; await the group from the task that owns it");

@@ -81,9 +81,13 @@ inline void report_unhandled(const std::exception_ptr& e) noexcept {
 
 class task_group_state;
 
+// A spawned task's link in its task_group's list of children (live_task's
+// own hook links it in the loop's list of live tasks).
+class group_hook : public list_hook {};
+
 // Lives until the task has finished and neither a join_handle nor a group
 // refers to it. Everything here is touched on the loop's thread only.
-class spawned_task : public live_task {
+class spawned_task : public live_task, public group_hook {
  public:
   using destroy_fn = void (*)(spawned_task*) noexcept;
 
@@ -116,12 +120,9 @@ class spawned_task : public live_task {
   const suspension* joiner() const noexcept { return joiner_; }
 
   // Group membership (see task_group.hpp).
-  class group_link : public list_hook {
-   public:
-    explicit group_link(spawned_task& task) noexcept : owner(task) {}
-    spawned_task& owner;
-  };
-  group_link& link() noexcept { return link_; }
+  using group_link = group_hook;
+  group_link& link() noexcept { return *this; }
+  static spawned_task& of(group_link& link) noexcept { return static_cast<spawned_task&>(link); }
   task_group_state* group() const noexcept { return group_; }
   void set_group(task_group_state* g) noexcept { group_ = g; }
 
@@ -140,7 +141,6 @@ class spawned_task : public live_task {
   task_promise_base* promise_ = nullptr;
   suspension* joiner_ = nullptr;
   task_group_state* group_ = nullptr;
-  group_link link_{*this};
   bool done_ = false;
   bool handle_alive_ = true;
   bool retrieved_ = false;
@@ -176,26 +176,38 @@ inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, ta
   return next;
 }
 
+// The task's frame is owned through live_task::frame(), which the state
+// keeps anyway: no task<T> of its own, 8 bytes less per spawned task.
 template <class T>
 class typed_spawned_task final : public spawned_task {
  public:
-  typed_spawned_task(loop_core& loop, task<T> t) noexcept
-      : spawned_task(loop, &destroy), task_(std::move(t)) {}
+  typed_spawned_task(loop_core& loop, task<T> t) noexcept : spawned_task(loop, &destroy) {
+    set_frame(task_access::handle(t).address());
+    task_access::release(t);
+  }
+  typed_spawned_task(const typed_spawned_task&) = delete;
+  typed_spawned_task& operator=(const typed_spawned_task&) = delete;
+  ~typed_spawned_task() {
+    check_not_running(handle().promise(), handle().done());
+    handle().destroy();
+  }
   void start() {
-    auto h = task_access::handle(task_);
+    auto h = handle();
     spawned_task::start(h.promise(), h);
   }
-  T take() { return task_access::handle(task_).promise().take(); }
+  T take() { return handle().promise().take(); }
 
   // From the loop's frame arena, as the task frames.
   static void* operator new(std::size_t n) { return frame_arena::allocate(n); }
   static void operator delete(void* p, std::size_t n) noexcept { frame_arena::deallocate(p, n); }
 
  private:
+  std::coroutine_handle<task_promise<T>> handle() const noexcept {
+    return std::coroutine_handle<task_promise<T>>::from_address(const_cast<void*>(frame()));
+  }
   static void destroy(spawned_task* self) noexcept {
     delete static_cast<typed_spawned_task*>(self);
   }
-  task<T> task_;
 };
 
 }  // namespace detail
