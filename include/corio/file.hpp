@@ -10,6 +10,7 @@
 #include <corio/gather.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/close_op.hpp>
 #include <corio/detail/errno.hpp>
 #include <corio/detail/io_operation.hpp>
 #include <corio/detail/unique_fd.hpp>
@@ -197,16 +198,6 @@ struct size_op {
   }
 };
 
-// IORING_OP_CLOSE of a file (on epoll on the pool: a close may flush, as on NFS).
-struct file_close_op {
-  using value_type = int;
-  int fd;
-  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); }
-  // EINTR: Linux has released the descriptor all the same.
-  int blocking() noexcept { return ::close(fd) == 0 || errno == EINTR ? 0 : -errno; }
-  int finish(int res) const noexcept { return res; }
-};
-
 // IORING_OP_FSYNC.
 struct fsync_op {
   using value_type = void;
@@ -358,19 +349,8 @@ class file {
   ///   on the file pending.
   /// Example:
   ///   co_await f.close();
-  template <class = void>
-  [[nodiscard]] task<> close() {
-    if (!fd_)
-      co_return;
-    const int fd = fd_.release();
-    int res = 0;
-    try {
-      res = co_await detail::io_operation(detail::file_close_op{fd});
-    } catch (const cancelled_error&) {
-      ::close(fd);  // cancelled before the close was submitted: do it here
-      throw;
-    }
-    detail::check(res, "corio::file::close");
+  [[nodiscard]] detail::io_operation<detail::close_op<true>> close() {
+    return detail::close_descriptor<true>(fd_, "corio::file::close");
   }
 
   /// True if the object owns an open file.

@@ -426,6 +426,33 @@ TEST_CASE("tcp_stream: close through io_uring ends the stream for the peer",
   }());
 }
 
+TEST_CASE("tcp_stream: a close cancelled before it starts closes the socket at once",
+          "[net][tcp][io_uring][cancellation]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    auto client = co_await net::tcp_stream::connect(listener.local_endpoint());
+    auto server = co_await listener.accept();
+    const int fd = client.native_handle();
+    // Cancelled before it runs: the close meets the pending cancellation at once.
+    corio::join_handle<void> closer =
+        corio::spawn([](net::tcp_stream* s) -> corio::task<> { co_await s->close(); }, &client);
+    closer.cancel();
+    bool cancelled = false;
+    try {
+      co_await closer;
+    } catch (const corio::cancelled_error&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    CHECK_FALSE(client.is_open());
+    CHECK(::fcntl(fd, F_GETFD) == -1);
+    std::array<std::byte, 8> buf;
+    const std::size_t n = co_await server.read_some(buf);
+    CHECK(n == 0);  // the peer sees the end of the stream
+  }());
+}
+
 namespace {
 
 // A low soft limit, filled with /dev/null descriptors: release_one() leaves

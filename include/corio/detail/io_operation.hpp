@@ -10,6 +10,7 @@
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/loop_core.hpp>
 #include <corio/detail/thread_pool.hpp>
+#include <corio/detail/timer_heap.hpp>
 #include <corio/detail/wait_info.hpp>
 
 #include <liburing.h>
@@ -47,6 +48,14 @@ namespace corio::detail {
 //                                        signal watch): a program whose tasks
 //                                        wait for nothing else is deadlocked,
 //                                        and virtual time jumps
+//   bool retry_later(int res) noexcept;  true: the operation is made again
+//   static constexpr auto retry_delay;   after retry_delay on the loop's clock
+//                                        (accept out of descriptors); a cancel
+//                                        meanwhile ends it with cancelled_error
+//   int start(bool epoll) noexcept;      what must happen before the first
+//                                        submission (connect's socket(2)): 0,
+//                                        or -errno, which finish() then gets
+//                                        with no kernel operation made
 // and, for the epoll backend, one of:
 //   int attempt() noexcept;              a socket operation: the non-blocking
 //   int fd; static constexpr bool writes;  system call's result or -errno; on
@@ -105,6 +114,16 @@ struct pool_call final : thread_job {
 struct no_pool_call {
   explicit no_pool_call(void*) noexcept {}
 };
+
+template <class Op>
+concept delayed_retry_operation = requires(Op& op, int res) {
+  { op.retry_later(res) }
+  noexcept;
+  Op::retry_delay;
+};
+// The leaf an operation is: one that may wait for a retry is also a timer.
+template <class Op>
+using operation_leaf = std::conditional_t<delayed_retry_operation<Op>, timer_node, suspension>;
 
 // The io_uring opcodes corio submits, by name, for the call graph.
 inline const char* opcode_name(std::uint8_t opcode) noexcept {
@@ -170,6 +189,9 @@ inline const char* opcode_name(std::uint8_t opcode) noexcept {
 //   cancelled_error; an operation that finished before the cancel reached it
 //   keeps its result and the cancellation stays pending; one that would go
 //   on stops there, with cancelled_error.
+// - retry later: an operation whose result asks for it (accept out of
+//   descriptors) waits in the loop's timer heap, then is made again; a cancel
+//   meanwhile removes the timer and ends it with cancelled_error at once.
 //
 // On epoll a socket operation is attempted at once and, if it would block,
 // waits for readiness (a cancel removes the interest and completes at once);
@@ -180,15 +202,24 @@ template <kernel_operation Op>
 class [[nodiscard]] io_operation final : public completion,
                                          public deferred_submission,
                                          public readiness_wait,
-                                         public suspension {
+                                         public operation_leaf<Op> {
+  // The suspension protocol, from a base that depends on Op.
+  using leaf = operation_leaf<Op>;
+  using leaf::begin;
+  using leaf::keep_cancel_if_requested;
+  using leaf::park;
+
  public:
+  using leaf::cancel_requested;
+  using leaf::context;
+  using leaf::wake;
   using value_type = typename Op::value_type;
 
   explicit io_operation(Op op) noexcept(std::is_nothrow_move_constructible_v<Op>)
       : completion(&on_complete)
       , deferred_submission(&on_deferred)
       , readiness_wait(&on_ready)
-      , suspension(hooks_of<&on_cancel, &describe>)
+      , operation_leaf<Op>(cancellable::hooks_of<&on_cancel, &describe, retry_hook>)
       , op_(std::move(op))
       , call_(this) {}
   // Only an awaiter not yet awaited is moved (into as_task's frame).
@@ -209,6 +240,12 @@ class [[nodiscard]] io_operation final : public completion,
     if (begin(h)) {
       result_ = -ECANCELED;
       return false;
+    }
+    if constexpr (requires { op_.start(true); }) {
+      if (const int err = op_.start(!loop_->uses_io_uring()); err < 0) {
+        result_ = err;
+        return false;
+      }
     }
     if (!loop_->uses_io_uring())
       return suspend_on_epoll();
@@ -268,9 +305,34 @@ class [[nodiscard]] io_operation final : public completion,
         res = -ECANCELED;  // cancelled halfway: the rest is not attempted
       }
     }
+    if constexpr (delayed_retry_operation<Op>) {
+      if (res != -ECANCELED && op.op_.retry_later(res)) {
+        if (!op.cancel_sent_) {
+          op.arm_retry();
+          return;
+        }
+        res = -ECANCELED;
+      }
+    }
     op.result_ = res;
     op.wake(*op.loop_);
   }
+  // Arms the timer of a retry_later operation; a cancel then removes it.
+  void arm_retry() noexcept {
+    if constexpr (delayed_retry_operation<Op>)
+      loop_->timers().add(this, deadline_after(Op::retry_delay));
+  }
+  // The retry timer fired (the loop's timer pass: no completion is being reaped).
+  static void on_retry(cancellable* self) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    if (op.loop_->uses_io_uring()) {
+      op.submit_again(op.loop_->io_uring().get_sqe());
+    } else if (!op.wait_on_epoll(op.attempt_until_blocked())) {
+      op.wake(*op.loop_);
+    }
+  }
+  static constexpr cancellable::fire_fn retry_hook =
+      delayed_retry_operation<Op> ? &on_retry : nullptr;
   static void on_deferred(deferred_submission* self, io_uring_sqe* sqe) noexcept {
     auto& op = *static_cast<io_operation*>(self);
     op.deferred_ = false;
@@ -290,23 +352,12 @@ class [[nodiscard]] io_operation final : public completion,
   bool suspend_on_epoll() {
     if constexpr (readiness_operation<Op>) {
       fd_ = op_.fd;  // for the call graph
-      const int res = attempt_until_blocked();
-      if (res == -EAGAIN) {
-        if (const int err = loop_->epoll().wait(op_.fd, Op::writes, *this); err < 0) {
-          result_ = err;
-        } else {
-          waiting_ = true;
-          count_background(true);
-          park();
-          return true;
-        }
-      } else {
-        result_ = res;
-      }
+      const bool waits = wait_on_epoll(attempt_until_blocked());
+      park();
       // Done without waiting: the task still yields, as on io_uring, so a
       // stream that always has data cannot starve the others.
-      park();
-      wake(*loop_);
+      if (!waits)
+        wake(*loop_);
       return true;
     } else if constexpr (pool_operation<Op>) {
       loop_->submit_job(&call_);
@@ -336,20 +387,35 @@ class [[nodiscard]] io_operation final : public completion,
       return -ENOSYS;
     }
   }
-  static void on_ready(readiness_wait* self) noexcept {
-    auto& op = *static_cast<io_operation*>(self);
+  // What an attempt's result asks for on epoll: on -EAGAIN, a wait for
+  // readiness (again, if woken for nothing or another reader came first);
+  // for a retry_later error, the retry timer. Returns true while the
+  // operation waits; else its result is in result_.
+  bool wait_on_epoll(int res) noexcept {
     if constexpr (readiness_operation<Op>) {
-      op.waiting_ = false;
-      int res = op.attempt_until_blocked();
-      if (res == -EAGAIN) {  // woken for nothing, or another reader came first
-        res = op.loop_->epoll().wait(op.op_.fd, Op::writes, op);
+      if (res == -EAGAIN) {
+        res = loop_->epoll().wait(op_.fd, Op::writes, *this);
         if (res == 0) {
-          op.waiting_ = true;
-          return;
+          waiting_ = true;
+          count_background(true);
+          return true;
         }
       }
+    }
+    if constexpr (delayed_retry_operation<Op>) {
+      if (op_.retry_later(res)) {
+        arm_retry();
+        return true;
+      }
+    }
+    result_ = res;
+    return false;
+  }
+  static void on_ready(readiness_wait* self) noexcept {
+    auto& op = *static_cast<io_operation*>(self);
+    op.waiting_ = false;
+    if (!op.wait_on_epoll(op.attempt_until_blocked())) {
       op.count_background(false);
-      op.result_ = res;
       op.wake(*op.loop_);
     }
   }
@@ -367,6 +433,14 @@ class [[nodiscard]] io_operation final : public completion,
   static void on_cancel(cancellable* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
     op.count_background(false);  // from now on the loop waits for its end
+    if constexpr (delayed_retry_operation<Op>) {
+      if (op.armed()) {  // between two attempts: nothing is in the kernel
+        op.loop_->timers().remove(&op);
+        op.result_ = -ECANCELED;
+        op.wake(*op.loop_);
+        return;
+      }
+    }
     if (!op.loop_->uses_io_uring()) {
       if constexpr (readiness_operation<Op>) {
         if (op.waiting_) {  // nothing is in the kernel: stop waiting and end now
@@ -407,7 +481,9 @@ class [[nodiscard]] io_operation final : public completion,
   }
 
   Op op_;
-  std::conditional_t<pool_operation<Op>, pool_call<io_operation>, no_pool_call> call_;
+  [[no_unique_address]] std::conditional_t<pool_operation<Op>, pool_call<io_operation>,
+                                           no_pool_call>
+      call_;
   loop_core* loop_ = nullptr;
   int result_ = 0;
   int fd_ = -1;

@@ -167,6 +167,21 @@ struct tcp_stream_names {
   static constexpr const char* shutdown_write = "corio::net::tcp_stream::shutdown_write";
   static constexpr const char* close = "corio::net::tcp_stream::close";
   static constexpr const char* not_open = "corio::net::tcp_stream: the stream is not open";
+  static constexpr const char* connect = "corio::net::tcp_stream::connect";
+  // The peer in connect's errors, made only when one is thrown.
+  static std::string peer(const sockaddr_storage& address, socklen_t length) {
+    return net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&address), length)
+        .to_string();
+  }
+};
+
+// tcp_listener's names in its errors.
+struct tcp_listener_names {
+  static constexpr const char* accept = "corio::net::tcp_listener::accept";
+  static constexpr const char* not_open =
+      "corio::net::tcp_listener::accept: the listener is not open";
+  static constexpr const char* destroyed =
+      "corio::net::tcp_listener was closed or destroyed while accept() is pending";
 };
 
 }  // namespace corio::detail
@@ -242,11 +257,11 @@ class tcp_stream : public corio::detail::socket_stream<corio::detail::tcp_stream
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto s = co_await corio::net::tcp_stream::connect(corio::net::endpoint::parse("[::1]:80"));
-  template <class = void>
-  [[nodiscard]] static task<tcp_stream> connect(endpoint remote) {
-    return corio::detail::connect_socket<tcp_stream>(
-        remote.family(), IPPROTO_TCP, remote.to_sockaddr(), remote.sockaddr_length(),
-        "corio::net::tcp_stream::connect", remote.to_string());
+  [[nodiscard]] static corio::detail::io_operation<
+      corio::detail::connect_op<tcp_stream, corio::detail::tcp_stream_names>>
+  connect(const endpoint& remote) {
+    return corio::detail::connect_socket<tcp_stream, corio::detail::tcp_stream_names>(
+        remote.family(), IPPROTO_TCP, remote.to_sockaddr(), remote.sockaddr_length());
   }
 
   /// The local address and port (getsockname(2)).
@@ -397,12 +412,10 @@ class tcp_listener {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto conn = co_await corio::wait_for(listener.accept(), std::chrono::seconds(5));
-  template <class = void>
-  [[nodiscard]] task<tcp_stream> accept() {
-    return corio::detail::accept_socket<tcp_stream>(
-        fd_.get(), {"corio::net::tcp_listener::accept",
-                    "corio::net::tcp_listener::accept: the listener is not open",
-                    "corio::net::tcp_listener was closed or destroyed while accept() is pending"});
+  [[nodiscard]] corio::detail::io_operation<
+      corio::detail::accept_op<tcp_stream, corio::detail::tcp_listener_names>>
+  accept() {
+    return corio::detail::accept_socket<tcp_stream, corio::detail::tcp_listener_names>(fd_.get());
   }
 
   /// The port the listener is bound to (the one chosen, for port 0).

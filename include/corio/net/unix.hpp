@@ -45,6 +45,17 @@ struct unix_stream_names {
   static constexpr const char* shutdown_write = "corio::net::unix_stream::shutdown_write";
   static constexpr const char* close = "corio::net::unix_stream::close";
   static constexpr const char* not_open = "corio::net::unix_stream: the stream is not open";
+  static constexpr const char* connect = "corio::net::unix_stream::connect";
+  static std::string peer(const sockaddr_storage& address, socklen_t length);
+};
+
+// unix_listener's names in its errors.
+struct unix_listener_names {
+  static constexpr const char* accept = "corio::net::unix_listener::accept";
+  static constexpr const char* not_open =
+      "corio::net::unix_listener::accept: the listener is not open";
+  static constexpr const char* destroyed =
+      "corio::net::unix_listener was closed or destroyed while accept() is pending";
 };
 
 // `path` as a sockaddr_un and its length; '@' or '\0' first means the abstract
@@ -85,6 +96,15 @@ inline std::string printable_unix_path(std::string_view path) {
   if (!out.empty() && out.front() == '\0')
     out.front() = '@';
   return '"' + out + '"';
+}
+
+// The peer in connect's errors (the path of a unix_address), made only when one is thrown.
+inline std::string unix_stream_names::peer(const sockaddr_storage& address, socklen_t length) {
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&address);
+  std::string_view path(un->sun_path, length - offsetof(sockaddr_un, sun_path));
+  if (!path.empty() && path.front() != '\0')
+    path = path.substr(0, path.find('\0'));  // a file name ends at its NUL
+  return printable_unix_path(path);
 }
 
 }  // namespace corio::detail
@@ -139,9 +159,12 @@ class unix_stream : public corio::detail::socket_stream<corio::detail::unix_stre
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto s = co_await corio::net::unix_stream::connect("@corio-demo");
-  template <class = void>
-  [[nodiscard]] static task<unix_stream> connect(std::string_view path) {
-    return connect_to(std::string(path));
+  [[nodiscard]] static corio::detail::io_operation<
+      corio::detail::connect_op<unix_stream, corio::detail::unix_stream_names>>
+  connect(std::string_view path) {
+    const corio::detail::unix_address address(path, corio::detail::unix_stream_names::connect);
+    return corio::detail::connect_socket<unix_stream, corio::detail::unix_stream_names>(
+        AF_UNIX, 0, address.storage, address.length);
   }
 
   /// Two streams connected to each other (socketpair(2)); what one writes,
@@ -159,14 +182,6 @@ class unix_stream : public corio::detail::socket_stream<corio::detail::unix_stre
   }
 
  private:
-  template <class = void>
-  static task<unix_stream> connect_to(std::string path) {
-    const char* const who = "corio::net::unix_stream::connect";
-    const corio::detail::unix_address address(path, who);
-    co_return co_await corio::detail::connect_socket<unix_stream>(
-        AF_UNIX, 0, address.storage, address.length, who, corio::detail::printable_unix_path(path));
-  }
-
   explicit unix_stream(corio::detail::unique_fd fd) noexcept : socket_stream(std::move(fd)) {}
 };
 
@@ -257,12 +272,10 @@ class unix_listener {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   auto conn = co_await listener.accept();
-  template <class = void>
-  [[nodiscard]] task<unix_stream> accept() {
-    return corio::detail::accept_socket<unix_stream>(
-        fd_.get(), {"corio::net::unix_listener::accept",
-                    "corio::net::unix_listener::accept: the listener is not open",
-                    "corio::net::unix_listener was closed or destroyed while accept() is pending"});
+  [[nodiscard]] corio::detail::io_operation<
+      corio::detail::accept_op<unix_stream, corio::detail::unix_listener_names>>
+  accept() {
+    return corio::detail::accept_socket<unix_stream, corio::detail::unix_listener_names>(fd_.get());
   }
 
   /// The path given to bind() (an abstract name keeps its leading '@' or '\0').

@@ -2,17 +2,15 @@
 // corio/net/detail/socket_stream.hpp: what every connected stream socket shares
 // (tcp_stream, unix_stream): the RECV/SEND operations, read_some, read_exact,
 // write_some, write_all, shutdown_write and close; connecting a new socket, and
-// the accept loop of a listener.
-// Its coroutines that need no template parameter are declared
-// `template <class = void>`; see CONTRIBUTING.md, "Coroutines in headers".
+// accepting on a listener. Each is an awaiter on the operation layer
+// (io_operation.hpp): no coroutine frame, no allocation.
 #pragma once
 
 #include <corio/config.hpp>
 #include <corio/error.hpp>
 #include <corio/net/incomplete_read_error.hpp>
-#include <corio/sleep.hpp>
-#include <corio/task.hpp>
 
+#include <corio/detail/close_op.hpp>
 #include <corio/detail/errno.hpp>
 #include <corio/detail/io_operation.hpp>
 #include <corio/detail/unique_fd.hpp>
@@ -59,15 +57,40 @@ inline int nonblocking_recv(int fd, std::span<std::byte> buffer) noexcept {
   return n >= 0 ? static_cast<int>(n) : -errno;
 }
 
-// IORING_OP_CONNECT; on epoll a non-blocking connect(2), then SO_ERROR once
-// the socket is writable. The address lives here, where the kernel reads it.
+// An errno-carrying system_error whose `what` names the operation and the peer.
+[[noreturn]] inline void throw_socket_error(int negative_errno, const char* operation,
+                                            const std::string& circumstances) {
+  throw std::system_error(-negative_errno, std::system_category(),
+                          std::string(operation) + " " + circumstances);
+}
+
+// IORING_OP_CONNECT of a new socket; on epoll a non-blocking connect(2),
+// then SO_ERROR once the socket is writable. The address lives here, where
+// the kernel reads it, and so does the socket until it is connected: a
+// connect that fails or is cancelled closes it with the awaiter. Yields the
+// connected Stream (see Stream::from_native_handle).
+template <class Stream, class Names>
 struct connect_op {
-  using value_type = int;
+  using value_type = Stream;
   static constexpr bool writes = true;
-  int fd;
+  int family;
+  int protocol;
   sockaddr_storage address;
   socklen_t length;
+  unique_fd socket{};
+  int fd = -1;  // socket's descriptor, which the epoll backend reads here
   bool started = false;
+  int start(bool epoll) noexcept {
+    // On epoll the socket connects without blocking (io_uring needs it
+    // blocking: with O_NONBLOCK the kernel would answer EAGAIN instead of waiting).
+    const int s =
+        ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | (epoll ? SOCK_NONBLOCK : 0), protocol);
+    if (s < 0)
+      return -errno;
+    socket.reset(s);
+    fd = s;
+    return 0;
+  }
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&address), length);
   }
@@ -84,18 +107,13 @@ struct connect_op {
       return -errno;
     return -err;
   }
-  int finish(int res) const noexcept { return res; }
-};
-
-// IORING_OP_CLOSE of a socket; on epoll close(2) at once (it does not block).
-struct socket_close_op {
-  using value_type = int;
-  static constexpr bool writes = false;
-  int fd;
-  void prep(io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); }
-  // EINTR: Linux has released the descriptor all the same.
-  int attempt() noexcept { return ::close(fd) == 0 || errno == EINTR ? 0 : -errno; }
-  int finish(int res) const noexcept { return res; }
+  Stream finish(int res) {
+    if (!socket)
+      throw_socket_error(res, Names::connect, "(socket)");
+    if (res < 0)
+      throw_socket_error(res, Names::connect, "to " + Names::peer(address, length));
+    return Stream::from_native_handle(socket.release());
+  }
 };
 
 // One IORING_OP_RECV: read_some.
@@ -179,29 +197,11 @@ struct send_op {
   }
 };
 
-// An errno-carrying system_error whose `what` names the operation and the peer.
-[[noreturn]] inline void throw_socket_error(int negative_errno, const char* operation,
-                                            const std::string& circumstances) {
-  throw std::system_error(-negative_errno, std::system_category(),
-                          std::string(operation) + " " + circumstances);
-}
-
-// A Stream (made by Stream::from_native_handle) on a new socket of `family`
-// connected to `address` with IORING_OP_CONNECT; on an error or a
-// cancellation the socket is closed. `peer` describes the address in errors.
-template <class Stream>
-task<Stream> connect_socket(int family, int protocol, sockaddr_storage address, socklen_t length,
-                            const char* who, std::string peer) {
-  // On epoll the socket connects without blocking (io_uring needs it
-  // blocking: with O_NONBLOCK the kernel would answer EAGAIN instead of waiting).
-  const int nonblocking = loop_core::current().uses_io_uring() ? 0 : SOCK_NONBLOCK;
-  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | nonblocking, protocol));
-  if (!fd)
-    throw_socket_error(-errno, who, "(socket)");
-  const int res = co_await io_operation(connect_op{fd.get(), address, length});
-  if (res < 0)
-    throw_socket_error(res, who, "to " + peer);
-  co_return Stream::from_native_handle(fd.release());
+// A Stream connected to `address` (a sockaddr of `family`), on a new socket.
+template <class Stream, class Names>
+[[nodiscard]] io_operation<connect_op<Stream, Names>> connect_socket(
+    int family, int protocol, const sockaddr_storage& address, socklen_t length) {
+  return io_operation(connect_op<Stream, Names>{family, protocol, address, length});
 }
 
 // accept(2), "Error handling": pending network errors of the new connection
@@ -229,12 +229,43 @@ inline bool is_exhaustion_accept_error(int err) noexcept {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
-// One IORING_OP_ACCEPT, again at once after a transient error; yields the
-// descriptor or -errno, which accept_socket turns into a socket, a wait or an error.
+// Makes the listener `fd` non-blocking for the epoll backend, which attempts
+// accept4 before it waits for readiness: a blocking listener would block the
+// loop whenever the connection it was woken for is gone (another task,
+// thread or process took it, or the peer reset it). Only corio's own
+// listeners get here: tcp_listener::bind and unix_listener::bind make every
+// one (there is no from_native_handle for listeners), and the io_uring
+// backend leaves them blocking. The flag belongs to the open file
+// description, which only native_handle(), a dup or a forked child share;
+// for corio it is harmless: the streams accept4 returns do not inherit it,
+// and an io_uring loop that later accepts on the same listener still waits
+// (the kernel polls the listener; an EAGAIN it may answer from its io-wq
+// workers makes accept_op submit again). The F_GETFL costs a system call per
+// accept on epoll, not per read or write.
+inline void make_listener_nonblocking(int fd) noexcept {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0)
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+// IORING_OP_ACCEPT, again at once after a transient error and after
+// accept_exhaustion_retry when out of descriptors or memory; yields the
+// connection as a Stream (see tcp_listener::accept). The retries use this copy
+// of the descriptor, never the listener: one destroyed under a pending accept
+// (a misuse) must not be read after it is freed. Names gives accept (the
+// operation), not_open and destroyed (closed or destroyed while accept() is
+// pending).
+template <class Stream, class Names>
 struct accept_op {
-  using value_type = int;
+  using value_type = Stream;
   static constexpr bool writes = false;
+  static constexpr auto retry_delay = accept_exhaustion_retry;
   int fd;
+  int start(bool epoll) noexcept {
+    if (epoll)
+      make_listener_nonblocking(fd);
+    return 0;
+  }
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
   }
@@ -242,38 +273,25 @@ struct accept_op {
     const int res = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     return res >= 0 ? res : -errno;
   }
-  bool resubmit(int res) const noexcept { return res < 0 && is_transient_accept_error(-res); }
-  int finish(int res) const noexcept { return res; }
+  // On io_uring, -EAGAIN too: the listener is non-blocking if an epoll loop used it.
+  bool resubmit(int res) const noexcept {
+    return res == -EAGAIN || (res < 0 && is_transient_accept_error(-res));
+  }
+  bool retry_later(int res) const noexcept { return res < 0 && is_exhaustion_accept_error(-res); }
+  Stream finish(int res) const {
+    if (res < 0) {
+      CORIO_ASSERT(res != -EBADF, Names::destroyed);
+      throw_errno(res, Names::accept);
+    }
+    return Stream::from_native_handle(res);
+  }
 };
 
-// The next connection on listening socket `fd`, as a Stream (see
-// tcp_listener::accept). The retries use this copy of the descriptor, never
-// the listener: one destroyed under a pending accept (a misuse) must not be
-// read after it is freed.
-struct accept_names {
-  const char* accept;     // "corio::net::tcp_listener::accept"
-  const char* not_open;   // the listener is not open
-  const char* destroyed;  // closed or destroyed while accept() is pending
-};
-template <class Stream>
-task<Stream> accept_socket(int fd, accept_names names) {
-  CORIO_ASSERT(fd >= 0, names.not_open);
-  if (!loop_core::current().uses_io_uring()) {
-    // epoll waits for readiness and then accepts: the listener must not block
-    // if another process took the connection first.
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK) == 0)
-      ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  }
-  for (;;) {
-    const int res = co_await io_operation(accept_op{fd});
-    if (res >= 0)
-      co_return Stream::from_native_handle(res);
-    CORIO_ASSERT(res != -EBADF, names.destroyed);
-    if (!is_exhaustion_accept_error(-res))
-      throw_errno(res, names.accept);
-    co_await sleep(accept_exhaustion_retry);
-  }
+// The next connection on listening socket `fd`.
+template <class Stream, class Names>
+[[nodiscard]] io_operation<accept_op<Stream, Names>> accept_socket(int fd) {
+  CORIO_ASSERT(fd >= 0, Names::not_open);
+  return io_operation(accept_op<Stream, Names>{fd});
 }
 
 // The reading and writing of a connected stream socket, as tcp_stream
@@ -396,19 +414,8 @@ class socket_stream {
   ///   pending on the stream.
   /// Example:
   ///   co_await s.close();
-  template <class = void>
-  [[nodiscard]] task<> close() {
-    if (!fd_)
-      co_return;
-    const int fd = fd_.release();
-    int res = 0;
-    try {
-      res = co_await io_operation(socket_close_op{fd});
-    } catch (const corio::cancelled_error&) {
-      ::close(fd);  // cancelled before the close was submitted: do it here
-      throw;
-    }
-    check(res, Names::close);
+  [[nodiscard]] io_operation<close_op<false>> close() {
+    return close_descriptor<false>(fd_, Names::close);
   }
 
   /// True if the stream owns a socket.
