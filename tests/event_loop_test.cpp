@@ -385,7 +385,7 @@ TEST_CASE("loop_options::debug: warns of a 150 ms step, not of a 50 ms one",
   CHECK(out.find(" ms without suspending") != std::string::npos);
   CHECK(out.find("'quick'") == std::string::npos);
   // One warning (the epoll pass also names its backend on a line of its own).
-  const long backend_line = out.find("event loop backend: epoll") != std::string::npos ? 1 : 0;
+  const long backend_line = out.find("; using epoll\n") != std::string::npos ? 1 : 0;
   CHECK(std::count(out.begin(), out.end(), '\n') == 1 + backend_line);
 }
 
@@ -420,6 +420,22 @@ TEST_CASE("event_loop: loop_options::backend epoll runs on epoll; backend() says
   CHECK(loop.backend() == corio::backend::epoll);
   CHECK(loop.ring_setup_flags() == 0);
   loop.run_until_complete(uses_everything());
+}
+
+TEST_CASE("loop_options::debug: on epoll, one line says why io_uring is not used",
+          "[event_loop][backend][debug]") {
+  std::FILE* sink = std::tmpfile();
+  REQUIRE(sink != nullptr);
+  {
+    corio::event_loop loop(
+        corio::loop_options{.debug = true, .debug_output = sink, .backend = corio::backend::epoll});
+  }
+  std::string text;
+  std::rewind(sink);
+  for (int c = std::fgetc(sink); c != EOF; c = std::fgetc(sink))
+    text.push_back(static_cast<char>(c));
+  std::fclose(sink);
+  CHECK(text == "corio: debug: loop_options::backend is epoll; using epoll\n");
 }
 
 TEST_CASE("event_loop: CORIO_BACKEND picks the default backend; an explicit choice wins",

@@ -49,8 +49,10 @@ struct loop_options {
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
   /// Debug mode (also on when the environment has CORIO_DEBUG=1): a warning
   /// on `debug_output` for each resume step that runs `slow_step` or longer,
-  /// as asyncio's debug mode with its slow_callback_duration; and one line at
-  /// start-up naming the backend when it is not io_uring, and why.
+  /// as asyncio's debug mode with its slow_callback_duration; and, when the
+  /// loop runs on epoll, one line at start-up saying why io_uring is not used
+  /// ("corio: debug: io_uring_setup: Operation not permitted (a seccomp
+  /// filter, ...); using epoll").
   bool debug = false;
   std::chrono::milliseconds slow_step = std::chrono::milliseconds(100);
   std::FILE* debug_output = nullptr;  ///< nullptr = stderr
@@ -405,9 +407,10 @@ class loop_core {
 
   void choose_backend() {
     const corio::backend want = requested_backend(options_.backend);
-    std::string why_not;  // why io_uring is not used, for the debug line
+    std::string why_not;  // why io_uring is not used, for debug mode's one line
     if (want == corio::backend::epoll) {
-      why_not = "epoll was asked for";
+      why_not = options_.backend == corio::backend::epoll ? "loop_options::backend is epoll"
+                                                          : "CORIO_BACKEND=epoll";
     } else {
       const int res = io_uring_.init(options_.queue_depth, options_.sqpoll);
       const int disabled = res < 0 ? io_uring_disabled_sysctl() : -1;
@@ -417,18 +420,17 @@ class loop_core {
       }
       if (res < 0) {
         io_uring_.release();
-        why_not = "io_uring_setup failed: " + describe_setup_error(-res, disabled) + " (" +
-                  std::strerror(-res) + ")";
+        const std::string cause = setup_refusal_cause(-res, disabled);
+        why_not = std::string("io_uring_setup: ") + std::strerror(-res) +
+                  (cause.empty() ? "" : " (" + cause + ")");
       } else if (want == corio::backend::automatic) {
         // Forcing io_uring keeps today's behaviour: a refused enter throws
         // from run(); automatic finds out here, while epoll can still take over.
-        int err = 0;
-        if (const char* refused = io_uring_.probe(err)) {
+        why_not = io_uring_.probe();
+        if (!why_not.empty())
           io_uring_.release();
-          why_not = std::string(refused) + " (" + std::strerror(err) + ")";
-        } else {
+        else
           uses_io_uring_ = true;
-        }
       } else {
         uses_io_uring_ = true;
       }
@@ -441,7 +443,7 @@ class loop_core {
     }
     if (options_.debug && !uses_io_uring_) {
       std::FILE* out = options_.debug_output != nullptr ? options_.debug_output : stderr;
-      std::fprintf(out, "corio: debug: event loop backend: epoll (%s)\n", why_not.c_str());
+      std::fprintf(out, "corio: debug: %s; using epoll\n", why_not.c_str());
     }
   }
 

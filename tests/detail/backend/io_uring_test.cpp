@@ -137,3 +137,13 @@ TEST_CASE("ring: the kernel keeps completions that do not fit the CQ (IORING_FEA
   REQUIRE(r.init(8, false) == 0);
   CHECK((r.features() & IORING_FEAT_NODROP) != 0);
 }
+
+TEST_CASE("setup_refusal_cause: names what refused io_uring_setup in a few words", "[ring]") {
+  CHECK(corio::detail::setup_refusal_cause(EPERM, 2) == "kernel.io_uring_disabled=2");
+  CHECK(contains(corio::detail::setup_refusal_cause(EPERM, 1), "kernel.io_uring_group"));
+  for (const int sysctl : {0, -1})
+    CHECK(contains(corio::detail::setup_refusal_cause(EPERM, sysctl), "seccomp"));
+  CHECK(contains(corio::detail::setup_refusal_cause(ENOSYS, -1), "without io_uring"));
+  CHECK(contains(corio::detail::setup_refusal_cause(ENOMEM, 0), "RLIMIT_MEMLOCK, "));
+  CHECK(corio::detail::setup_refusal_cause(EMFILE, 0).empty());
+}

@@ -65,14 +65,44 @@ inline int io_uring_disabled_sysctl() noexcept {
   return value;
 }
 
+// RLIMIT_MEMLOCK's soft limit, as text ("64 KiB", "unlimited").
+inline std::string memlock_limit_text() {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_MEMLOCK, &limit);
+  return limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                         : std::to_string(limit.rlim_cur / 1024) + " KiB";
+}
+
+// In a few words, what made io_uring_setup fail with `err` (for debug mode's
+// line saying why the loop runs on epoll); empty when there is nothing to add.
+inline std::string setup_refusal_cause(int err, int disabled_sysctl) {
+  switch (err) {
+    case EPERM:
+      if (disabled_sysctl == 2)
+        return "kernel.io_uring_disabled=2";
+      if (disabled_sysctl == 1)
+        return "kernel.io_uring_disabled=1, and this process is not in kernel.io_uring_group";
+      return "a seccomp filter, as container runtimes install by default";
+    case EACCES:
+      return "a security module or a seccomp filter";
+    case ENOSYS:
+      return "a kernel without io_uring, or a seccomp filter that answers ENOSYS";
+    case ENOMEM:
+      return "RLIMIT_MEMLOCK, " + memlock_limit_text() + ", is too low for the ring";
+    default:
+      return "";
+  }
+}
+
 // Says why io_uring_queue_init failed with `err` and what to do about it.
 inline std::string describe_setup_error(int err, int disabled_sysctl) {
   switch (err) {
     case ENOSYS:
       return "io_uring is not available (ENOSYS): the kernel was built without io_uring or is "
-             "older than 5.1, or a seccomp filter answers ENOSYS for io_uring_setup. corio needs "
-             "Linux 5.15 or newer with io_uring; in a container, allow io_uring_setup, "
-             "io_uring_enter and io_uring_register in its seccomp profile";
+             "older than 5.1, or a seccomp filter answers ENOSYS for io_uring_setup. corio's "
+             "io_uring backend needs Linux 5.15 or newer; in a container, allow io_uring_setup, "
+             "io_uring_enter and io_uring_register in its seccomp profile, or let corio use "
+             "epoll (backend::automatic, CORIO_BACKEND unset)";
     case EPERM:
       if (disabled_sysctl == 2) {
         return "io_uring is disabled by the sysctl kernel.io_uring_disabled=2; as root, run "
@@ -86,15 +116,11 @@ inline std::string describe_setup_error(int err, int disabled_sysctl) {
       return "io_uring_setup was refused (EPERM), most likely by a seccomp filter: container "
              "runtimes such as Docker block io_uring by default; run with a seccomp profile that "
              "allows io_uring_setup, io_uring_enter and io_uring_register";
-    case ENOMEM: {
-      rlimit limit{};
-      ::getrlimit(RLIMIT_MEMLOCK, &limit);
+    case ENOMEM:
       return "not enough locked memory for the io_uring ring (ENOMEM): RLIMIT_MEMLOCK is " +
-             (limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
-                                              : std::to_string(limit.rlim_cur / 1024) + " KiB") +
+             memlock_limit_text() +
              "; raise it ('ulimit -l', or LimitMEMLOCK= for a systemd service) or lower "
              "loop_options::queue_depth (kernels 5.12 and newer do not charge rings to it)";
-    }
     default:
       // std::system_error appends strerror(err) itself.
       return "io_uring_queue_init failed";
@@ -198,14 +224,15 @@ class io_uring_backend {
   // Checks, right after init(), that this ring can serve corio: the kernel
   // knows every opcode corio submits, and io_uring_enter is allowed (some
   // seccomp profiles allow io_uring_setup only): one NOP is submitted and
-  // waited for. Returns nullptr, or why io_uring cannot be used (with the
-  // errno in `err`). Also notes the optional opcodes (has_waitid()).
-  const char* probe(int& err) noexcept {
+  // waited for. Returns "", or why io_uring cannot be used, in one line
+  // ("io_uring_enter: Operation not permitted (...)"). Also notes the
+  // optional opcodes (has_waitid()).
+  std::string probe() {
     io_uring* r = ring_.get();
     io_uring_probe* p = io_uring_get_probe_ring(r);
     if (p == nullptr) {
-      err = ENOSYS;
-      return "io_uring_register(IORING_REGISTER_PROBE) was refused";
+      return "io_uring_register(IORING_REGISTER_PROBE) was refused (a kernel older than 5.6, or "
+             "a seccomp filter on io_uring_register)";
     }
     {
       static constexpr int needed[] = {IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE,
@@ -213,14 +240,16 @@ class io_uring_backend {
                                        IORING_OP_CONNECT, IORING_OP_OPENAT,  IORING_OP_STATX,
                                        IORING_OP_FSYNC,   IORING_OP_CLOSE,   IORING_OP_ASYNC_CANCEL,
                                        IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_POLL_ADD};
-      bool all = true;
-      for (const int op : needed)
-        all = all && io_uring_opcode_supported(p, op) != 0;
+      int missing = -1;
+      for (const int op : needed) {
+        if (missing < 0 && io_uring_opcode_supported(p, op) == 0)
+          missing = op;
+      }
       has_waitid_ = io_uring_opcode_supported(p, op_waitid) != 0;
       io_uring_free_probe(p);
-      if (!all) {
-        err = ENOSYS;
-        return "the kernel lacks an io_uring opcode corio needs";
+      if (missing >= 0) {
+        return "the kernel's io_uring lacks opcode " + std::to_string(missing) +
+               ", which corio needs (see enum io_uring_op in <linux/io_uring.h>)";
       }
     }
     io_uring_sqe* sqe = io_uring_get_sqe(r);
@@ -232,11 +261,11 @@ class io_uring_backend {
       res = io_uring_submit_and_wait_timeout(r, &cqe, 1, nullptr, nullptr);
     } while (res == -EINTR);
     if (res < 0) {
-      err = -res;
-      return "io_uring_enter was refused after io_uring_setup succeeded";
+      return std::string("io_uring_enter: ") + std::strerror(-res) +
+             " (io_uring_setup was allowed: a seccomp filter that refuses io_uring_enter only)";
     }
     io_uring_cq_advance(r, 1);
-    return nullptr;
+    return {};
   }
 
   // True if the kernel knows IORING_OP_WAITID (Linux 6.7), as probe() found.
