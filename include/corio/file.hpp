@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +142,20 @@ struct file_rw_op {
       n = ::pwrite(fd, buffer.data(), file_io_size(buffer.size()), off);
     else
       n = ::pread(fd, buffer.data(), file_io_size(buffer.size()), off);
+    return n >= 0 ? static_cast<int>(n) : -errno;
+  }
+  // epoll: a read the page cache can serve runs at once on the loop's thread
+  // (preadv2 with RWF_NOWAIT fails with EAGAIN where it would wait for the
+  // device, or EOPNOTSUPP where the file system cannot tell; the pool reads
+  // then). It may return fewer bytes than asked where only part is cached,
+  // which read_at allows. Buffers over nowait_read_limit go to the pool at
+  // once, so that no copy holds up the loop for long.
+  static constexpr std::size_t nowait_read_limit = 1024 * 1024;
+  int attempt_nowait() noexcept requires(!Write) {
+    if (buffer.size() > nowait_read_limit)
+      return -EAGAIN;
+    iovec iov{buffer.data(), buffer.size()};
+    const ssize_t n = ::preadv2(fd, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
     return n >= 0 ? static_cast<int>(n) : -errno;
   }
   std::size_t finish(int res) const {

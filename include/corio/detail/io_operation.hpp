@@ -63,6 +63,11 @@ namespace corio::detail {
 //                                        `fd` is readable (writable if `writes`)
 //   int blocking() noexcept;             a regular-file operation: the blocking
 //                                        system call, run on the worker pool
+//   int attempt_nowait() noexcept;       optional beside blocking(): the call
+//                                        made at once on the loop's thread if
+//                                        it can finish without waiting (a read
+//                                        the page cache serves); on any error
+//                                        blocking() runs on the pool instead
 // An operation with neither (a raw io_op) needs io_uring: std::logic_error on epoll.
 template <class Op>
 concept kernel_operation = requires(Op& op, io_uring_sqe* sqe) {
@@ -360,6 +365,14 @@ class [[nodiscard]] io_operation final : public completion,
         wake(*loop_);
       return true;
     } else if constexpr (pool_operation<Op>) {
+      if constexpr (requires { op_.attempt_nowait(); }) {
+        if (const int res = op_.attempt_nowait(); res >= 0) {
+          result_ = res;
+          park();
+          wake(*loop_);  // it yields all the same, as above
+          return true;
+        }
+      }
       loop_->submit_job(&call_);
       park();
       return true;
