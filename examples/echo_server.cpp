@@ -6,6 +6,10 @@
 // Run:
 //   build/release/examples/echo_server --port 7000 [--host 127.0.0.1]
 //   nc 127.0.0.1 7000        (type a line: it comes back)
+// Ctrl-C stops it: run() cancels the accept loop and every connection, closes
+// their sockets, and throws corio::interrupted; it then exits with status 130
+// (128 + SIGINT), as shells report an interrupted command. A second Ctrl-C
+// while it shuts down ends it at once.
 // Without --port it runs a self-test instead (its CTest entry): it serves on a
 // free loopback port, connects three clients at once, checks that each gets
 // its message back, and exits with status 0.
@@ -121,6 +125,9 @@ int main(int argc, char** argv) {
     if (port < 0)
       return corio::run(self_test());
     return corio::run(run_server(host, static_cast<std::uint16_t>(port)));
+  } catch (const corio::interrupted&) {
+    std::fputs("echo_server: interrupted\n", stderr);
+    return 130;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "echo_server: %s\n", e.what());
     return 1;

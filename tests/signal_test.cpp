@@ -3,12 +3,16 @@
 // Every case leaves the thread's signal mask as it found it and no signal pending.
 #include <corio/signal.hpp>
 
+#include <corio/call_graph.hpp>
 #include <corio/error.hpp>
+#include <corio/event.hpp>
 #include <corio/event_loop.hpp>
+#include <corio/net/tcp.hpp>
 #include <corio/race.hpp>
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
+#include <corio/testing.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
 #include <corio/yield.hpp>
@@ -25,7 +29,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -254,4 +260,135 @@ TEST_CASE("wait_signal: invalid signal numbers, SIGKILL and SIGSTOP are refused"
     CHECK_THROWS_AS(corio::run(corio::wait_signal(bad)), std::invalid_argument);
   }
   CHECK_FALSE(blocked_here(SIGUSR2));
+}
+
+namespace {
+
+// SIGINT with its default action for one test (Catch2 installs a handler while a test
+// runs, and run() leaves a handler alone).
+class default_sigint {
+ public:
+  default_sigint() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &dfl, &before_);
+  }
+  ~default_sigint() { ::sigaction(SIGINT, &before_, nullptr); }
+  default_sigint(const default_sigint&) = delete;
+  default_sigint& operator=(const default_sigint&) = delete;
+
+ private:
+  struct sigaction before_ {};
+};
+
+corio::task<> accept_forever() {
+  auto listener = corio::net::tcp_listener::bind("127.0.0.1", 0);
+  auto sender = corio::spawn(send_later(SIGINT, false));
+  for (;;)
+    (void)co_await listener.accept();
+}
+
+}  // namespace
+
+TEST_CASE("run: Ctrl-C cancels the main task waiting in accept; run throws interrupted",
+          "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  default_sigint dfl;
+  const std::size_t fds = open_fd_count();
+  CHECK_THROWS_AS(corio::run(accept_forever()), corio::interrupted);
+  CHECK_FALSE(blocked_here(SIGINT));
+  CHECK_FALSE(pending_here(SIGINT));
+  CHECK(open_fd_count() == fds);
+}
+
+TEST_CASE("run: Ctrl-C reaches a main task that never waits for the kernel", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  default_sigint dfl;
+  long turns = 0;
+  CHECK_THROWS_AS(corio::run([](long& n) -> corio::task<> {
+                    send_to_this_thread(SIGINT);
+                    for (;;) {
+                      co_await corio::yield();
+                      ++n;
+                    }
+                  }(turns)),
+                  corio::interrupted);
+  CHECK(turns <= 2048);  // the signal watch is polled every 1024 busy turns
+}
+
+TEST_CASE("run: a main task that handles the Ctrl-C cancellation returns its value", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  default_sigint dfl;
+  const int got = corio::run([]() -> corio::task<int> {
+    auto sender = corio::spawn(send_later(SIGINT, true));
+    try {
+      co_await corio::sleep(1h);
+    } catch (const corio::cancelled_error&) {
+      co_return 7;
+    }
+    co_return 0;
+  }());
+  CHECK(got == 7);
+  CHECK_FALSE(blocked_here(SIGINT));
+}
+
+TEST_CASE("run: SIGINT belongs to run(); wait_signal(SIGINT) needs handle_sigint off", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  default_sigint dfl;
+  CHECK_THROWS_AS(corio::run(corio::wait_signal({SIGINT})), std::logic_error);
+  corio::loop_options options;
+  options.handle_sigint = false;
+  const int got = corio::run(wait_while_sent(corio::wait_signal(SIGINT), SIGINT, false), options);
+  CHECK(got == SIGINT);
+  CHECK_FALSE(blocked_here(SIGINT));
+}
+
+TEST_CASE("run: the signal watch keeps no deadlock alive and leaves event_loop alone", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  default_sigint dfl;
+  CHECK_THROWS_AS(corio::run([]() -> corio::task<> {
+                    corio::event never;
+                    co_await never.wait();
+                  }()),
+                  std::logic_error);
+  corio::event_loop loop;
+  const bool blocked =
+      loop.run_until_complete([]() -> corio::task<bool> { co_return blocked_here(SIGINT); }());
+  CHECK_FALSE(blocked);  // as asyncio's loop.run_until_complete, no Ctrl-C handling
+}
+
+TEST_CASE("run: SIGUSR1 prints the call graph with call_graph_on_sigusr1", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  corio::loop_options options;
+  options.call_graph_on_sigusr1 = true;
+  options.debug_output = out;
+  CHECK_THROWS_AS(corio::run(corio::wait_signal({SIGUSR1}), options), std::logic_error);
+  corio::run(
+      []() -> corio::task<> {
+        auto napper = corio::spawn(corio::sleep(1h), "napper");
+        send_to_this_thread(SIGUSR1);
+        co_await corio::sleep(50ms);
+        napper.cancel();
+      }(),
+      options);
+  CHECK_FALSE(blocked_here(SIGUSR1));
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;)
+    text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK(text.find("corio: SIGUSR1: the call graph of the loop") != std::string::npos);
+  CHECK(text.find("name='napper'") != std::string::npos);
+  CHECK(text.find("Suspended at: sleep") != std::string::npos);
+}
+
+TEST_CASE("run_virtual: the SIGUSR1 watch does not hold the virtual clock", "[signal]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::loop_options options;
+  options.call_graph_on_sigusr1 = true;
+  const auto start = std::chrono::steady_clock::now();
+  corio::testing::run_virtual([]() -> corio::task<> { co_await corio::sleep(1h); }(), options);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
 }

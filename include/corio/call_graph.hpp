@@ -10,6 +10,7 @@
 
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/loop_core.hpp>
+#include <corio/detail/signal_watch.hpp>
 #include <corio/detail/spawned_task.hpp>
 #include <corio/detail/wait_info.hpp>
 
@@ -135,5 +136,10 @@ inline void print_call_graph(std::FILE* out = stderr) {
   }
   std::fflush(out);
 }
+
+namespace detail {
+// Lets loop_options::call_graph_on_sigusr1 print from the loop's headers.
+inline const bool call_graph_printer_installed = (call_graph_printer = &print_call_graph, true);
+}  // namespace detail
 
 }  // namespace corio

@@ -8,9 +8,9 @@
 // - std::logic_error for misuse of the API (awaiting a moved-from task, running
 //   a second loop on one thread).
 // - corio::cancelled_error inside a task that was cancelled, at the point where
-//   it was suspended; corio::timeout_error from wait_for; corio::queue_shut_down
-//   from a queue that was shut down; corio::broken_barrier from a broken barrier;
-//   corio::exception_group from a task_group whose children failed more than once.
+//   it was suspended; corio::interrupted from run() after Ctrl-C; corio::timeout_error from
+//   wait_for; corio::queue_shut_down from a queue that was shut down; corio::broken_barrier from a
+//   broken barrier; corio::exception_group from a task_group whose children failed more than once.
 #pragma once
 
 #include <exception>
@@ -36,6 +36,21 @@ class cancelled_error {
  public:
   /// What happened, for a log line.
   const char* what() const noexcept { return "corio: the task was cancelled"; }
+};
+
+/// Thrown by run() when Ctrl-C (SIGINT) cancelled its main task and the task
+/// ended with cancelled_error (asyncio.run's KeyboardInterrupt); see
+/// loop_options::handle_sigint.
+///
+/// Like cancelled_error it does not derive from std::exception, so a
+/// `catch (const std::exception&)` in main() does not mistake it for a
+/// failure. Exit with status 130 (128 + SIGINT), as shells report an
+/// interrupted command, or end by SIGINT itself:
+///   catch (const corio::interrupted&) { std::signal(SIGINT, SIG_DFL); std::raise(SIGINT); }
+class interrupted {
+ public:
+  /// What happened, for a log line.
+  const char* what() const noexcept { return "corio: interrupted by SIGINT (Ctrl-C)"; }
 };
 
 /// Thrown by wait_for when the awaited task did not finish in time; the task

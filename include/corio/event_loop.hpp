@@ -8,6 +8,7 @@
 #include <corio/detail/cancellation.hpp>
 #include <corio/detail/cross_thread.hpp>
 #include <corio/detail/loop_core.hpp>
+#include <corio/detail/signal_watch.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -72,12 +73,23 @@ class event_loop : private detail::loop_core {
   /// its exception, as asyncio's loop.run_until_complete. On the way out it
   /// cancels every spawned task still pending and waits for them.
   ///
+  /// It leaves SIGINT alone (loop_options::handle_sigint is run()'s), as
+  /// asyncio's loop.run_until_complete; loop_options::call_graph_on_sigusr1
+  /// applies.
+  ///
   /// Throws: what `main` throws; std::logic_error if the loop is already
   ///   running, or on a deadlock (every task waits and nothing can wake them:
   ///   the main task is cancelled, then this is thrown); std::system_error if
   ///   the kernel refuses io_uring_enter after the ring was set up.
   template <class T>
   T run_until_complete(task<T> main, source_location where = source_location::current()) {
+    return run_main(std::move(main), where, false);
+  }
+
+ private:
+  // run_until_complete, and run() with `handle_sigint`.
+  template <class T>
+  T run_main(task<T> main, source_location where, bool handle_sigint) {
     CORIO_ASSERT(is_current(), "corio::event_loop: run the loop on the thread that created it");
     if (running_)
       throw std::logic_error("corio::event_loop: the loop is already running");
@@ -92,7 +104,7 @@ class event_loop : private detail::loop_core {
       }
     } guard{*this};
 
-    main_context root;
+    detail::root_context root;
     auto handle = detail::task_access::handle(main);
     handle.promise().start_as_root(&root);
     loop_core::root() = {&root, where, handle.address()};
@@ -100,6 +112,10 @@ class event_loop : private detail::loop_core {
       detail::root_task& slot;
       ~root_guard() { slot = {}; }
     } forget_root{loop_core::root()};
+    detail::signal_watch signals(*this, root, handle_sigint && options().handle_sigint,
+                                 options().call_graph_on_sigusr1);
+    if (signals.wanted())
+      signals.start(detail::watch_signals(signals));
     schedule(handle);
     bool deadlocked = false;
     try {
@@ -113,6 +129,7 @@ class event_loop : private detail::loop_core {
     }
     set_accepts_tasks(false);  // a task submitted from now on gets cancelled_error
     const bool spawned_deadlocked = cancel_spawned_tasks();
+    signals.stop();
     if (!root.done) {
       // Only when the main task ignores cancellation on a deadlock: its frame
       // may still be parked, so it is leaked rather than destroyed under the kernel.
@@ -124,9 +141,17 @@ class event_loop : private detail::loop_core {
           "pending that could wake one (for example, waiting on an event nobody sets); the waiting "
           "tasks were cancelled");
     }
+    if (signals.interrupted()) {
+      try {
+        return handle.promise().take();
+      } catch (const cancelled_error&) {
+        throw interrupted();
+      }
+    }
     return handle.promise().take();
   }
 
+ public:
   /// The loop running on this thread.
   /// Throws: std::logic_error if there is none.
   static event_loop& current() { return static_cast<event_loop&>(loop_core::current()); }
@@ -216,16 +241,6 @@ class event_loop : private detail::loop_core {
  private:
   friend class detail::loop_access;
 
-  struct main_context : detail::context_owner, detail::task_context {
-    main_context() noexcept : context_owner(&on_done), task_context(this) {}
-    static std::coroutine_handle<> on_done(context_owner* self, task_context*,
-                                           detail::task_promise_base&) noexcept {
-      static_cast<main_context*>(self)->done = true;
-      return std::noop_coroutine();
-    }
-    bool done = false;
-  };
-
   bool running_ = false;
 };
 
@@ -235,6 +250,11 @@ namespace detail {
 class loop_access {
  public:
   static loop_core& core(event_loop& loop) noexcept { return loop; }
+  // run(): run_until_complete with Ctrl-C handling.
+  template <class T>
+  static T run_with_sigint(event_loop& loop, task<T> main, source_location where) {
+    return loop.run_main(std::move(main), where, true);
+  }
 };
 }  // namespace detail
 
@@ -245,16 +265,25 @@ class loop_access {
 /// loop releases its ring, worker threads and file descriptors, so two run()
 /// calls in a row start from a clean state.
 ///
-/// Throws: what `main` throws; std::system_error if io_uring cannot be used;
-///   std::logic_error if a loop is already running on this thread, or on a
-///   deadlock.
+/// Ctrl-C (SIGINT) cancels the main task, as asyncio.run, unless
+/// loop_options::handle_sigint is off: the cancellation reaches everything it
+/// awaits (an accept, a recv, a sleep, a to_thread wait), and once the main
+/// task has ended with cancelled_error, run() throws corio::interrupted. A
+/// second Ctrl-C while the task unwinds ends the process at once. Catch
+/// corio::interrupted in main() to exit as an interrupted command does:
+///   catch (const corio::interrupted&) { return 130; }   // 128 + SIGINT
+/// (see loop_options::handle_sigint for where it applies).
+///
+/// Throws: what `main` throws; corio::interrupted after a Ctrl-C;
+///   std::system_error if io_uring cannot be used; std::logic_error if a loop
+///   is already running on this thread, or on a deadlock.
 /// Example:
 ///   corio::task<int> answer() { co_return 42; }
 ///   int main() { return corio::run(answer()) == 42 ? 0 : 1; }
 template <class T>
 T run(task<T> main, loop_options options = {}, source_location where = source_location::current()) {
   event_loop loop(options);
-  return loop.run_until_complete(std::move(main), where);
+  return detail::loop_access::run_with_sigint(loop, std::move(main), where);
 }
 
 }  // namespace corio

@@ -59,6 +59,27 @@ struct loop_options {
   /// The backend; `automatic` may be overridden by the environment variable
   /// CORIO_BACKEND (io_uring, epoll or automatic), an explicit choice may not.
   corio::backend backend = corio::backend::automatic;
+  /// Ctrl-C, for run() only (as asyncio.run; event_loop::run_until_complete
+  /// and testing::run_virtual leave SIGINT alone, as asyncio's
+  /// loop.run_until_complete): SIGINT cancels the main task, which cancels
+  /// everything it awaits, kernel operations included, and run() throws
+  /// corio::interrupted once the main task has ended with cancelled_error. A
+  /// second SIGINT while it unwinds ends the process at once (SIGINT's
+  /// default action), as asyncio.Runner. It applies on the process's main
+  /// thread only (a loop on another thread leaves SIGINT alone), and only while
+  /// SIGINT has its default action: a handler the program installed, or the
+  /// SIG_IGN a shell gives background jobs, is kept. SIGINT is blocked in the
+  /// loop's thread and read from a signalfd, so threads the program starts
+  /// itself must block it too (see wait_signal); to_thread's workers do. The
+  /// thread's mask is restored when run() returns.
+  bool handle_sigint = true;
+  /// Debug aid: on SIGUSR1 the loop prints its call graph (print_call_graph)
+  /// on `debug_output`, from the loop's thread between two steps (read from a
+  /// signalfd, never in a signal handler): `kill -USR1 <pid>` shows where a
+  /// live process waits, as `python -m asyncio ps <pid>`. On the process's
+  /// main thread only, as handle_sigint; it needs <corio/call_graph.hpp> in
+  /// the program (std::logic_error from run() otherwise).
+  bool call_graph_on_sigusr1 = false;
 };
 
 namespace detail {
@@ -85,6 +106,18 @@ class live_task : public list_hook, public context_owner, public task_context {
   const char* name_ = "";
   source_location where_;
   const void* frame_ = nullptr;
+};
+
+// The context of a coroutine the loop runs as a root (run()'s main task, the
+// signal watch): it records when the coroutine has finished.
+struct root_context : context_owner, task_context {
+  root_context() noexcept : context_owner(&on_done), task_context(this) {}
+  static std::coroutine_handle<> on_done(context_owner* self, task_context*,
+                                         task_promise_base&) noexcept {
+    static_cast<root_context*>(self)->done = true;
+    return std::noop_coroutine();
+  }
+  bool done = false;
 };
 
 // The main task of run(), seen by the call graph.
@@ -247,10 +280,14 @@ class loop_core {
         timers_.fire_due(now, timers_per_turn);
       }
       if (!ready_.empty()) {
+        // A background wait alone (the signal watch) is polled only every
+        // 1024th such turn: a Ctrl-C reaches a loop whose tasks never wait
+        // for the kernel, without a system call in every turn.
+        const bool poll_background = (++ready_turns_ & 1023) == 0;
         if (!uses_io_uring_) {
-          if (epoll_.busy())
+          if (epoll_.busy() || (poll_background && epoll_.has_background()))
             epoll_.poll();
-        } else if (io_uring_.busy()) {
+        } else if (io_uring_.busy() || (poll_background && io_uring_.has_background())) {
           // Not for the wake-up read alone: deliver_remote() finds posted
           // nodes without it, and the loop reaps it when it next sleeps.
           io_uring_.poll();
@@ -468,6 +505,7 @@ class loop_core {
   bool virtual_ = false;
   bool accepts_tasks_ = false;
   std::size_t jobs_outstanding_ = 0;
+  unsigned ready_turns_ = 0;  // turns that ended with tasks ready (run_until)
   // Data shared with the worker threads and other threads (each synchronises itself).
   std::atomic<bool> closed_{false};  // the destructor has begun
   std::unique_ptr<remote_queue> remote_;

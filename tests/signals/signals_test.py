@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/signals/signals_test.py: real signals sent to signal_target (its CTest entries).
+#   python3 tests/signals/signals_test.py BINARY second-sigint|sigusr1
+# second-sigint: a SIGINT cancels the main task, which takes 30 s to unwind; a second SIGINT
+#   meanwhile ends the process by SIGINT's default action, at once.
+# sigusr1: SIGUSR1 prints the call graph (the task names) on stderr, twice, and the process
+#   goes on; a SIGINT then ends it with status 130.
+import os
+import select
+import signal
+import subprocess
+import sys
+
+TIMEOUT = 10
+
+
+def expect_line(stream, wanted):
+    ready, _, _ = select.select([stream], [], [], TIMEOUT)
+    line = stream.readline() if ready else ""
+    if line.strip() != wanted:
+        raise AssertionError("expected %r on stdout, got %r" % (wanted, line))
+
+
+def read_stderr_until(fd, needles):
+    seen = b""
+    while not all(n in seen for n in needles):
+        ready, _, _ = select.select([fd], [], [], TIMEOUT)
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            raise AssertionError("stderr ended or went quiet without %r: %r" % (needles, seen))
+        seen += chunk
+    return seen
+
+
+def wait_exit(proc):
+    try:
+        return proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("no exit within %d s" % TIMEOUT)
+
+
+def second_sigint(binary):
+    proc = subprocess.Popen([binary, "--slow-unwind"], stdout=subprocess.PIPE, text=True)
+    try:
+        expect_line(proc.stdout, "ready")
+        proc.send_signal(signal.SIGINT)
+        expect_line(proc.stdout, "unwinding")
+        proc.send_signal(signal.SIGINT)
+        status = wait_exit(proc)
+        if status != -signal.SIGINT:
+            raise AssertionError("exit status %d, expected death by SIGINT" % status)
+        print("the second SIGINT ended the unwinding process by SIGINT")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def sigusr1(binary):
+    proc = subprocess.Popen([binary, "--sigusr1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        expect_line(proc.stdout, "ready")
+        err = proc.stderr.fileno()
+        for _ in range(2):
+            proc.send_signal(signal.SIGUSR1)
+            graph = read_stderr_until(err, [b"name='sigusr1_worker'", b"wait_in_graph",
+                                            b"Suspended at: sleep", b"Suspended at: event wait"])
+            if proc.poll() is not None:
+                raise AssertionError("SIGUSR1 ended the process")
+        proc.send_signal(signal.SIGINT)
+        status = wait_exit(proc)
+        if status != 130:
+            raise AssertionError("exit status %d after SIGINT, expected 130" % status)
+        print(graph.decode().rstrip())
+        print("SIGUSR1 printed the call graph twice; SIGINT then exited with 130")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    {"second-sigint": second_sigint, "sigusr1": sigusr1}[sys.argv[2]](sys.argv[1])
