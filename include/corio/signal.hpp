@@ -38,8 +38,9 @@ namespace corio {
 /// (threads inherit the mask):
 ///   sigset_t set; sigemptyset(&set); sigaddset(&set, SIGTERM);
 ///   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-/// corio's own to_thread workers block every signal, and corio::process
-/// starts its children with none blocked. Two loops (on two threads) waiting
+/// corio's own to_thread workers block every signal (so a child process a
+/// to_thread call starts with std::system or fork inherits that mask), and
+/// corio::process starts its children with none blocked. Two loops (on two threads) waiting
 /// for the same signal compete for it: each arrival goes to one of them.
 ///
 /// Cancellation: the wait is removed and nothing is lost. A signal that
