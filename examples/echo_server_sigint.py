@@ -13,9 +13,14 @@ import sys
 TIMEOUT = 10
 
 
+def default_sigint():
+    # A shell that runs the tests in the background leaves SIGINT ignored, which run() keeps.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def main(binary):
     server = subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         line = server.stdout.readline()  # "listening on 127.0.0.1:PORT (BACKEND)"
         port = int(line.rsplit(":", 1)[1].split()[0])
@@ -36,8 +41,8 @@ def main(binary):
         if client.recv(1) != b"":
             print("the client's connection was not closed")
             return 1
-        print("SIGINT: echo_server closed its connection and exited with 130 (%s)"
-              % line.strip().rsplit(" ", 1)[1])
+        print("SIGINT: echo_server closed its connection and exited with 130, on %s"
+              % line.strip().rsplit(" ", 1)[1].strip("()"))
         return 0
     finally:
         if server.poll() is None:

@@ -33,6 +33,11 @@ def read_stderr_until(fd, needles):
     return seen
 
 
+def default_sigint():
+    # A shell that runs the tests in the background leaves SIGINT ignored, which run() keeps.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_exit(proc):
     try:
         return proc.wait(timeout=TIMEOUT)
@@ -41,7 +46,8 @@ def wait_exit(proc):
 
 
 def second_sigint(binary):
-    proc = subprocess.Popen([binary, "--slow-unwind"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([binary, "--slow-unwind"], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     try:
         expect_line(proc.stdout, "ready")
         proc.send_signal(signal.SIGINT)
@@ -59,7 +65,7 @@ def second_sigint(binary):
 
 def sigusr1(binary):
     proc = subprocess.Popen([binary, "--sigusr1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         expect_line(proc.stdout, "ready")
         err = proc.stderr.fileno()
