@@ -337,6 +337,39 @@ TEST_CASE(
   }());
 }
 
+TEST_CASE("tcp_listener: several tasks accepting at once each get one connection",
+          "[net][tcp][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    const auto accept_one = [](net::tcp_listener* l) -> corio::task<int> {
+      net::tcp_stream s = co_await l->accept();
+      co_return s.is_open() ? 1 : 0;
+    };
+    std::vector<corio::join_handle<int>> acceptors;
+    for (int i = 0; i < 4; ++i)
+      acceptors.push_back(corio::spawn(accept_one, &listener));
+    // One more waits among them and is cancelled: the others still get theirs.
+    corio::join_handle<int> cancelled = corio::spawn(accept_one, &listener);
+    co_await corio::yield();  // all five wait in accept
+    cancelled.cancel();
+    std::vector<net::tcp_stream> clients;
+    for (int i = 0; i < 4; ++i)
+      clients.push_back(co_await net::tcp_stream::connect(listener.local_endpoint()));
+    int accepted = 0;
+    for (auto& h : acceptors)
+      accepted += co_await corio::wait_for(std::move(h), 5s);
+    CHECK(accepted == 4);
+    bool was_cancelled = false;
+    try {
+      co_await cancelled;
+    } catch (const corio::cancelled_error&) {
+      was_cancelled = true;
+    }
+    CHECK(was_cancelled);
+  }());
+}
+
 TEST_CASE("tcp_stream: a cancelled read leaves the stream usable", "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {

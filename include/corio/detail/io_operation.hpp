@@ -457,7 +457,7 @@ class [[nodiscard]] io_operation final : public completion,
     if (!op.loop_->uses_io_uring()) {
       if constexpr (readiness_operation<Op>) {
         if (op.waiting_) {  // nothing is in the kernel: stop waiting and end now
-          op.loop_->epoll().forget(op.op_.fd, Op::writes);
+          op.loop_->epoll().forget(op.op_.fd, Op::writes, op);
           op.waiting_ = false;
           op.result_ = -ECANCELED;
           op.wake(*op.loop_);

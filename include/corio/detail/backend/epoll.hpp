@@ -34,7 +34,9 @@ class readiness_wait {
   void ready() noexcept { ready_(this); }
 
  private:
+  friend class epoll_backend;
   ready_fn ready_;
+  readiness_wait* next_ = nullptr;  // the next waiter on the same descriptor and direction
 };
 
 class epoll_backend {
@@ -53,30 +55,31 @@ class epoll_backend {
     return epoll_fd_ < 0 ? -errno : 0;
   }
 
-  // Makes `w` ready() once `fd` is readable (`write` false) or writable. One
-  // reader and one writer may wait on a descriptor at a time, as the sockets
-  // promise. Returns 0, or -errno when epoll refuses the descriptor.
+  // Makes `w` ready() once `fd` is readable (`write` false) or writable.
+  // Any number of tasks may wait on a descriptor in each direction (several
+  // accepts on one listener): each event wakes the first of them, in the
+  // order they came, and the descriptor is armed again for the others.
+  // Returns 0, or -errno when epoll refuses the descriptor.
   int wait(int fd, bool write, readiness_wait& w) noexcept {
     if (fd < 0)
       return -EBADF;
     if (static_cast<std::size_t>(fd) >= fds_.size())
       fds_.resize(static_cast<std::size_t>(fd) + 1);  // grows with the highest fd, then stays
     fd_state& s = fds_[static_cast<std::size_t>(fd)];
-    (write ? s.writer : s.reader) = &w;
+    waiters& q = write ? s.writers : s.readers;
+    push(q, w);
     if (const int res = update(fd, s); res < 0) {
-      (write ? s.writer : s.reader) = nullptr;
+      remove(q, w);
       return res;
     }
     ++waiting_;
     return 0;
   }
   // Stops `w` waiting (a cancellation); its ready() will not run.
-  void forget(int fd, bool write) noexcept {
+  void forget(int fd, bool write, readiness_wait& w) noexcept {
     fd_state& s = fds_[static_cast<std::size_t>(fd)];
-    readiness_wait*& slot = write ? s.writer : s.reader;
-    if (slot == nullptr)
+    if (!remove(write ? s.writers : s.readers, w))
       return;
-    slot = nullptr;
     --waiting_;
     update(fd, s);
   }
@@ -111,19 +114,55 @@ class epoll_backend {
   void wait(std::chrono::nanoseconds timeout) noexcept { wait_and_dispatch(timeout); }
 
  private:
+  // The waiters of one direction, first come first: a list threaded through
+  // them, which stays valid when fds_ moves its entries.
+  struct waiters {
+    readiness_wait* head = nullptr;
+    readiness_wait* tail = nullptr;
+  };
   struct fd_state {
-    readiness_wait* reader = nullptr;
-    readiness_wait* writer = nullptr;
+    waiters readers;
+    waiters writers;
     std::uint32_t armed = 0;  // the events epoll watches now (0: none, or not registered)
     bool registered = false;
   };
   static constexpr std::uint64_t wakeup_tag = ~std::uint64_t{0};
 
+  static void push(waiters& q, readiness_wait& w) noexcept {
+    w.next_ = nullptr;
+    (q.tail != nullptr ? q.tail->next_ : q.head) = &w;
+    q.tail = &w;
+  }
+  static readiness_wait* pop(waiters& q) noexcept {
+    readiness_wait* w = q.head;
+    if (w == nullptr)
+      return nullptr;
+    q.head = w->next_;
+    if (q.head == nullptr)
+      q.tail = nullptr;
+    w->next_ = nullptr;
+    return w;
+  }
+  // False if `w` was not waiting there.
+  static bool remove(waiters& q, readiness_wait& w) noexcept {
+    readiness_wait* prev = nullptr;
+    for (readiness_wait* it = q.head; it != nullptr; prev = it, it = it->next_) {
+      if (it != &w)
+        continue;
+      (prev != nullptr ? prev->next_ : q.head) = w.next_;
+      if (q.tail == &w)
+        q.tail = prev;
+      w.next_ = nullptr;
+      return true;
+    }
+    return false;
+  }
+
   // Makes epoll watch what the waiters of `fd` want: one-shot, so an event
   // disarms the descriptor until a waiter asks again.
   int update(int fd, fd_state& s) noexcept {
     const std::uint32_t want =
-        (s.reader != nullptr ? EPOLLIN : 0u) | (s.writer != nullptr ? EPOLLOUT : 0u);
+        (s.readers.head != nullptr ? EPOLLIN : 0u) | (s.writers.head != nullptr ? EPOLLOUT : 0u);
     if (want == s.armed)
       return 0;
     epoll_event ev{};
@@ -187,22 +226,19 @@ class epoll_backend {
       fd_state& s = fds_[static_cast<std::size_t>(fd)];
       s.armed = 0;  // one-shot: epoll watches nothing more until update()
       const bool failed = (ev.events & (EPOLLERR | EPOLLHUP)) != 0;
-      readiness_wait* reader = (ev.events & EPOLLIN) != 0 || failed ? s.reader : nullptr;
-      readiness_wait* writer = (ev.events & EPOLLOUT) != 0 || failed ? s.writer : nullptr;
-      if (reader != nullptr) {
-        s.reader = nullptr;
+      readiness_wait* reader = (ev.events & EPOLLIN) != 0 || failed ? pop(s.readers) : nullptr;
+      readiness_wait* writer = (ev.events & EPOLLOUT) != 0 || failed ? pop(s.writers) : nullptr;
+      if (reader != nullptr)
         --waiting_;
-      }
-      if (writer != nullptr) {
-        s.writer = nullptr;
+      if (writer != nullptr)
         --waiting_;
-      }
       // Each may wait again (its retry found nothing) and re-arm the descriptor.
       if (reader != nullptr)
         reader->ready();
       if (writer != nullptr)
         writer->ready();
-      update(fd, fds_[static_cast<std::size_t>(fd)]);  // the other direction still waits
+      // For the waiters still there (the other direction, or the next of this one).
+      update(fd, fds_[static_cast<std::size_t>(fd)]);
     }
   }
 
