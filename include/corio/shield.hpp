@@ -42,16 +42,16 @@ class shield_awaiter : public suspension {
       throw cancelled_error();  // the task runs on; its outcome is its own
     handle_.awaited_ = true;
     state().mark_retrieved();
-    return state().take();
+    return state().template take<T>();
   }
 
  private:
-  typed_spawned_task<T>& state() const noexcept { return *handle_.state_; }
+  spawned_task& state() const noexcept { return *handle_.state_; }
 
   static void on_cancel(cancellable* self) noexcept {
     auto& a = *static_cast<shield_awaiter*>(self);
     a.state().set_joiner(nullptr);
-    a.wake(a.state().loop());
+    a.wake(*loop_core::current_or_null());
   }
   static void describe(const suspension& self, wait_info& info) {
     info.what = "shield of task '" +

@@ -82,7 +82,7 @@ class join_handle {
 
   class awaiter : public detail::suspension {
    public:
-    explicit awaiter(detail::typed_spawned_task<T>& state) noexcept
+    explicit awaiter(detail::spawned_task& state) noexcept
         : suspension(hooks_of<&on_cancel, &describe>), state_(state) {}
     bool await_ready() const noexcept { return state_.done(); }
     template <class Promise>
@@ -97,7 +97,7 @@ class join_handle {
       state_.mark_retrieved();
       if (!detail::is_cancellation(state_.promise().exception()))
         keep_cancel_if_requested();  // the task finished anyway; the caller still gets it
-      return state_.take();
+      return state_.template take<T>();
     }
 
    private:
@@ -108,7 +108,7 @@ class join_handle {
       info.what =
           "await task '" + std::string(static_cast<const awaiter&>(self).state_.name()) + "'";
     }
-    detail::typed_spawned_task<T>& state_;
+    detail::spawned_task& state_;
   };
 
   awaiter operator co_await() {
@@ -130,7 +130,7 @@ class join_handle {
   friend class task_group;
   template <class U>
   friend class detail::shield_awaiter;
-  explicit join_handle(detail::typed_spawned_task<T>* state) noexcept : state_(state) {}
+  explicit join_handle(detail::spawned_task* state) noexcept : state_(state) {}
 
   void reset() noexcept {
     if (state_ != nullptr)
@@ -138,7 +138,7 @@ class join_handle {
     awaited_ = false;
   }
 
-  detail::typed_spawned_task<T>* state_ = nullptr;
+  detail::spawned_task* state_ = nullptr;
   bool awaited_ = false;
 };
 
@@ -161,9 +161,9 @@ class join_handle {
 template <class T>
 join_handle<T> spawn(task<T> t, const char* name = nullptr,
                      source_location where = source_location::current()) {
-  detail::loop_core& loop = detail::loop_core::current();
+  detail::loop_core::current();  // throws if no loop runs here
   detail::task_access::check_awaitable(t, "corio::spawn");
-  auto* state = new detail::typed_spawned_task<T>(loop, std::move(t));
+  auto* state = new detail::spawned_task(std::move(t));
   state->set_origin(name, where);
   state->start();
   return join_handle<T>(state);

@@ -82,7 +82,7 @@ class submitted_task final : public remote_node {
     }
     try {
       task<void> body = fulfil(std::move(s->task_), std::move(s->promise_));
-      auto* state = new typed_spawned_task<void>(s->loop_, std::move(body));
+      auto* state = new spawned_task(std::move(body));
       state->set_origin(nullptr, s->where_);
       state->start();
       state->release_handle();
