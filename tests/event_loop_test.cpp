@@ -4,11 +4,13 @@
 #include <corio/event.hpp>
 #include <corio/file.hpp>
 #include <corio/gather.hpp>
+#include <corio/net/tcp.hpp>
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
+#include <corio/yield.hpp>
 
 #include <corio/detail/io_operation.hpp>
 
@@ -27,6 +29,7 @@
 #include <ctime>
 #include <filesystem>
 #include <future>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -38,6 +41,7 @@
 #include "support/counted.hpp"
 #include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/leaks_expected.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
@@ -348,14 +352,18 @@ TEST_CASE("event_loop: the to_thread pool starts on first use, one worker per us
 
 namespace {
 
-// What debug mode wrote to its sink, a temporary file.
-std::string debug_output_of(corio::task<void> main) {
+// What debug mode wrote to its sink, a temporary file; `deadlock` says
+// whether run() must end in a deadlock (std::logic_error).
+std::string debug_output_of(corio::task<void> main, bool deadlock = false) {
   std::FILE* sink = std::tmpfile();
   REQUIRE(sink != nullptr);
   corio::loop_options options;
   options.debug = true;
   options.debug_output = sink;
-  corio::run(std::move(main), options);
+  if (deadlock)
+    CHECK_THROWS_AS(corio::run(std::move(main), options), std::logic_error);
+  else
+    corio::run(std::move(main), options);
   std::string text;
   std::rewind(sink);
   for (int c = std::fgetc(sink); c != EOF; c = std::fgetc(sink))
@@ -384,9 +392,10 @@ TEST_CASE("loop_options::debug: warns of a 150 ms step, not of a 50 ms one",
   CHECK(out.find("event_loop_test.cpp:") != std::string::npos);
   CHECK(out.find(" ms without suspending") != std::string::npos);
   CHECK(out.find("'quick'") == std::string::npos);
-  // One warning (the epoll pass also names its backend on a line of its own).
+  // One warning, and the statistics line (the epoll pass also names its
+  // backend on a line of its own).
   const long backend_line = out.find("; using epoll\n") != std::string::npos ? 1 : 0;
-  CHECK(std::count(out.begin(), out.end(), '\n') == 1 + backend_line);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 2 + backend_line);
 }
 
 TEST_CASE("loop_options::debug: the main task's slow step names it",
@@ -396,6 +405,121 @@ TEST_CASE("loop_options::debug: the main task's slow step names it",
     co_return;
   }());
   CHECK(out.find("corio: debug: task 'debug_output_of'") != std::string::npos);
+}
+
+namespace {
+
+// Catches every cancellation and waits again: on a deadlock it stays pending.
+corio::task<> stubborn(corio::event* never) {
+  for (;;) {
+    try {
+      co_await never->wait();
+      co_return;
+    } catch (const corio::cancelled_error&) {
+    }
+  }
+}
+
+corio::task<> stubborn_with_a_stubborn_child(corio::event* never) {
+  corio::spawn(stubborn(never), "stubborn child");
+  co_await stubborn(never);
+}
+
+}  // namespace
+
+TEST_CASE("loop_options::debug: names each task still pending at shutdown",
+          "[event_loop][io_uring][debug]") {
+  // Both frames stay suspended on the event for good: it must outlive them.
+  corio_test::leaks_expected leaks;
+  auto* never = new corio::event;
+  const std::string out = debug_output_of(stubborn_with_a_stubborn_child(never), true);
+  INFO(out);
+  CHECK(out.find("corio: debug: task 'stubborn child' (created at ") != std::string::npos);
+  CHECK(out.find("corio: debug: task 'debug_output_of' (created at ") != std::string::npos);
+  CHECK(out.find("event_loop_test.cpp:") != std::string::npos);
+  const std::string tail =
+      " is still pending at shutdown: it did not finish when cancelled, so its frame is left "
+      "suspended (leaked) at: event wait\n";
+  std::size_t lines = 0;
+  for (std::size_t at = out.find(tail); at != std::string::npos; at = out.find(tail, at + 1))
+    ++lines;
+  CHECK(lines == 2);
+}
+
+namespace {
+
+// A known program: the main task, two sleepers, an accept in flight, one
+// to_thread call running on the pool's one worker and one queued behind it.
+corio::task<corio::loop_statistics> known_load(corio::loop_statistics* idle) {
+  *idle = corio::event_loop::current().statistics();
+  std::binary_semaphore started(0);
+  std::binary_semaphore gate(0);
+  auto listener = corio::net::tcp_listener::bind("127.0.0.1", 0);
+  auto sleeper1 = corio::spawn(corio::sleep(1h));
+  auto sleeper2 = corio::spawn(corio::sleep(2h));
+  auto acceptor = corio::spawn(listener.accept());
+  auto running = corio::spawn(corio::to_thread([&] {
+    started.release();
+    gate.acquire();
+  }));
+  // The spawned tasks start in this turn, which ends by handing the call to
+  // the pool; the next turn resumes us.
+  co_await corio::yield();
+  co_await corio::yield();
+  started.acquire();  // (blocks the loop's thread) the worker runs the first call
+  auto queued = corio::spawn(corio::to_thread([] {}));
+  co_await corio::yield();  // the second call is handed over, and waits for the worker
+  co_await corio::yield();
+  const corio::loop_statistics busy = corio::event_loop::current().statistics();
+  gate.release();
+  sleeper1.cancel();
+  sleeper2.cancel();
+  acceptor.cancel();
+  co_await running;
+  co_await queued;
+  for (auto* h : {&sleeper1, &sleeper2}) {
+    try {
+      co_await *h;
+    } catch (const corio::cancelled_error&) {
+    }
+  }
+  try {
+    co_await acceptor;
+  } catch (const corio::cancelled_error&) {
+  }
+  co_return busy;
+}
+
+}  // namespace
+
+TEST_CASE("event_loop::statistics: counts tasks, operations, timers and to_thread calls",
+          "[event_loop][io_uring][threads]") {
+  corio::loop_statistics idle;
+  const corio::loop_statistics s =
+      corio::run(known_load(&idle), corio::loop_options{.worker_threads = 1});
+  CHECK(idle.tasks == 1);  // the main task
+  CHECK(idle.operations_in_flight == 0);
+  CHECK(idle.timers == 0);
+  CHECK(idle.to_thread_queued == 0);
+  CHECK(idle.to_thread_running == 0);
+  CHECK(idle.worker_threads == 0);
+  CHECK(s.tasks == 6);
+  CHECK(s.operations_in_flight == 1);
+  CHECK(s.timers == 2);
+  CHECK(s.to_thread_queued == 1);
+  CHECK(s.to_thread_running == 1);
+  CHECK(s.worker_threads == 1);
+}
+
+TEST_CASE("loop_options::debug: prints the loop statistics as the main task ends",
+          "[event_loop][io_uring][debug]") {
+  const std::string out = debug_output_of([]() -> corio::task<void> {
+    auto h = corio::spawn(corio::sleep(1h));
+    co_await corio::yield();
+  }());
+  CHECK(out.find("corio: debug: loop statistics as the main task ended: 2 task(s) alive, 0 "
+                 "operation(s) in flight, 1 timer(s), to_thread 0 queued and 0 running on 0 "
+                 "worker thread(s)\n") != std::string::npos);
 }
 
 TEST_CASE("loop_options::debug: off by default, no warning", "[event_loop][io_uring][debug]") {

@@ -21,6 +21,7 @@
 #  error "corio needs exceptions: it reports errors by throwing (remove -fno-exceptions)."
 #endif
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -51,6 +52,19 @@ namespace corio::detail {
 [[noreturn]] inline void fatal_misuse(const char* expression, const char* message) noexcept {
   std::fprintf(stderr, "%s (failed check: %s)\n", message, expression);
   std::abort();
+}
+
+// Debug mode (loop_options::debug) turns on, in release builds too, the
+// checks that debug builds always run (a primitive used from a foreign thread,
+// a task destroyed while it runs). This counts the debug-mode loops alive in
+// the process; with none, a check costs one relaxed load and one branch.
+inline std::atomic<unsigned> debug_loops{0};
+inline bool debug_checks_on() noexcept {
+#ifdef NDEBUG
+  return debug_loops.load(std::memory_order_relaxed) != 0;
+#else
+  return true;
+#endif
 }
 
 }  // namespace corio::detail

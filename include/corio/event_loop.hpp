@@ -128,11 +128,15 @@ class event_loop : private detail::loop_core {
       throw;
     }
     set_accepts_tasks(false);  // a task submitted from now on gets cancelled_error
+    if (options().debug)
+      print_statistics();
     const bool spawned_deadlocked = cancel_spawned_tasks();
     signals.stop();
     if (!root.done) {
       // Only when the main task ignores cancellation on a deadlock: its frame
       // may still be parked, so it is leaked rather than destroyed under the kernel.
+      if (options().debug)
+        warn_pending_at_shutdown(root, where.function_name(), where);
       detail::task_access::release(main);
     }
     if (deadlocked || spawned_deadlocked) {
@@ -171,6 +175,15 @@ class event_loop : private detail::loop_core {
   corio::backend backend() const noexcept { return kind(); }
   /// How many to_thread workers run (0 until the first to_thread call).
   std::size_t worker_count() const noexcept { return loop_core::worker_count(); }
+  /// What the loop holds now: tasks alive, operations in flight, timers,
+  /// to_thread calls queued and running, and the pool's size. It counts what
+  /// the loop keeps anyway (one lock of the to_thread pool, if it runs), so
+  /// it costs nothing until called. Debug mode prints it as the main task ends.
+  /// Thread safety: call on the loop's thread.
+  /// Example:
+  ///   corio::loop_statistics s = corio::event_loop::current().statistics();
+  ///   std::printf("%zu tasks, %zu timers\n", s.tasks, s.timers);
+  loop_statistics statistics() { return loop_core::statistics(); }
 
   /// Runs `f()` on the loop's thread in a later turn, as asyncio's
   /// loop.call_soon_threadsafe. With submit, the only way into a loop from

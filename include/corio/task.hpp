@@ -171,14 +171,15 @@ class task_promise<void> final : public task_promise_base {
 inline thread_local unsigned inline_depth = 0;
 inline constexpr unsigned max_inline_depth = 64;
 
-// Debug builds: destroying a started task that has not finished would free
-// the frame under whatever it waits for, and its awaiter would resume a
-// freed frame. A destructor cannot throw, so this aborts with the reason.
-inline void check_not_running([[maybe_unused]] const task_promise_base& promise,
-                              [[maybe_unused]] bool done) noexcept {
-  CORIO_ASSERT_NOEXCEPT(!promise.started() || done,
-                        "corio::task: destroyed (or assigned to) while it runs: its awaiter owns "
-                        "it until it finishes");
+// Destroying a started task that has not finished would free the frame
+// under whatever it waits for, and its awaiter would resume a freed frame. A
+// destructor cannot throw, so this aborts with the reason: in debug builds,
+// and in release builds while a loop runs in debug mode.
+inline void check_not_running(const task_promise_base& promise, bool done) noexcept {
+  if (debug_checks_on() && promise.started() && !done)
+    fatal_misuse("!started || done",
+                 "corio::task: destroyed (or assigned to) while it runs: its awaiter owns "
+                 "it until it finishes");
 }
 
 struct task_access {

@@ -17,6 +17,7 @@
 #include <corio/detail/remote_queue.hpp>
 #include <corio/detail/thread_pool.hpp>
 #include <corio/detail/timer_heap.hpp>
+#include <corio/detail/wait_info.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -47,12 +48,20 @@ struct loop_options {
   /// run()'s shutdown waits for the to_thread calls still running; after this
   /// long it prints one line on stderr saying how many, and waits on.
   std::chrono::milliseconds shutdown_warning = std::chrono::seconds(5);
-  /// Debug mode (also on when the environment has CORIO_DEBUG=1): a warning
-  /// on `debug_output` for each resume step that runs `slow_step` or longer,
-  /// as asyncio's debug mode with its slow_callback_duration; and, when the
-  /// loop runs on epoll, one line at start-up saying why io_uring is not used
-  /// ("corio: debug: io_uring_setup: Operation not permitted (a seccomp
-  /// filter, ...); using epoll").
+  /// Debug mode (also on when the environment has CORIO_DEBUG=1), as asyncio's:
+  /// - a warning on `debug_output` for each resume step that runs `slow_step`
+  ///   or longer (asyncio's slow_callback_duration);
+  /// - when the loop runs on epoll, one line at start-up saying why io_uring
+  ///   is not used ("corio: debug: io_uring_setup: Operation not permitted (a
+  ///   seccomp filter, ...); using epoll");
+  /// - one line of event_loop::statistics() as run()'s main task ends;
+  /// - a warning naming each task still pending at shutdown (it did not finish
+  ///   when cancelled, on a deadlock: its frame is leaked, not destroyed);
+  /// - in release (NDEBUG) builds too, the misuse checks of debug builds: a
+  ///   primitive (event, mutex, semaphore, queue, condition, barrier) used from
+  ///   a thread that is not its loop's throws std::logic_error, and a task
+  ///   destroyed while it runs aborts with the reason. While any loop in debug
+  ///   mode exists, these checks run on every thread of the process.
   bool debug = false;
   std::chrono::milliseconds slow_step = std::chrono::milliseconds(100);
   std::FILE* debug_output = nullptr;  ///< nullptr = stderr
@@ -80,6 +89,26 @@ struct loop_options {
   /// main thread only, as handle_sigint; it needs <corio/call_graph.hpp> in
   /// the program (std::logic_error from run() otherwise).
   bool call_graph_on_sigusr1 = false;
+};
+
+/// What an event loop holds at one moment (event_loop::statistics()).
+struct loop_statistics {
+  /// Tasks alive: run()'s main task while it runs, and every spawned task
+  /// (spawn, task_group) that has not finished. The children of a gather or
+  /// wait_for run inside the task that awaits them and are not counted.
+  std::size_t tasks = 0;
+  /// Operations tasks wait for: io_uring operations submitted (or queued for
+  /// submission) whose completion has not been reaped, cancel requests
+  /// included; on epoll, the sockets waited on for readiness.
+  std::size_t operations_in_flight = 0;
+  /// Timers pending: sleeps, and the deadlines of wait_for and wait_until.
+  std::size_t timers = 0;
+  /// to_thread calls (and, on epoll, file operations) no worker has taken yet.
+  std::size_t to_thread_queued = 0;
+  /// to_thread calls a worker has taken: running, or next in its batch.
+  std::size_t to_thread_running = 0;
+  /// The to_thread pool's threads (0 until the first to_thread call).
+  std::size_t worker_threads = 0;
 };
 
 namespace detail {
@@ -145,6 +174,8 @@ class loop_core {
     current_ = this;
     this_thread_ready_queue = &ready_;
     frame_arena::loop_started();
+    if (options_.debug)
+      debug_loops.fetch_add(1, std::memory_order_relaxed);
   }
   loop_core(const loop_core&) = delete;
   loop_core& operator=(const loop_core&) = delete;
@@ -160,6 +191,8 @@ class loop_core {
     current_ = nullptr;
     this_thread_ready_queue = nullptr;
     frame_arena::loop_ended();  // its reservation goes once its last block is freed
+    if (options_.debug)
+      debug_loops.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // The loop of this thread; std::logic_error if there is none.
@@ -235,6 +268,21 @@ class loop_core {
   // while run_until_complete runs its main task, not once it shuts down.
   bool accepts_tasks() const noexcept { return accepts_tasks_; }
   void set_accepts_tasks(bool accepts) noexcept { accepts_tasks_ = accepts; }
+
+  // See event_loop::statistics().
+  loop_statistics statistics() {
+    loop_statistics s;
+    s.tasks = live_tasks_.size() + (root_.context != nullptr ? 1 : 0);
+    s.operations_in_flight = uses_io_uring_ ? io_uring_.operations() : epoll_.operations();
+    s.timers = timers_.size();
+    if (workers_) {
+      const thread_pool::job_counts jobs = workers_->counts();
+      s.to_thread_queued = jobs.queued;
+      s.to_thread_running = jobs.running;
+      s.worker_threads = workers_->size();
+    }
+    return s;
+  }
 
   void track(live_task& t) noexcept { live_tasks_.push_back(t); }
   void untrack(live_task& t) noexcept {
@@ -319,7 +367,8 @@ class loop_core {
   }
 
   // Cancels every spawned task still pending and waits for them. Returns true
-  // if some ignored cancellation in a deadlock (they are then left suspended).
+  // if some ignored cancellation in a deadlock (they are then left suspended,
+  // and debug mode names each).
   bool cancel_spawned_tasks() {
     bool deadlocked = false;
     for (int attempt = 0; !live_tasks_.empty() && attempt < 4; ++attempt) {
@@ -328,7 +377,40 @@ class loop_core {
         break;
       deadlocked = true;
     }
+    if (options_.debug) {
+      live_tasks_.for_each([&](live_task& t) { warn_pending_at_shutdown(t, t.name(), t.where()); });
+    }
     return deadlocked;
+  }
+
+  // Debug mode, when run()'s main task has ended (before the spawned tasks
+  // still pending are cancelled): one line of statistics().
+  void print_statistics() {
+    const loop_statistics s = statistics();
+    std::fprintf(debug_output(),
+                 "corio: debug: loop statistics as the main task ended: %zu task(s) alive, %zu "
+                 "operation(s) in flight, %zu timer(s), to_thread %zu queued and %zu running on "
+                 "%zu worker thread(s)\n",
+                 s.tasks, s.operations_in_flight, s.timers, s.to_thread_queued, s.to_thread_running,
+                 s.worker_threads);
+    std::fflush(debug_output());
+  }
+
+  // Debug mode, at shutdown: a task that is still pending (it did not finish
+  // when cancelled, on a deadlock) is never destroyed, since its frame may
+  // still be parked where something could write to it; this names it, as
+  // asyncio's "Task was destroyed but it is pending!".
+  void warn_pending_at_shutdown(const task_context& context, const char* name,
+                                const source_location& where) {
+    wait_info wait;
+    if (const suspension* leaf = context.leaf(); leaf != nullptr && leaf->describer() != nullptr)
+      leaf->describer()(*leaf, wait);
+    std::fprintf(debug_output(),
+                 "corio: debug: task '%s' (created at %s:%u) is still pending at shutdown: it "
+                 "did not finish when cancelled, so its frame is left suspended (leaked)%s%s\n",
+                 name, where.file_name(), where.line(),
+                 wait.what.empty() ? "" : " at: ", wait.what.c_str());
+    std::fflush(debug_output());
   }
 
  private:
@@ -370,7 +452,7 @@ class loop_core {
         where = &t.where();
       }
     });
-    std::FILE* out = options_.debug_output != nullptr ? options_.debug_output : stderr;
+    std::FILE* out = debug_output();
     const double ms = std::chrono::duration<double, std::milli>(took).count();
     if (name != nullptr) {
       std::fprintf(out,
@@ -384,6 +466,10 @@ class loop_core {
                    frame, ms);
     }
     std::fflush(out);
+  }
+
+  std::FILE* debug_output() const noexcept {
+    return options_.debug_output != nullptr ? options_.debug_output : stderr;
   }
 
   void start_workers() {
@@ -479,8 +565,7 @@ class loop_core {
       }
     }
     if (options_.debug && !uses_io_uring_) {
-      std::FILE* out = options_.debug_output != nullptr ? options_.debug_output : stderr;
-      std::fprintf(out, "corio: debug: %s; using epoll\n", why_not.c_str());
+      std::fprintf(debug_output(), "corio: debug: %s; using epoll\n", why_not.c_str());
     }
   }
 

@@ -99,6 +99,17 @@ class thread_pool {
   }
   std::size_t size() const noexcept { return threads_.size(); }
 
+  // Loop thread, for the loop's statistics: the calls no worker has taken
+  // yet, and those a worker has taken (running, or next in its batch).
+  struct job_counts {
+    std::size_t queued = 0;
+    std::size_t running = 0;
+  };
+  job_counts counts() {
+    std::lock_guard lock(mutex_);
+    return {pending_.size + jobs_.size, running_};
+  }
+
   // The default pool: one thread per CPU this thread may run on (its affinity
   // mask, so `taskset -c 0` gives one), at most 32. Not Python's cores + 4:
   // corio does file and socket I/O on its ring, so to_thread is mostly for

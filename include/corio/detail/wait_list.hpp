@@ -19,31 +19,30 @@ namespace corio::detail {
 
 // Primitives belong to the thread that first uses them (the thread of its
 // loop; run() may be called there again, with a new loop, and reuse them).
-// Using one from another thread is a programmer error, reported in debug builds.
+// Using one from another thread is a programmer error, reported in debug
+// builds, and in release builds while a loop runs in debug mode
+// (debug_checks_on()).
 class loop_affinity {
  public:
-  void check([[maybe_unused]] const char* who) {
-#ifndef NDEBUG
-    const std::thread::id me = std::this_thread::get_id();
-    if (owner_ == std::thread::id())
-      owner_ = me;
-    CORIO_ASSERT(owner_ == me, who);
-#endif
+  void check(const char* who) {
+    if (debug_checks_on() && !owned_by_this_thread())
+      assertion_failed("owner == this thread", who);
   }
   // The same check in a destructor (a guard's), which cannot throw: aborts.
-  void check_noexcept([[maybe_unused]] const char* who) noexcept {
-#ifndef NDEBUG
-    const std::thread::id me = std::this_thread::get_id();
-    if (owner_ == std::thread::id())
-      owner_ = me;
-    CORIO_ASSERT_NOEXCEPT(owner_ == me, who);
-#endif
+  void check_noexcept(const char* who) noexcept {
+    if (debug_checks_on() && !owned_by_this_thread())
+      fatal_misuse("owner == this thread", who);
   }
 
  private:
-#ifndef NDEBUG
+  bool owned_by_this_thread() noexcept {
+    const std::thread::id me = std::this_thread::get_id();
+    if (owner_ == std::thread::id())
+      owner_ = me;
+    return owner_ == me;
+  }
+
   std::thread::id owner_;
-#endif
 };
 
 // A task parked on a primitive. Waking it hands it what it waited for (the

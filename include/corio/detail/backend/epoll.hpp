@@ -96,8 +96,10 @@ class epoll_backend {
       remote_ = &remote;
   }
 
-  // True while a task waits for readiness (not counting background waits).
+  // True while a task waits for readiness (not counting background waits);
+  // operations() says how many such waits.
   bool busy() const noexcept { return waiting_ > background_; }
+  std::size_t operations() const noexcept { return waiting_ - background_; }
   // A wait that does not keep the loop waiting (the loop's own signal watch)
   // starts or stops being one (see io_uring_backend::count_background).
   void count_background(bool waiting) noexcept {

@@ -332,6 +332,10 @@ class io_uring_backend {
     return inflight_ > (wakeup_.armed ? 1u : 0u) + background_ || !deferred_.empty() ||
            io_uring_sq_ready(&ring_.ring_ref()) > 0;
   }
+  // The operations tasks wait for, in flight or queued (those busy() counts).
+  std::size_t operations() const noexcept {
+    return inflight_ - (wakeup_.armed ? 1u : 0u) - background_ + deferred_.size();
+  }
   // An operation in flight that does not keep the loop waiting starts
   // (`waiting` true) or stops being one (it completed, or is being cancelled
   // and the loop must now wait for its completion).
