@@ -29,15 +29,18 @@ namespace {
 corio::task<> sleeper() {
   co_await corio::sleep(10s);
 }
+constexpr unsigned sleep_line = __LINE__ - 2;
 corio::task<int> getter(corio::queue<int>& q) {
   co_return co_await q.get();
 }
+constexpr unsigned get_line = __LINE__ - 2;
 corio::task<> gatherer(corio::queue<int>& q) {
   co_await corio::gather(sleeper(), getter(q));
 }
 corio::task<> joiner(corio::join_handle<void>& h) {
   co_await h;
 }
+constexpr unsigned join_line = __LINE__ - 2;
 corio::task<> blocker(std::binary_semaphore& release) {
   co_await corio::to_thread([&release] { release.acquire(); });
 }
@@ -158,6 +161,27 @@ TEST_CASE("capture_call_graph: names the tasks, their waits and who awaits them"
   CHECK(printed.find("  + Created at: File '") != std::string::npos);
   CHECK(printed.find("  + Suspended at: to_thread call\n") != std::string::npos);
   CHECK(printed.find("  + Running or ready to run\n") != std::string::npos);
+
+  // Where each wait was awaited: the user's co_await, never one inside corio.
+  CHECK(gathering->awaiting_location.line() == 0);  // inside gather
+  CHECK(blocking->awaiting_location.line() == 0);   // inside to_thread
+#if CORIO_DETAIL_AWAIT_LOCATION
+  CHECK(child0->awaiting_location.line() == sleep_line);
+  CHECK(child1->awaiting_location.line() == get_line);
+  CHECK(joining->awaiting_location.line() == join_line);
+  CHECK(std::string_view(joining->awaiting_location.file_name()).ends_with("call_graph_test.cpp"));
+  CHECK(printed.find("  + Suspended at: await task 'gatherer'\n  + Awaited at: File '") !=
+        std::string::npos);
+  CHECK(printed.find("call_graph_test.cpp', line " + std::to_string(join_line) + "\n") !=
+        std::string::npos);
+#else
+  // g++: not recorded (see CORIO_DETAIL_AWAIT_LOCATION in corio/config.hpp).
+  CHECK(child1->awaiting_location.line() == 0);
+  CHECK(printed.find("  + Awaited at:") == std::string::npos);
+  (void)sleep_line;
+  (void)get_line;
+  (void)join_line;
+#endif
 }
 
 TEST_CASE("capture_call_graph: a task_group's children are awaited by the task in wait()",

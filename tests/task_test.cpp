@@ -156,6 +156,7 @@ corio::task<std::string> await_twice() {
 corio::task<> sleep_a_little() {
   co_await corio::sleep(std::chrono::milliseconds(20));
 }
+[[maybe_unused]] constexpr unsigned sleep_a_little_line = __LINE__ - 2;
 
 corio::task<> await_at(corio::task<>* t) {
   co_await *t;
@@ -349,4 +350,9 @@ TEST_CASE("task: assigning to a task while it runs aborts with the reason in deb
       corio_test::run_in_child([] { corio::run(assign_while_awaited(), {.debug = true}); });
   CHECK(r.aborted);
   CHECK(r.err.find("destroyed (or assigned to) while it runs") != std::string::npos);
+#if CORIO_DETAIL_AWAIT_LOCATION
+  // clang records where it waits: the sleep in sleep_a_little.
+  CHECK(r.err.find("the task destroyed while it runs waits at ") != std::string::npos);
+  CHECK(r.err.find("task_test.cpp:" + std::to_string(sleep_a_little_line)) != std::string::npos);
+#endif
 }

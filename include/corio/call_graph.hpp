@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corio {
@@ -34,6 +35,12 @@ struct task_info {
   /// "queue get", "to_thread call", "await task 'worker'", "gather of 3
   /// children", ...); empty when it is running or ready to run.
   std::string awaiting;
+  /// The file and line of the co_await that waits there (no function name).
+  /// Line 0 when it is running, when the wait was awaited inside corio
+  /// (gather, to_thread, wait_for, ...: their own co_await), and with g++,
+  /// which cannot record it at no cost (see CORIO_DETAIL_AWAIT_LOCATION in
+  /// config.hpp); clang records it.
+  source_location awaiting_location;
   /// The id of the task that waits for this one to finish (through a
   /// join_handle, gather, wait_for or task_group::wait), or nullptr.
   const void* awaited_by = nullptr;
@@ -58,6 +65,9 @@ class call_graph_builder {
         leaf->describer()(*leaf, wait);
       else
         wait.what = "a wait that does not describe itself";
+      if (!inside_corio(leaf->awaited_file()))
+        info.awaiting_location =
+            source_location::current(leaf->awaited_file(), "", leaf->awaited_line());
     }
     info.awaiting = std::move(wait.what);
     tasks.push_back(std::move(info));
@@ -65,6 +75,15 @@ class call_graph_builder {
       const source_location child_where = child.where.line() != 0 ? child.where : where;
       visit(*child.context, std::move(child.name), child_where, &context);
     }
+  }
+
+  // A co_await in corio's own headers (inside gather, to_thread, ...) says
+  // nothing to the reader: those are left out. This header's directory is
+  // theirs, spelled the same way by the same include path.
+  static bool inside_corio(std::string_view file) noexcept {
+    constexpr std::string_view self = __FILE__;
+    constexpr std::string_view dir = self.substr(0, self.size() - sizeof("call_graph.hpp") + 1);
+    return file.substr(0, dir.size()) == dir;
   }
 
   // The task that waits for `t`: its joiner, else its group's wait().
@@ -126,6 +145,10 @@ inline void print_call_graph(std::FILE* out = stderr) {
       std::fputs("  + Running or ready to run\n", out);
     else
       std::fprintf(out, "  + Suspended at: %s\n", t.awaiting.c_str());
+    if (t.awaiting_location.line() != 0) {
+      std::fprintf(out, "  + Awaited at: File '%s', line %u\n", t.awaiting_location.file_name(),
+                   t.awaiting_location.line());
+    }
     if (t.awaited_by != nullptr) {
       std::fputs("  + Awaited by:\n", out);
       for (const task_info& by : tasks) {

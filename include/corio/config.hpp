@@ -44,6 +44,19 @@
     ((expr) ? (void)0 : ::corio::detail::fatal_misuse(#expr, message))
 #endif
 
+// The call graph's co_await locations: task_promise_base::await_transform
+// hands each co_await's file and line to the wait it parks on. clang only:
+// g++ 12 moves the object await_transform returns into a new temporary (and
+// copies it when it is an lvalue), where the standard says the awaiter is
+// that object itself. That would cost a move per co_await, and awaiters that
+// cannot move (wait_for's) would not compile. clang 14 and later use the
+// object itself, so there it costs two stores per wait.
+#if defined(__clang__)
+#  define CORIO_DETAIL_AWAIT_LOCATION 1
+#else
+#  define CORIO_DETAIL_AWAIT_LOCATION 0
+#endif
+
 namespace corio::detail {
 
 [[noreturn]] inline void assertion_failed(const char* expression, const char* message) {

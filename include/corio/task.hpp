@@ -12,6 +12,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -26,11 +27,40 @@ class task;
 
 namespace detail {
 
+// Every co_await in a corio coroutine comes through await_transform with its
+// place (a defaulted argument is filled in at the co_await). A wait that
+// parks (a sleep, an I/O operation, a primitive's wait, a join) keeps it for
+// the call graph: two stores, nothing else; anything else passes unchanged.
+// Only where CORIO_DETAIL_AWAIT_LOCATION is on (clang): see config.hpp.
+#if CORIO_DETAIL_AWAIT_LOCATION
+class await_place_recorder {
+ public:
+  template <class A>
+  decltype(auto) await_transform(A&& a, const char* file = __builtin_FILE(),
+                                 unsigned line = __builtin_LINE()) {
+    if constexpr (requires { a.set_awaited_at(file, line); }) {
+      a.set_awaited_at(file, line);
+      return std::forward<A>(a);
+    } else if constexpr (requires {
+                           std::forward<A>(a).operator co_await().set_awaited_at(file, line);
+                         }) {
+      auto awaiter = std::forward<A>(a).operator co_await();  // a join_handle's
+      awaiter.set_awaited_at(file, line);
+      return awaiter;
+    } else {
+      return std::forward<A>(a);
+    }
+  }
+};
+#else
+class await_place_recorder {};
+#endif
+
 // What every corio coroutine's promise has: where to go when it finishes
 // (the awaiting coroutine, or its context's completion hook when it is the
 // outermost coroutine of a concurrent unit), the context that receives
 // cancellation, and the exception it ended with.
-class task_promise_base {
+class task_promise_base : public await_place_recorder {
  public:
   struct final_awaiter {
     bool await_ready() noexcept { return false; }
@@ -176,10 +206,17 @@ inline constexpr unsigned max_inline_depth = 64;
 // destructor cannot throw, so this aborts with the reason: in debug builds,
 // and in release builds while a loop runs in debug mode.
 inline void check_not_running(const task_promise_base& promise, bool done) noexcept {
-  if (debug_checks_on() && promise.started() && !done)
+  if (debug_checks_on() && promise.started() && !done) {
+    // Where it waits, when the compiler records it (CORIO_DETAIL_AWAIT_LOCATION).
+    if (const suspension* leaf = promise.context()->leaf();
+        leaf != nullptr && leaf->awaited_line() != 0) {
+      std::fprintf(stderr, "corio::task: the task destroyed while it runs waits at %s:%u\n",
+                   leaf->awaited_file(), leaf->awaited_line());
+    }
     fatal_misuse("!started || done",
                  "corio::task: destroyed (or assigned to) while it runs: its awaiter owns "
                  "it until it finishes");
+  }
 }
 
 struct task_access {

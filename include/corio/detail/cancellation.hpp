@@ -159,12 +159,38 @@ class task_context {
 //
 // The hooks are the leaf type's table, hooks_of<&on_cancel, &describe>; the
 // describe hook is optional.
-class suspension : public cancellable {
+// Where a wait was awaited: the file and line of its co_await (line 0 when
+// unknown), set by task_promise_base::await_transform, for the call graph.
+// Where the compiler cannot record it (CORIO_DETAIL_AWAIT_LOCATION), an
+// empty base that always says "unknown".
+#if CORIO_DETAIL_AWAIT_LOCATION
+class await_place {
+ public:
+  void set_awaited_at(const char* file, unsigned line) noexcept {
+    file_ = file;
+    line_ = line;
+  }
+  const char* awaited_file() const noexcept { return file_; }
+  unsigned awaited_line() const noexcept { return line_; }
+
+ private:
+  const char* file_ = "";
+  unsigned line_ = 0;
+};
+#else
+class await_place {
+ public:
+  const char* awaited_file() const noexcept { return ""; }
+  unsigned awaited_line() const noexcept { return 0; }
+};
+#endif
+
+class suspension : public cancellable, public await_place {
  public:
   explicit suspension(const hooks& h) noexcept : cancellable(h) {}
   // Only an awaiter that was never awaited moves (the adapter that makes a
   // task of it moves it into the task's frame): a parked one is referenced.
-  suspension(suspension&& other) noexcept : cancellable(other) {
+  suspension(suspension&& other) noexcept : cancellable(other), await_place(other) {
     CORIO_ASSERT_NOEXCEPT(other.context_ == 0, "corio: an awaiter was moved after it was awaited");
   }
   suspension(const suspension&) = delete;

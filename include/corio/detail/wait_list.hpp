@@ -25,16 +25,24 @@ namespace corio::detail {
 class loop_affinity {
  public:
   void check(const char* who) {
-    if (debug_checks_on() && !owned_by_this_thread())
-      assertion_failed("owner == this thread", who);
+    if (debug_checks_on()) [[unlikely]]  // kept out of line in release builds
+      check_owner(who);
   }
   // The same check in a destructor (a guard's), which cannot throw: aborts.
   void check_noexcept(const char* who) noexcept {
-    if (debug_checks_on() && !owned_by_this_thread())
-      fatal_misuse("owner == this thread", who);
+    if (debug_checks_on()) [[unlikely]]
+      check_owner_noexcept(who);
   }
 
  private:
+  [[gnu::noinline]] void check_owner(const char* who) {
+    if (!owned_by_this_thread())
+      assertion_failed("owner == this thread", who);
+  }
+  [[gnu::noinline]] void check_owner_noexcept(const char* who) noexcept {
+    if (!owned_by_this_thread())
+      fatal_misuse("owner == this thread", who);
+  }
   bool owned_by_this_thread() noexcept {
     const std::thread::id me = std::this_thread::get_id();
     if (owner_ == std::thread::id())
