@@ -51,6 +51,18 @@ BENCHMARK(BM_gather_w1_spawn_gather)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// W1 in debug mode (loop_options::debug): two clock reads per resume step.
+void BM_gather_w1_spawn_gather_debug(benchmark::State& state) {
+  bench::run_two_rounds_in_child(state, [](long n, double* v) {
+    corio::run(w1_two_rounds(n, v), {.debug = true, .debug_output = bench::discard()});
+  });
+}
+BENCHMARK(BM_gather_w1_spawn_gather_debug)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
 // gather's fan-out in a warm process: ns per child, for sizes from 16 to 64k.
 corio::task<> fanout(long n) {
   std::vector<corio::task<long>> tasks;

@@ -49,4 +49,11 @@ void BM_queue_ping_pong(benchmark::State& state) {
 }
 BENCHMARK(BM_queue_ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
+// W5 in debug mode (loop_options::debug): two clock reads per resume step.
+void BM_queue_ping_pong_debug(benchmark::State& state) {
+  corio::run(ping_pong(state), {.debug = true, .debug_output = bench::discard()});
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_queue_ping_pong_debug)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
 }  // namespace

@@ -435,6 +435,12 @@ def report(build, full, elapsed):
             py("w1", field), target=checks,
             allocs=allocs(r"^BM_gather_w1_spawn_gather/1000000", r"^BM_baseline_bare_gather/1000000",
                           r"^BM_asio_spawn_gather/1000000"))
+    # W1 in debug mode, beside W1 with it off (the row above) in the same run
+    for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
+        c = corio.get(r"^BM_gather_w1_spawn_gather_debug/1000000", field)
+        off = corio.get(r"^BM_gather_w1_spawn_gather/1000000", field)
+        row(f"W1 spawn+gather 1M, ns/task, {label} round, debug mode on", c, off, None, None, None,
+            floor_text=f"debug mode off {fmt(off)}")
     c = corio.get(r"^BM_gather_w1_spawn_gather/1000000", "peak_rss_MB")
     b = corio.get(r"^BM_baseline_bare_gather/1000000", "peak_rss_MB")
     row("W1 peak RSS growth, MB, 1M tasks", c, b,
@@ -545,6 +551,10 @@ def report(build, full, elapsed):
         per_item_ns(ae, r"^BM_asio_ping_pong"), per_item_ns(au, r"^BM_asio_ping_pong"),
         py("w5", "ns_per_handoff"), target=[("≤ 20 ns", c, 20)],
         allocs=allocs(r"^BM_queue_ping_pong/1000000", r"^BM_baseline_bare_ping_pong", r"^BM_asio_ping_pong"))
+    off = c
+    c = per_item_ns(corio, r"^BM_queue_ping_pong_debug/1000000")
+    row("W5 ping-pong through queue(1), ns/hand-off, debug mode on", c, off, None, None, None,
+        floor_text=f"debug mode off {fmt(off)}")
 
     # W7
     for qd in (1, 32):
