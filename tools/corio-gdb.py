@@ -6,10 +6,11 @@
 #   (gdb) corio tasks all        # the loops of every thread
 #   (gdb) corio tasks EXPR       # the loop at EXPR (a corio::detail::loop_core* or event_loop*)
 #
-# Lists every live task of an event loop: run()'s main task and each spawned
-# task, with its name, where it was created and what it is suspended on. It
-# only reads memory and debug info (it never calls a function in the
-# inferior), so it works on a live process and on a core file alike. It needs
+# Lists every live task of an event loop: run()'s main task, each spawned
+# task and the children of gathers and wait_for calls, with its name, where it
+# was created, what it is suspended on and who awaits it (print_call_graph's
+# shape). It only reads memory and debug info (it never calls a function in
+# the inferior), so it works on a live process and on a core file alike. It needs
 # a build with debug info (-g); the types it reads are corio's detail types
 # and may change between corio versions, as the script that ships with them.
 
@@ -52,8 +53,10 @@ def _function_at(address):
 
 def _awaiter_class(describe_name):
     """'corio::detail::sleep_awaiter::describe(...)' -> 'corio::detail::sleep_awaiter'."""
-    name = describe_name.split("(")[0] if "(" in describe_name else describe_name
-    return name[: -len("::describe")] if name.endswith("::describe") else None
+    at = describe_name.rfind("::describe(")
+    if at < 0:
+        return describe_name[: -len("::describe")] if describe_name.endswith("::describe") else None
+    return describe_name[:at]
 
 
 def _derived(leaf, class_name):
@@ -127,7 +130,7 @@ def _describe_awaiter(class_name, awaiter):
     plain = _without_template_arguments(class_name)
     describe = _AWAITERS.get(plain)
     if describe is None and "gather" in plain:
-        describe = lambda a: "gather"
+        describe = lambda a: "gather of %d children" % int(a["started_"])  # those started
     if describe is None:
         return None
     try:
@@ -136,33 +139,98 @@ def _describe_awaiter(class_name, awaiter):
         return None
 
 
-def _suspension(context):
-    """What the task_context `context` is parked on, as text ('' when not parked)."""
+def _leaf(context):
+    """The suspension* the task_context `context` is parked on, or None."""
     state = int(context["state_"]) & ~1
     if state == 0:
-        return ""
-    leaf = gdb.Value(state).cast(gdb.lookup_type(_SUSPENSION).pointer())
+        return None
+    return gdb.Value(state).cast(gdb.lookup_type(_SUSPENSION).pointer())
+
+
+def _wait(context):
+    """(text, class name, awaiter) of what `context` is parked on; text '' when not parked."""
+    leaf = _leaf(context)
+    if leaf is None:
+        return "", None, None
     describe = int(leaf.dereference()["hooks_"].dereference()["describe"])
     name = _function_at(describe)
     if name is None:
-        return "a wait at 0x%x" % state
+        return "a wait at 0x%x" % int(leaf), None, None
     class_name = _awaiter_class(name)
     if class_name is None:
-        return "a wait described by %s" % name
+        return "a wait described by %s" % name, None, None
     awaiter = _derived(leaf, class_name)
     text = _describe_awaiter(class_name, awaiter) if awaiter is not None else None
-    return text if text else class_name
+    return (text if text else class_name), class_name, awaiter
+
+
+def _suspension(context):
+    """What the task_context `context` is parked on, as text ('' when not parked)."""
+    return _wait(context)[0]
+
+
+def _context_of(suspension):
+    """The task_context address a suspension* (a joiner, a group's waiter) belongs to, or 0."""
+    if int(suspension) == 0:
+        return 0
+    return int(suspension.dereference()["context_"]) & ~1
+
+
+def _children(class_name, awaiter):
+    """(name, task_context) of each child a gather or wait_for waits for that is parked."""
+    plain = _without_template_arguments(class_name or "")
+    context_type = gdb.lookup_type("corio::detail::task_context")
+    out = []
+    try:
+        if "gather" in plain:
+            # children_ is a std::unique_ptr<task_context[]>: its pointer is its first word.
+            first = awaiter["children_"].address.cast(context_type.pointer().pointer()).dereference()
+            for i in range(int(awaiter["started_"])):
+                child = (first + i).dereference()
+                if _leaf(child) is not None:  # finished children are not parked
+                    out.append(("gather child %d" % i, child))
+        elif plain == "corio::detail::wait_for_awaiter":
+            if bool(awaiter["started_"]) and not bool(awaiter["finished_"]):
+                out.append(("wait_for child", awaiter["child_"]))
+    except gdb.error:
+        pass
+    return out
+
+
+def _awaiter_of(task):
+    """The context that waits for a spawned task: its joiner, else its task_group's wait()."""
+    spawned = task.cast(gdb.lookup_type("corio::detail::spawned_task"))
+    joiner = _context_of(spawned["joiner_"])
+    if joiner != 0 or int(spawned["group_"]) == 0:
+        return joiner
+    try:
+        group = spawned["group_"].cast(gdb.lookup_type("corio::task_group").pointer())
+        return _context_of(group.dereference()["waiter_"])
+    except gdb.error:
+        return 0
+
+
+def _entries(name, location, context, awaited_by):
+    """The task at `context` and, depth first, the gather and wait_for children it waits for."""
+    text, class_name, awaiter = _wait(context)
+    ident = int(context.address)
+    yield (name, location, text, ident, awaited_by)
+    for child_name, child in _children(class_name, awaiter):
+        for entry in _entries(child_name, None, child, ident):
+            yield entry
 
 
 def _tasks(loop):
-    """(name, location, suspension, id) for run()'s main task and each spawned task."""
+    """(name, location, suspension, id, awaited_by id) for run()'s main task and each spawned
+    task, each followed by the children it waits for, as capture_call_graph() lists them."""
     loop = loop.dereference() if loop.type.strip_typedefs().code == gdb.TYPE_CODE_PTR else loop
     core = loop.cast(gdb.lookup_type("corio::detail::loop_core"))
     root = core["root_"]
     context = root["context"]
     if int(context) != 0:
         where = root["where"]
-        yield (_string(where["function_"]), _location(where), _suspension(context.dereference()), int(context))
+        for entry in _entries(_string(where["function_"]), _location(where), context.dereference(), 0):
+            yield entry
     live_task = gdb.lookup_type("corio::detail::live_task")
     head = core["live_tasks_"]["head_"]
     head_address = int(head.address)
@@ -171,13 +239,17 @@ def _tasks(loop):
     while int(node) != head_address and count < 1000000:
         task = node.cast(live_task.pointer()).dereference()
         context = task.cast(gdb.lookup_type("corio::detail::task_context"))
-        yield (_string(task["name_"]), _location(task["where_"]), _suspension(context), int(context.address))
+        for entry in _entries(_string(task["name_"]), _location(task["where_"]), context,
+                              _awaiter_of(task)):
+            yield entry
         node = node.dereference()["next_"]
         count += 1
 
 
 def _print_loop(loop):
-    for name, location, suspension, ident in _tasks(loop):
+    tasks = list(_tasks(loop))
+    names = {ident: name for name, _, _, ident, _ in tasks}
+    for name, location, suspension, ident, awaited_by in tasks:
         gdb.write("* Task(name='%s', id=0x%x)\n" % (name, ident))
         if location:
             gdb.write("  + Created at: %s\n" % location)
@@ -185,6 +257,9 @@ def _print_loop(loop):
             gdb.write("  + Suspended at: %s\n" % suspension)
         else:
             gdb.write("  + Running or ready to run\n")
+        if awaited_by:
+            gdb.write("  + Awaited by:\n     * Task(name='%s', id=0x%x)\n"
+                      % (names.get(awaited_by, "?"), awaited_by))
 
 
 def _current_loop():

@@ -29,6 +29,14 @@ corio::task<void> join(corio::join_handle<void>& h) {
   co_await h;
 }
 
+corio::task<void> gather_two(corio::queue<int>& q) {
+  co_await corio::gather(nap(), take(q));
+}
+
+corio::task<void> nap_with_timeout() {
+  co_await corio::wait_for(nap(), std::chrono::hours(2));
+}
+
 template <class T>
 corio::task<void> cancel_and_wait(corio::join_handle<T>& h) {
   h.cancel();
@@ -45,12 +53,17 @@ corio::task<void> main_task() {
   auto listener = corio::net::tcp_listener::bind("127.0.0.1", 0);
   auto reader = corio::spawn(accept_one(listener), "reader");
   auto joiner = corio::spawn(join(sleeper), "joiner");
+  corio::queue<int> q2;
+  auto gatherer = corio::spawn(gather_two(q2), "gatherer");
+  auto timed = corio::spawn(nap_with_timeout(), "timed");
   for (int i = 0; i < 3; ++i)
     co_await corio::yield();
   corio_gdb_stop_here();
   co_await cancel_and_wait(getter);
   co_await cancel_and_wait(reader);
   co_await cancel_and_wait(joiner);  // cancels the sleeper it awaits too
+  co_await cancel_and_wait(gatherer);
+  co_await cancel_and_wait(timed);
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ class frame_arena {
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t largest = 1024;  // bigger blocks come from ::operator new
   static constexpr std::size_t reservation = std::size_t{8} << 30;
+  static constexpr std::size_t dump_step = std::size_t{4} << 20;
 #if defined(CORIO_DETAIL_ASAN)
   static constexpr bool enabled = false;
 #else
@@ -92,6 +93,9 @@ class frame_arena {
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (base == MAP_FAILED)
         return;  // e.g. strict overcommit: frames come from the heap
+      // Out of core dumps (gcore's too), but for the part handed out so far
+      // (see allocate_slow): else a core of any corio program is 8 GiB.
+      ::madvise(base, reservation, MADV_DONTDUMP);
       auto* a = new (std::nothrow) frame_arena(static_cast<char*>(base));
       if (a == nullptr) {
         ::munmap(base, reservation);
@@ -177,6 +181,14 @@ class frame_arena {
       return ::operator new(n);  // the reservation is used up: the heap takes over
     void* p = a->bump_;
     a->bump_ += size;
+    if (a->bump_ > a->dumped_end_) {
+      // Blocks go into core dumps (for gdb's `corio tasks`) a few MiB at a
+      // time: one system call per dump_step of new blocks.
+      char* end = a->base_ + (static_cast<std::size_t>(a->bump_ - a->base_) + dump_step - 1) /
+                                 dump_step * dump_step;
+      ::madvise(a->dumped_end_, static_cast<std::size_t>(end - a->dumped_end_), MADV_DODUMP);
+      a->dumped_end_ = end;
+    }
     ++a->live_;
     return p;
   }
@@ -268,6 +280,7 @@ class frame_arena {
   // Owner thread only (the mutex too once orphaned_).
   char* const base_;
   char* bump_;
+  char* dumped_end_ = base_;  // [base_, dumped_end_) is in core dumps
   free_block* heads_[classes] = {};
   std::size_t live_ = 0;  // blocks handed out and not given back
   // Under mutex_.
