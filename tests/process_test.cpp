@@ -3,6 +3,8 @@
 // Each test checks that no descriptor and no child process is left behind.
 #include <corio/process.hpp>
 
+#include <corio/detail/awaitable.hpp>
+
 #include <corio/call_graph.hpp>
 #include <corio/error.hpp>
 #include <corio/event.hpp>
@@ -29,12 +31,19 @@
 #include <map>
 #include <string>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 using corio::stdio;
 using corio_test::open_fd_count;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
+
+// wait() is an awaiter (no coroutine frame per call); it converts to a task where one is needed.
+static_assert(!corio::detail::is_task_v<decltype(std::declval<corio::process&>().wait())>);
+static_assert(
+    std::is_convertible_v<decltype(std::declval<corio::process&>().wait()), corio::task<int>>);
 
 namespace {
 

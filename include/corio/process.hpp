@@ -20,6 +20,7 @@
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
 
+#include <corio/detail/awaitable.hpp>
 #include <corio/detail/errno.hpp>
 #include <corio/detail/io_operation.hpp>
 #include <corio/detail/loop_core.hpp>
@@ -172,6 +173,42 @@ struct child_state {
   std::optional<int> exit_status;
   std::exception_ptr error;  // the watcher failed: wait() rethrows it
   event exited;
+};
+
+// process::wait(): the wait for the child's `exited` event, then its status
+// or the watcher's error. An awaiter (no frame, no allocation) that keeps
+// the child's state alive while it waits, as the process may go meanwhile.
+class [[nodiscard]] exit_awaiter {
+ public:
+  explicit exit_awaiter(std::shared_ptr<child_state> child) noexcept
+      : child_(std::move(child)), wait_(child_->exited.wait()) {}
+  // Only an awaiter not yet awaited is moved (into as_task's frame).
+  exit_awaiter(exit_awaiter&& other) noexcept
+      : child_(std::move(other.child_)), wait_(child_->exited.wait()) {}
+  exit_awaiter& operator=(exit_awaiter&&) = delete;
+
+  bool await_ready() const noexcept { return wait_.await_ready(); }
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) {
+    return wait_.await_suspend(h);
+  }
+  int await_resume() const {
+    wait_.await_resume();
+    if (child_->error)
+      std::rethrow_exception(child_->error);
+    return *child_->exit_status;
+  }
+
+  /// For APIs that take tasks: `corio::wait_for(p.wait(), 1s)`. A template,
+  /// so that as_task's coroutine is compiled only where it is used.
+  template <class = void>
+  operator task<int>() && {
+    return as_task(std::move(*this));
+  }
+
+ private:
+  std::shared_ptr<child_state> child_;
+  event::wait_awaiter wait_;
 };
 
 // Reaps the child as soon as it ends; when cancelled (run() ending), kills it first.
@@ -361,15 +398,10 @@ class process {
   /// Thread safety: await only on the loop's thread.
   /// Example:
   ///   int status = co_await p.wait();
-  template <class = void>
-  [[nodiscard]] task<int> wait() {
+  [[nodiscard]] detail::exit_awaiter wait() {
     CORIO_ASSERT(child_ != nullptr,
                  "corio::process::wait: no child (a default or moved-from process)");
-    const std::shared_ptr<detail::child_state> child = child_;
-    co_await child->exited.wait();
-    if (child->error)
-      std::rethrow_exception(child->error);
-    co_return *child->exit_status;
+    return detail::exit_awaiter(child_);
   }
 
   /// Writes `input` to the child's stdin (then closes it) while reading its
