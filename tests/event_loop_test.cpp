@@ -115,6 +115,41 @@ corio::task<int> spawn_and_return(shutdown_record* r, corio::event* ev) {
   co_return 7;
 }
 
+// Cancelled at shutdown, its handler spawns a successor that sleeps for a
+// minute; `generations` more of them, each spawned by the last one's handler.
+// The successors are spawned while run() is cancelling the spawned tasks.
+corio::task<> respawn_on_cancel(shutdown_record* r, int generations, counted c) {
+  (void)c;
+  ++r->started;
+  try {
+    co_await corio::sleep(60s);
+  } catch (const corio::cancelled_error&) {
+    ++r->cancelled;
+    if (generations > 0)
+      corio::spawn(respawn_on_cancel(r, generations - 1, counted()));
+  }
+  ++r->finished;
+}
+
+// Its destructor spawns: a cleanup path that runs when the frame is destroyed.
+struct spawns_on_destruction {
+  shutdown_record* r;
+  ~spawns_on_destruction() { corio::spawn(respawn_on_cancel(r, 0, counted())); }
+};
+
+corio::task<> sleep_then_cleanup(shutdown_record* r, counted c) {
+  (void)c;
+  spawns_on_destruction cleanup{r};
+  co_await corio::sleep(60s);
+}
+
+corio::task<int> spawn_respawning(shutdown_record* r) {
+  corio::spawn(respawn_on_cancel(r, 2, counted()));
+  corio::spawn(sleep_then_cleanup(r, counted()));
+  co_await corio::sleep(0ms);  // let them start
+  co_return 8;
+}
+
 corio::task<> uses_everything() {
   // A kernel operation, a timer and a to_thread call: ring, eventfd and workers.
   auto f = co_await corio::file::open("/dev/null", corio::open_mode::read);
@@ -200,6 +235,21 @@ TEST_CASE("run: cancels every task still pending on the way out, and they finish
   CHECK(r.started == 3);
   CHECK(r.cancelled == 3);
   CHECK(r.finished == 3);
+  CHECK(counted::active_count() == 0);
+}
+
+TEST_CASE("run: a task spawned while the spawned tasks are being cancelled is cancelled too",
+          "[event_loop][io_uring][cancellation][lifetime]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  counted::reset_counts();
+  shutdown_record r;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(corio::run(spawn_respawning(&r)) == 8);
+  CHECK(std::chrono::steady_clock::now() - start < 30s);  // no 60 s sleep held it
+  // Three generations of respawn_on_cancel, the cleanup task and what its destructor spawned.
+  CHECK(r.started == 4);
+  CHECK(r.cancelled == 4);
+  CHECK(r.finished == 4);
   CHECK(counted::active_count() == 0);
 }
 

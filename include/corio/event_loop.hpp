@@ -71,7 +71,8 @@ class event_loop : private detail::loop_core {
 
   /// Runs `main` to its end on this loop and returns its value or rethrows
   /// its exception, as asyncio's loop.run_until_complete. On the way out it
-  /// cancels every spawned task still pending and waits for them.
+  /// cancels every spawned task still pending and waits for them, and for
+  /// the tasks they spawn meanwhile, which start cancelled (see spawn()).
   ///
   /// It leaves SIGINT alone (loop_options::handle_sigint is run()'s), as
   /// asyncio's loop.run_until_complete; loop_options::call_graph_on_sigusr1

@@ -147,7 +147,12 @@ class join_handle {
 /// concurrently with the caller.
 ///
 /// When run() returns, every spawned task still pending is cancelled and
-/// awaited.
+/// awaited. A task spawned during that (from a cancelled task's handler or
+/// cleanup, a destructor, a shield()) starts with a cancellation pending: it
+/// runs to its first suspension point, which throws cancelled_error, and run()
+/// waits for it too. asyncio.run cancels only the tasks alive when it begins
+/// to shut down and abandons, still pending, those created later; corio cannot
+/// abandon a frame the kernel may still write to, so it cancels them as well.
 ///
 /// `name` names the task in the call graph (print_call_graph) and in
 /// join_handle::name(); by default the name is the function that calls spawn.

@@ -284,7 +284,13 @@ class loop_core {
     return s;
   }
 
-  void track(live_task& t) noexcept { live_tasks_.push_back(t); }
+  // A task spawned while the spawned tasks are being cancelled (from one's
+  // cleanup) starts with a cancellation pending, so that run() ends.
+  void track(live_task& t) noexcept {
+    live_tasks_.push_back(t);
+    if (cancelling_spawned_)
+      t.request_cancel();
+  }
   void untrack(live_task& t) noexcept {
     live_tasks_.erase(t);
     if (options_.debug)  // a step that ends its task still names it (warn_slow_step)
@@ -366,10 +372,16 @@ class loop_core {
     return deadlocked;
   }
 
-  // Cancels every spawned task still pending and waits for them. Returns true
-  // if some ignored cancellation in a deadlock (they are then left suspended,
-  // and debug mode names each).
+  // Cancels every spawned task still pending and waits for them, and for the
+  // tasks they spawn meanwhile (cancelled from the start, see track()).
+  // Returns true if some ignored cancellation in a deadlock (they are then
+  // left suspended, and debug mode names each).
   bool cancel_spawned_tasks() {
+    cancelling_spawned_ = true;
+    struct cancelling_guard {
+      bool& flag;
+      ~cancelling_guard() { flag = false; }
+    } guard{cancelling_spawned_};
     bool deadlocked = false;
     for (int attempt = 0; !live_tasks_.empty() && attempt < 4; ++attempt) {
       live_tasks_.for_each([](live_task& t) { t.request_cancel(); });
@@ -580,6 +592,7 @@ class loop_core {
   ready_queue ready_;
   timer_heap timers_;
   intrusive_list<live_task> live_tasks_;
+  bool cancelling_spawned_ = false;  // run() is in cancel_spawned_tasks()
   root_task root_;
   struct finished_task {
     const void* frame = nullptr;
