@@ -2,7 +2,9 @@
 #include <corio/call_graph.hpp>
 
 #include <corio/event_loop.hpp>
+#include <corio/file.hpp>
 #include <corio/gather.hpp>
+#include <corio/net/tcp.hpp>
 #include <corio/queue.hpp>
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
@@ -11,10 +13,16 @@
 #include <corio/to_thread.hpp>
 #include <corio/yield.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch_test_macros.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <filesystem>
 #include <semaphore>
 #include <string>
 #include <string_view>
@@ -55,6 +63,15 @@ const corio::task_info* find(const std::vector<corio::task_info>& graph, std::st
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
+}
+
+// Awaits `h`, which was cancelled.
+template <class T>
+corio::task<> reap(corio::join_handle<T>& h) {
+  try {
+    co_await h;
+  } catch (const corio::cancelled_error&) {
+  }
 }
 
 corio::task<std::string> spawn_and_name() {
@@ -207,4 +224,88 @@ TEST_CASE("capture_call_graph: a task_group's children are awaited by the task i
   REQUIRE(!graph.empty());
   CHECK(graph[0].awaiting == "task_group wait for 2 children");
   CHECK(child->awaited_by == graph[0].id);
+}
+
+TEST_CASE(
+    "capture_call_graph: names the socket or file operation a task waits for, on each backend",
+    "[call_graph][net][file][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::filesystem::path fifo = std::filesystem::temp_directory_path() /
+                                     ("corio_call_graph_fifo_" + std::to_string(::getpid()));
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::vector<corio::task_info> graph;
+  int listener_fd = -1;
+  int client_fd = -1;
+  int fifo_fd = -1;
+  corio::loop_options options;
+  options.worker_threads = 1;  // so that the blocker keeps a file call on epoll queued
+  corio::run(
+      [&]() -> corio::task<> {
+        // A listener whose accept queue (backlog 0: one connection) is full, so a
+        // second connection's SYN goes unanswered and its connect waits.
+        auto listener = corio::net::tcp_listener::bind("127.0.0.1", 0, 0);
+        listener_fd = listener.native_handle();
+        auto client = co_await corio::net::tcp_stream::connect("127.0.0.1", listener.local_port());
+        client_fd = client.native_handle();
+        // A FIFO opened for reading and writing: a read of it waits for data.
+        auto pipe =
+            co_await corio::file::open(fifo, corio::open_mode::read | corio::open_mode::write);
+        fifo_fd = pipe.native_handle();
+        std::binary_semaphore release(0);
+        auto blocker = corio::spawn(corio::to_thread([&release] { release.acquire(); }));
+
+        std::array<std::byte, 16> in{};
+        std::vector<std::byte> out(64 << 20);  // more than the socket buffers take
+        std::array<std::byte, 16> from_fifo{};
+        auto connector = corio::spawn(
+            corio::net::tcp_stream::connect("127.0.0.1", listener.local_port()), "connector");
+        auto reader = corio::spawn(client.read_some(in), "reader");
+        auto writer = corio::spawn(client.write_all(out), "writer");
+        // On epoll the read runs on the worker pool, queued behind the blocker.
+        auto file_reader = corio::spawn(pipe.read_at(0, from_fifo), "file reader");
+        for (int i = 0; i < 3; ++i)
+          co_await corio::yield();
+        graph = corio::capture_call_graph();
+
+        connector.cancel();
+        reader.cancel();
+        writer.cancel();
+        file_reader.cancel();
+        // A queued file call hands its cancellation back once a worker reaches it.
+        release.release();
+        co_await blocker;
+        co_await reap(connector);
+        co_await reap(reader);
+        co_await reap(writer);
+        co_await reap(file_reader);
+        // The accept queue still holds the first connection; an accept takes it.
+        auto acceptor = corio::spawn(listener.accept(), "acceptor");
+        co_await acceptor;
+        auto idle_acceptor = corio::spawn(listener.accept(), "idle acceptor");
+        co_await corio::yield();
+        for (const corio::task_info& t : corio::capture_call_graph()) {
+          if (t.name == "idle acceptor")
+            graph.push_back(t);
+        }
+        idle_acceptor.cancel();
+        co_await reap(idle_acceptor);
+      }(),
+      options);
+  std::filesystem::remove(fifo);
+
+  const corio::task_info* connector = find(graph, "connector");
+  const corio::task_info* reader = find(graph, "reader");
+  const corio::task_info* writer = find(graph, "writer");
+  const corio::task_info* file_reader = find(graph, "file reader");
+  const corio::task_info* acceptor = find(graph, "idle acceptor");
+  REQUIRE(connector != nullptr);
+  REQUIRE(reader != nullptr);
+  REQUIRE(writer != nullptr);
+  REQUIRE(file_reader != nullptr);
+  REQUIRE(acceptor != nullptr);
+  CHECK(starts_with(connector->awaiting, "connect on fd "));
+  CHECK(reader->awaiting == "recv on fd " + std::to_string(client_fd));
+  CHECK(writer->awaiting == "send on fd " + std::to_string(client_fd));
+  CHECK(file_reader->awaiting == "read on fd " + std::to_string(fifo_fd));
+  CHECK(acceptor->awaiting == "accept on fd " + std::to_string(listener_fd));
 }

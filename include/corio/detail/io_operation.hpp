@@ -349,15 +349,27 @@ class [[nodiscard]] io_operation final : public completion,
   }
   static void describe(const suspension& self, wait_info& info) {
     auto& op = static_cast<const io_operation&>(self);
-    info.what = std::string(opcode_name(op.opcode_)) + " on fd " + std::to_string(op.fd_);
+    info.what = opcode_name(op.opcode_);
+    if (op.fd_ >= 0)  // not AT_FDCWD of an openat
+      info.what += " on fd " + std::to_string(op.fd_);
+  }
+  // On epoll no SQE is filled: the operation fills a scratch one, once it is
+  // known to wait, so the call graph names it as on io_uring. Before the wait
+  // starts, as the operation is not yet shared with a worker.
+  void note_for_call_graph() noexcept {
+    io_uring_sqe scratch{};
+    op_.prep(&scratch);
+    opcode_ = scratch.opcode;
+    fd_ = scratch.fd;
   }
   template <class>
   friend struct pool_call;
 
   bool suspend_on_epoll() {
     if constexpr (readiness_operation<Op>) {
-      fd_ = op_.fd;  // for the call graph
       const bool waits = wait_on_epoll(attempt_until_blocked());
+      if (waits)
+        note_for_call_graph();
       park();
       // Done without waiting: the task still yields, as on io_uring, so a
       // stream that always has data cannot starve the others.
@@ -373,6 +385,7 @@ class [[nodiscard]] io_operation final : public completion,
           return true;
         }
       }
+      note_for_call_graph();
       loop_->submit_job(&call_);
       park();
       return true;
