@@ -24,10 +24,12 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -213,7 +215,8 @@ struct python_session {
 
 // Serves https with `options` (tls set to the test server's context) until a Python
 // client in `mode` exits; checks that no descriptor is left open.
-python_session serve_python_client(const char* mode, http::server_options options) {
+python_session serve_python_client(const char* mode, http::server_options options,
+                                   corio::loop_options loop = {}) {
   const std::size_t fds = corio_test::open_fd_count();
   python_session r;
   {
@@ -223,13 +226,15 @@ python_session serve_python_client(const char* mode, http::server_options option
     corio_test::child_process peer({"python3", "-c", python_https_client,
                                     std::to_string(srv.port()),
                                     corio_test::test_pki::get().file("ca.pem"), mode});
-    r.status = corio::run([&]() -> corio::task<int> {
-      corio::join_handle<void> running = corio::spawn(srv.serve());
-      const int status = co_await corio::to_thread([&peer] { return peer.wait(); });
-      srv.stop();
-      co_await running;
-      co_return status;
-    }());
+    r.status = corio::run(
+        [&]() -> corio::task<int> {
+          corio::join_handle<void> running = corio::spawn(srv.serve());
+          const int status = co_await corio::to_thread([&peer] { return peer.wait(); });
+          srv.stop();
+          co_await running;
+          co_return status;
+        }(),
+        loop);
     r.output = peer.read_all();
     r.accepted = srv.connections_accepted();
     r.served = srv.requests_served();
@@ -262,6 +267,53 @@ TEST_CASE(
   CHECK(r.output == std::string("garbage answered 15\n") + python_requests_answered);
   CHECK(r.accepted == 2);
   CHECK(r.served == 3);
+}
+
+namespace {
+
+// What a Python client in `mode` made the server write to the debug output, with
+// loop_options::debug as given (and no slow-step warnings from a loaded machine).
+std::string debug_lines_for(const char* mode, bool debug) {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  const python_session r = serve_python_client(
+      mode, {}, {.debug = debug, .slow_step = std::chrono::hours(1), .debug_output = out});
+  CHECK(r.status == 0);
+  CHECK(r.served == 3);
+  std::rewind(out);
+  std::string lines;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, out)) > 0;)
+    lines.append(buffer, n);
+  std::fclose(out);
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("http::server: in debug mode a failed handshake writes one line with the peer and why",
+          "[http][tls][io_uring][debug]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  std::string lines = debug_lines_for("garbage", true);
+  if (corio_test::epoll_pass()) {  // the loop's own line, naming the backend, comes first
+    const std::size_t end = lines.find('\n');
+    CHECK_THAT(lines.substr(0, end), ContainsSubstring("using epoll"));
+    lines.erase(0, end + 1);
+  }
+  CHECK_THAT(lines, ContainsSubstring("corio: debug: http::server: TLS handshake with 127.0.0.1:"));
+  // OpenSSL's reason, and no more than one line for the one failure.
+  CHECK_THAT(lines, ContainsSubstring(" failed: "));
+  CHECK(lines.find("failed: \n") == std::string::npos);
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == 1);
+  CHECK(lines.back() == '\n');
+  // A client that completes its handshake writes nothing.
+  CHECK(debug_lines_for("plain", true).find("http::server") == std::string::npos);
+}
+
+TEST_CASE("http::server: without debug mode a failed handshake writes nothing",
+          "[http][tls][io_uring][debug]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  CHECK(debug_lines_for("garbage", false).empty());
 }
 
 TEST_CASE(

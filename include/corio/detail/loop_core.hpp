@@ -207,6 +207,10 @@ class loop_core {
   bool is_current() const noexcept { return current_ == this; }
 
   const loop_options& options() const noexcept { return options_; }
+  // Where debug lines go: loop_options::debug_output, else stderr.
+  std::FILE* debug_output() const noexcept {
+    return options_.debug_output != nullptr ? options_.debug_output : stderr;
+  }
   io_uring_backend& io_uring() noexcept { return io_uring_; }
   const io_uring_backend& io_uring() const noexcept { return io_uring_; }
   epoll_backend& epoll() noexcept { return epoll_; }
@@ -478,10 +482,6 @@ class loop_core {
                    frame, ms);
     }
     std::fflush(out);
-  }
-
-  std::FILE* debug_output() const noexcept {
-    return options_.debug_output != nullptr ? options_.debug_output : stderr;
   }
 
   void start_workers() {

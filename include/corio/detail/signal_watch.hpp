@@ -138,8 +138,7 @@ class signal_watch {
   // Acts on a signal the watch read; false when nothing is left to watch.
   bool handle(int sig) {
     if (sig == SIGUSR1) {
-      std::FILE* out =
-          loop_.options().debug_output != nullptr ? loop_.options().debug_output : stderr;
+      std::FILE* out = loop_.debug_output();
       std::fputs("corio: SIGUSR1: the call graph of the loop\n", out);
       call_graph_printer(out);
       return true;

@@ -31,6 +31,7 @@
 #include <corio/task_group.hpp>
 #include <corio/wait_for.hpp>
 
+#include <corio/detail/loop_core.hpp>
 #include <corio/detail/secure_stream.hpp>
 #include <corio/detail/timer_heap.hpp>
 
@@ -40,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <ctime>
 #include <exception>
 #include <functional>
@@ -437,18 +439,45 @@ inline task<> serve_stream(server_state* s, std::uint64_t id, Stream& stream, bo
   }
 }
 
+// The peer of `tcp` as "address:port", for a debug line.
+inline std::string peer_name(const net::tcp_stream& tcp) {
+  try {
+    return tcp.remote_endpoint().to_string();
+  } catch (const std::system_error& e) {
+    return "an unknown peer (" + e.code().message() + ")";  // it reset the connection already
+  }
+}
+
+// In debug mode, one line saying why a handshake with `peer` failed: the
+// client got OpenSSL's alert, the server's operator would hear nothing else.
+inline void report_failed_handshake(std::FILE* out, const std::string& peer,
+                                    const std::exception& e) {
+  const auto* system = dynamic_cast<const std::system_error*>(&e);
+  const std::string reason = system != nullptr ? system->code().message() : e.what();
+  std::fprintf(out, "corio: debug: http::server: TLS handshake with %s failed: %s\n", peer.c_str(),
+               reason.c_str());
+  std::fflush(out);
+}
+
 // The TLS session over `tcp`, or null when the client did not complete the
 // handshake within handshake_timeout; throws when the handshake fails.
 template <class = void>
 inline task<std::unique_ptr<corio::detail::secure_stream>> handshake(server_state* s,
                                                                      net::tcp_stream tcp) {
+  const corio::detail::loop_core& loop = corio::detail::loop_core::current();
+  std::FILE* const debug = loop.options().debug ? loop.debug_output() : nullptr;
+  const std::string peer = debug != nullptr ? peer_name(tcp) : std::string();
   const std::chrono::milliseconds limit = s->options.handshake_timeout;
-  if (limit <= std::chrono::milliseconds::zero()) {
-    co_return co_await s->tls->accept(std::move(tcp));
-  }
   try {
+    if (limit <= std::chrono::milliseconds::zero()) {
+      co_return co_await s->tls->accept(std::move(tcp));
+    }
     co_return co_await wait_for(s->tls->accept(std::move(tcp)), limit);
   } catch (const timeout_error&) {
+  } catch (const std::exception& e) {
+    if (debug != nullptr)
+      report_failed_handshake(debug, peer, e);
+    throw;
   }
   co_return nullptr;  // the socket was closed with the handshake's task
 }
@@ -469,7 +498,8 @@ inline task<> serve_connection(server_state* s, std::uint64_t id, net::tcp_strea
   } guard{s, id, refused};
   try {
     if (s->tls) {
-      // A failed handshake has sent the client OpenSSL's alert, which says why.
+      // A failed handshake has sent the client OpenSSL's alert, which says why
+      // (and, in debug mode, written one line saying so).
       const std::unique_ptr<corio::detail::secure_stream> secure =
           co_await handshake(s, std::move(stream));
       if (secure) {
@@ -569,7 +599,12 @@ inline task<> serve(std::shared_ptr<server_state> keep) {
 /// the connection is followed by a close_notify. A client that is not a TLS
 /// client, or whose handshake fails, gets OpenSSL's alert and is closed; one
 /// that has not finished the handshake after handshake_timeout is closed.
-/// stop() and cancellation close handshaking connections at once.
+/// stop() and cancellation close handshaking connections at once. A failed
+/// handshake is silent unless the loop runs in debug mode (loop_options::debug
+/// or CORIO_DEBUG=1): then it writes one line to loop_options::debug_output,
+///   corio: debug: http::server: TLS handshake with 127.0.0.1:51234 failed:
+///   <OpenSSL's reason>
+/// (a timeout or a cancellation writes nothing).
 ///
 /// Throws: bind: std::invalid_argument for an empty handler, a host that
 ///   is not a numeric address or "localhost", or a client context in
