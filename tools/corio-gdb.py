@@ -106,11 +106,17 @@ def _opcode(number):
     return "io_uring opcode %d" % number
 
 
+def _io_wait(awaiter):
+    """'recv on fd 7'; an openat (fd AT_FDCWD) without its fd, as the call graph says it."""
+    name, fd = _opcode(int(awaiter["opcode_"])), int(awaiter["fd_"])
+    return name if fd < 0 else "%s on fd %d" % (name, fd)
+
+
 # What each corio awaiter waits for, by its class (without template arguments).
 _AWAITERS = {
     "corio::detail::sleep_awaiter": lambda a: "sleep, " + _deadline(a),
     "corio::detail::wait_for_awaiter": lambda a: "wait_for, " + _deadline(a),
-    "corio::detail::io_operation": lambda a: "%s on fd %d" % (_opcode(int(a["opcode_"])), int(a["fd_"])),
+    "corio::detail::io_operation": _io_wait,
     "corio::join_handle::awaiter": lambda a: "await task '%s'" % _string(a["state_"]["name_"]),
     "corio::detail::basic_queue::get_awaiter": lambda a: "queue get",
     "corio::detail::basic_queue::put_awaiter": lambda a: "queue put",

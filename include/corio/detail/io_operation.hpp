@@ -354,8 +354,8 @@ class [[nodiscard]] io_operation final : public completion,
       info.what += " on fd " + std::to_string(op.fd_);
   }
   // On epoll no SQE is filled: the operation fills a scratch one, once it is
-  // known to wait, so the call graph names it as on io_uring. Before the wait
-  // starts, as the operation is not yet shared with a worker.
+  // known to wait, so the call graph names it as on io_uring. A pool
+  // operation does it before it is queued, while no worker shares it.
   void note_for_call_graph() noexcept {
     io_uring_sqe scratch{};
     op_.prep(&scratch);

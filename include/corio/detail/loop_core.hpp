@@ -55,6 +55,7 @@ struct loop_options {
   ///   is not used ("corio: debug: io_uring_setup: Operation not permitted (a
   ///   seccomp filter, ...); using epoll");
   /// - one line of event_loop::statistics() as run()'s main task ends;
+  /// - from http::server, one line for each failed TLS handshake;
   /// - a warning naming each task still pending at shutdown (it did not finish
   ///   when cancelled, on a deadlock: its frame is leaked, not destroyed);
   /// - in release (NDEBUG) builds too, the misuse checks of debug builds: a
