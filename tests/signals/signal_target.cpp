@@ -5,6 +5,8 @@
 //                  second SIGINT arrives while it does (it must end the process by SIGINT);
 //   --sigusr1      runs with loop_options::call_graph_on_sigusr1: each SIGUSR1 prints the
 //                  call graph on stderr; a SIGINT then ends it with status 130.
+//   --spin         only yields, never waiting for the kernel: a SIGINT must still end it
+//                  with status 130 (the loop polls its signal watch between steps).
 #include <corio/corio.hpp>
 
 #include <chrono>
@@ -39,14 +41,22 @@ corio::task<> wait_in_graph() {
   co_await never.wait();
 }
 
+corio::task<> spin() {
+  std::puts("ready");
+  std::fflush(stdout);
+  for (;;)
+    co_await corio::yield();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool sigusr1 = argc > 1 && std::strcmp(argv[1], "--sigusr1") == 0;
+  const bool spinning = argc > 1 && std::strcmp(argv[1], "--spin") == 0;
   corio::loop_options options;
   options.call_graph_on_sigusr1 = sigusr1;
   try {
-    corio::run(sigusr1 ? wait_in_graph() : slow_unwind(), options);
+    corio::run(sigusr1 ? wait_in_graph() : spinning ? spin() : slow_unwind(), options);
   } catch (const corio::interrupted&) {
     return 130;
   }

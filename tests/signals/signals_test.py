@@ -6,6 +6,8 @@
 #   meanwhile ends the process by SIGINT's default action, at once.
 # sigusr1: SIGUSR1 prints the call graph (the task names) on stderr, twice, and the process
 #   goes on; a SIGINT then ends it with status 130.
+# spin: a main task that only yields (it never waits for the kernel) ends with status 130
+#   on SIGINT.
 import os
 import select
 import signal
@@ -87,5 +89,21 @@ def sigusr1(binary):
             proc.wait()
 
 
+def spin(binary):
+    proc = subprocess.Popen([binary, "--spin"], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
+    try:
+        expect_line(proc.stdout, "ready")
+        proc.send_signal(signal.SIGINT)
+        status = wait_exit(proc)
+        if status != 130:
+            raise AssertionError("exit status %d after SIGINT, expected 130" % status)
+        print("a loop that only yields exited with 130 on SIGINT")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 if __name__ == "__main__":
-    {"second-sigint": second_sigint, "sigusr1": sigusr1}[sys.argv[2]](sys.argv[1])
+    {"second-sigint": second_sigint, "sigusr1": sigusr1, "spin": spin}[sys.argv[2]](sys.argv[1])
