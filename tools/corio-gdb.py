@@ -14,6 +14,8 @@
 # a build with debug info (-g); the types it reads are corio's detail types
 # and may change between corio versions, as the script that ships with them.
 
+import re
+
 import gdb
 
 _SUSPENSION = "corio::detail::suspension"
@@ -59,12 +61,28 @@ def _awaiter_class(describe_name):
     return describe_name[:at]
 
 
+def _enumerators_named(name):
+    """'x<(ns::mode)0>' -> 'x<ns::mode::all>': a function's symbol spells an enum template
+    argument as a cast, and clang's debug information names the type with the enumerator."""
+    def enumerator(match):
+        try:
+            for field in gdb.lookup_type(match.group(1)).fields():
+                if field.enumval == int(match.group(2)):
+                    return "%s::%s" % (match.group(1), field.name.split("::")[-1])
+        except (gdb.error, RuntimeError):
+            pass
+        return match.group(0)
+    return re.sub(r"\(([A-Za-z_][\w:]*)\)(-?\d+)", enumerator, name)
+
+
 def _derived(leaf, class_name):
     """The parked leaf (a suspension*) as a pointer to its own awaiter type, or None."""
-    try:
-        return leaf.cast(gdb.lookup_type(class_name).pointer()).dereference()
-    except (gdb.error, RuntimeError):
-        return None
+    for name in (class_name, _enumerators_named(class_name)):
+        try:
+            return leaf.cast(gdb.lookup_type(name).pointer()).dereference()
+        except (gdb.error, RuntimeError):
+            continue
+    return None
 
 
 def _without_template_arguments(name):
@@ -187,6 +205,8 @@ def _children(class_name, awaiter):
     plain = _without_template_arguments(class_name or "")
     context_type = gdb.lookup_type("corio::detail::task_context")
     out = []
+    if awaiter is None:
+        return out
     try:
         if "gather" in plain:
             # children_ is a std::unique_ptr<task_context[]>: its pointer is its first word.
