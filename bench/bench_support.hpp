@@ -218,8 +218,10 @@ inline io_uring_sqe* get_sqe(io_uring& ring) {
 namespace bench {
 
 // W7's file: CORIO_BENCH_FILE_MB MiB (default 1024) of bytes, written once per
-// process under CORIO_BENCH_DIR (default /tmp) and read once to sit in the
-// page cache. Returns its path; the file is removed at exit.
+// process under CORIO_BENCH_DIR (default /tmp) to sit in the page cache. It is
+// unlinked as soon as it is created and reached through /proc/self/fd, so a
+// run that is killed or ends in _exit (the forked cases) leaves no 1 GiB file
+// behind; the returned path opens it while the process lives.
 inline const std::string& page_cache_file() {
   static const std::string path = [] {
     const char* dir = std::getenv("CORIO_BENCH_DIR");
@@ -227,9 +229,10 @@ inline const std::string& page_cache_file() {
     const long mb = mb_env != nullptr ? std::atol(mb_env) : 1024;
     std::string p =
         std::string(dir != nullptr ? dir : "/tmp") + "/corio_bench_w7." + std::to_string(getpid());
-    const int fd = ::open(p.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    const int fd = ::open(p.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
       throw std::runtime_error("cannot create " + p);
+    ::unlink(p.c_str());
     std::vector<char> chunk(1 << 20);
     for (std::size_t i = 0; i < chunk.size(); ++i)
       chunk[i] = static_cast<char>(i * 7);
@@ -238,9 +241,7 @@ inline const std::string& page_cache_file() {
         throw std::runtime_error("cannot write " + p);
       }
     }
-    ::close(fd);
-    std::atexit([] { ::unlink(page_cache_file().c_str()); });
-    return p;
+    return "/proc/self/fd/" + std::to_string(fd);  // fd stays open for the process
   }();
   return path;
 }
