@@ -198,10 +198,8 @@ class loop_core {
 
   // The loop of this thread; std::logic_error if there is none.
   static loop_core& current() {
-    if (current_ == nullptr) {
-      throw std::logic_error(
-          "corio: no event loop on this thread; corio operations must run inside corio::run()");
-    }
+    if (current_ == nullptr) [[unlikely]]
+      throw_no_loop();
     return *current_;
   }
   static loop_core* current_or_null() noexcept { return current_; }
@@ -315,13 +313,11 @@ class loop_core {
   bool run_until(Done done, task_context* on_deadlock) {
     bool deadlocked = false;
     int fruitless_cancels = 0;
+    throw_if_backend_failed();
     while (!done()) {
-      if (uses_io_uring_ && io_uring_.error() != 0)
-        io_uring_.throw_error();
-      // Run what is ready now; what they make ready runs in the next turn,
-      // after the I/O completions that arrived meanwhile.
+      // Run what is ready now; what they make ready runs in a later turn.
       const std::size_t resumed = ready_.size();
-      if (options_.debug) {
+      if (options_.debug) [[unlikely]] {
         run_ready_timed();
       } else {
         for (std::size_t n = resumed; n > 0; --n)
@@ -340,15 +336,11 @@ class loop_core {
         timers_.fire_due(now, timers_per_turn);
       }
       if (!ready_.empty()) {
-        if (!uses_io_uring_) {
-          if (epoll_.busy() || (epoll_.has_background() && background_poll_due(resumed)))
-            epoll_.poll();
-        } else if (io_uring_.busy() ||
-                   (io_uring_.has_background() && background_poll_due(resumed))) {
-          // Not for the wake-up read alone: deliver_remote() finds posted
-          // nodes without it, and the loop reaps it when it next sleeps.
-          io_uring_.poll();
-        }
+        // Tasks stay ready: the kernel is asked for completions every
+        // poll_interval resumed steps, not every turn (see poll_between_turns).
+        steps_since_poll_ += resumed;
+        if (steps_since_poll_ >= poll_interval) [[unlikely]]
+          poll_between_turns();
         continue;
       }
       if (!something_pending()) {
@@ -371,6 +363,7 @@ class loop_core {
             wait_backend(std::chrono::ceil<std::chrono::nanoseconds>(wait));
         }
       }
+      throw_if_backend_failed();
     }
     return deadlocked;
   }
@@ -429,6 +422,12 @@ class loop_core {
   }
 
  private:
+  // Out of line, so that current() stays small enough to inline into every
+  // await (a yield was a call before).
+  [[noreturn, gnu::noinline, gnu::cold]] static void throw_no_loop() {
+    throw std::logic_error(
+        "corio: no event loop on this thread; corio operations must run inside corio::run()");
+  }
   // Timers fired per loop turn at most (see timer_heap::fire_due).
   static constexpr std::size_t timers_per_turn = 4096;
 
@@ -501,13 +500,37 @@ class loop_core {
     wait_backend(std::chrono::ceil<std::chrono::nanoseconds>(wait));
     virtual_now_ += std::min(wait, clock::now() - start);
   }
+  // While tasks stay ready, the loop looks at the kernel every poll_interval
+  // resumed steps: each turn of a task that yields in a loop is then a few
+  // loads and branches (the busy() test alone was a quarter of a yield's
+  // instructions), while I/O completions are still reaped within 32 steps,
+  // a fraction of the poll's own system call (about 1 us here). Not for the
+  // wake-up read alone: deliver_remote() finds posted nodes without it, and
+  // the loop reaps it when it next sleeps.
+  static constexpr std::size_t poll_interval = 32;
+  void poll_between_turns() {
+    const std::size_t steps = steps_since_poll_;
+    steps_since_poll_ = 0;
+    if (uses_io_uring_) {
+      if (io_uring_.busy() || (io_uring_.has_background() && background_poll_due(steps)))
+        io_uring_.poll();
+      throw_if_backend_failed();
+    } else if (epoll_.busy() || (epoll_.has_background() && background_poll_due(steps))) {
+      epoll_.poll();
+    }
+  }
+  // Once io_uring_enter has been refused for good (see io_uring_backend::get_sqe).
+  void throw_if_backend_failed() const {
+    if (uses_io_uring_ && io_uring_.error() != 0) [[unlikely]]
+      io_uring_.throw_error();
+  }
   // While tasks stay ready, a background wait alone (the signal watch) is
   // seen only through a system call (about 2 us here). The clock is read
   // every 1024 resumed steps and the poll made at most every 2 ms: a Ctrl-C
   // reaches a loop whose tasks never wait for the kernel within 2 ms or 1024
   // steps, whichever is later, for well under 0.1 ns a step.
-  bool background_poll_due(std::size_t resumed) noexcept {
-    steps_since_check_ += resumed;
+  bool background_poll_due(std::size_t steps) noexcept {
+    steps_since_check_ += steps;
     if (steps_since_check_ < 1024)
       return false;
     steps_since_check_ = 0;
@@ -618,6 +641,7 @@ class loop_core {
   bool virtual_ = false;
   bool accepts_tasks_ = false;
   std::size_t jobs_outstanding_ = 0;
+  std::size_t steps_since_poll_ = 0;  // resumed while tasks stayed ready (poll_between_turns)
   // background_poll_due(): steps resumed since its last clock read, and its last poll.
   std::size_t steps_since_check_ = 0;
   clock::time_point last_background_poll_{};
