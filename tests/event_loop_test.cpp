@@ -596,6 +596,24 @@ TEST_CASE("event_loop: loop_options::backend epoll runs on epoll; backend() says
   loop.run_until_complete(uses_everything());
 }
 
+TEST_CASE("event_loop: a forced io_uring backend knows the optional opcodes",
+          "[event_loop][backend][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  // What the kernel says, through a ring of our own.
+  io_uring ring;
+  REQUIRE(io_uring_queue_init(4, &ring, 0) == 0);
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  REQUIRE(probe != nullptr);
+  const bool kernel_has_waitid =
+      io_uring_opcode_supported(probe, corio::detail::io_uring_backend::op_waitid) != 0;
+  io_uring_free_probe(probe);
+  io_uring_queue_exit(&ring);
+  // process::wait reaps through IORING_OP_WAITID where the kernel has it
+  // (Linux 6.7), also when io_uring was forced rather than chosen.
+  corio::event_loop loop(corio::loop_options{.backend = corio::backend::io_uring});
+  CHECK(corio::detail::loop_core::current().io_uring().has_waitid() == kernel_has_waitid);
+}
+
 TEST_CASE("loop_options::debug: on epoll, one line says why io_uring is not used",
           "[event_loop][backend][debug]") {
   std::FILE* sink = std::tmpfile();

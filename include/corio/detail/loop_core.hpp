@@ -605,6 +605,7 @@ class loop_core {
         else
           uses_io_uring_ = true;
       } else {
+        io_uring_.probe_optional_opcodes();
         uses_io_uring_ = true;
       }
     }

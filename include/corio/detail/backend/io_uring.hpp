@@ -245,7 +245,7 @@ class io_uring_backend {
         if (missing < 0 && io_uring_opcode_supported(p, op) == 0)
           missing = op;
       }
-      has_waitid_ = io_uring_opcode_supported(p, op_waitid) != 0;
+      note_optional_opcodes(p);
       io_uring_free_probe(p);
       if (missing >= 0) {
         return "the kernel's io_uring lacks opcode " + std::to_string(missing) +
@@ -268,6 +268,14 @@ class io_uring_backend {
     return {};
   }
 
+  // For a ring that loop_options forced, which skips probe(): notes the
+  // optional opcodes only. A refused probe leaves them off.
+  void probe_optional_opcodes() noexcept {
+    if (io_uring_probe* p = io_uring_get_probe_ring(ring_.get())) {
+      note_optional_opcodes(p);
+      io_uring_free_probe(p);
+    }
+  }
   // True if the kernel knows IORING_OP_WAITID (Linux 6.7), as probe() found.
   bool has_waitid() const noexcept { return has_waitid_; }
   unsigned setup_flags() const noexcept { return ring_.setup_flags(); }
@@ -411,6 +419,10 @@ class io_uring_backend {
   }
 
  private:
+  void note_optional_opcodes(io_uring_probe* p) noexcept {
+    has_waitid_ = io_uring_opcode_supported(p, op_waitid) != 0;
+  }
+
   // The eventfd read that wakes the loop when a worker has posted results.
   struct wakeup_read : completion {
     wakeup_read() noexcept : completion(&on_complete) {}
