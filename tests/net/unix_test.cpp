@@ -229,3 +229,48 @@ TEST_CASE("unix_listener: refusals name the path and say what to do", "[net][uni
     CHECK(refused);
   }(socket_path("nobody.sock")));
 }
+
+TEST_CASE("unix_stream: connect to a listener whose backlog is full waits until it has room",
+          "[net][unix][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds_before = open_fd_count();
+  corio::run([]() -> corio::task<> {
+    // Linux queues backlog + 1 connections; the next connect finds no room.
+    auto listener =
+        net::unix_listener::bind("@corio-unix-backlog-" + std::to_string(::getpid()), 1);
+    std::vector<net::unix_stream> queued;
+    queued.push_back(co_await net::unix_stream::connect(listener.path()));
+    queued.push_back(co_await net::unix_stream::connect(listener.path()));
+    // No room: the connect waits (it must not claim a connection it does not have).
+    bool waited = false;
+    try {
+      co_await corio::wait_for(net::unix_stream::connect(listener.path()), 50ms);
+    } catch (const corio::timeout_error&) {
+      waited = true;
+    }
+    CHECK(waited);
+    // Room is made while a connect waits: it connects, and the connection works.
+    auto late = [](const std::string& path) -> corio::task<std::string> {
+      net::unix_stream s = co_await net::unix_stream::connect(path);
+      co_await s.write_all("late");
+      std::array<std::byte, 4> reply;
+      co_await s.read_exact(reply);
+      co_return text_of(reply);
+    };
+    auto make_room = [](net::unix_listener& l) -> corio::task<> {
+      net::unix_stream first = co_await l.accept();  // one of the two queued ones
+      co_await first.close();
+      net::unix_stream second = co_await l.accept();
+      co_await second.close();
+      net::unix_stream third = co_await l.accept();  // the late one
+      std::array<std::byte, 4> got;
+      co_await third.read_exact(got);
+      co_await third.write_all(text_of(got));
+      co_await third.close();
+    };
+    auto [reply, ignored] =
+        co_await corio::wait_for(corio::gather(late(listener.path()), make_room(listener)), 10s);
+    CHECK(reply == "late");
+  }());
+  CHECK(open_fd_count() == fds_before);
+}

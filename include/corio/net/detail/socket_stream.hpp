@@ -65,7 +65,7 @@ inline int nonblocking_recv(int fd, std::span<std::byte> buffer) noexcept {
 }
 
 // IORING_OP_CONNECT of a new socket; on epoll a non-blocking connect(2),
-// then SO_ERROR once the socket is writable. The address lives here, where
+// asked again once the socket is writable. The address lives here, where
 // the kernel reads it, and so does the socket until it is connected: a
 // connect that fails or is cancelled closes it with the awaiter. Yields the
 // connected Stream (see Stream::from_native_handle).
@@ -73,13 +73,18 @@ template <class Stream, class Names>
 struct connect_op {
   using value_type = Stream;
   static constexpr bool writes = true;
+  // On epoll, how long a connect to a unix listener whose backlog is full
+  // waits before it tries again (io_uring's blocking connect waits in the
+  // kernel instead).
+  static constexpr auto retry_delay = std::chrono::milliseconds(5);
+  // attempt()'s answer for that; not an errno, and never reaches finish().
+  static constexpr int backlog_full = -EAGAIN - 4096;
   int family;
   int protocol;
   sockaddr_storage address;
   socklen_t length;
   unique_fd socket{};
   int fd = -1;  // socket's descriptor, which the epoll backend reads here
-  bool started = false;
   int start(bool epoll) noexcept {
     // On epoll the socket connects without blocking (io_uring needs it
     // blocking: with O_NONBLOCK the kernel would answer EAGAIN instead of waiting).
@@ -94,19 +99,29 @@ struct connect_op {
   void prep(io_uring_sqe* sqe) noexcept {
     io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&address), length);
   }
+  // connect(2) answers for the connection in progress too: 0 (or EISCONN)
+  // once it is made, EALREADY while it is not (a wake-up of the socket
+  // proves nothing: Go checks getpeername for the same reason), its error
+  // once it failed. A unix listener with a full backlog gives EAGAIN, which
+  // for connect means "no room, nothing started" (and the socket then polls
+  // writable at once, so SO_ERROR's 0 would claim a connection that is not
+  // there): that is retried after retry_delay.
   int attempt() noexcept {
-    if (!started) {
-      started = true;
-      if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0)
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0)
+      return 0;
+    switch (errno) {
+      case EISCONN:
         return 0;
-      return errno == EINPROGRESS ? -EAGAIN : -errno;
+      case EINPROGRESS:
+      case EALREADY:
+        return -EAGAIN;  // wait until writable
+      case EAGAIN:
+        return backlog_full;
+      default:
+        return -errno;
     }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-      return -errno;
-    return -err;
   }
+  bool retry_later(int res) const noexcept { return res == backlog_full; }
   Stream finish(int res) {
     if (!socket)
       throw_socket_error(res, Names::connect, "(socket)");
