@@ -12,6 +12,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "support/backend.hpp"
+#include "support/bytes_and_fds.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <sys/stat.h>
@@ -320,7 +321,7 @@ TEST_CASE("file: write_at and read_at work at explicit offsets; read_at at the e
     std::array<std::byte, 5> buf{};
     const std::size_t full = co_await f.read_at(6, buf);
     CHECK(full == 5);
-    CHECK(std::string_view(reinterpret_cast<const char*>(buf.data()), 5) == "world");
+    CHECK(corio_test::text_of(buf) == "world");
     const std::size_t short_read = co_await f.read_at(8, buf);
     CHECK(short_read == 3);  // only three bytes left
     const std::size_t at_end = co_await f.read_at(11, buf);

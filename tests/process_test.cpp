@@ -108,7 +108,7 @@ TEST_CASE("process: communicate moves 20 MB through cat and python without deadl
   leak_check leaks;
   corio::run([]() -> corio::task<> {
     const auto bytes = corio_test::pattern(20 * 1024 * 1024);
-    const std::string input(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const std::string input = corio_test::text_of(bytes);
     auto cat = corio::process::spawn(
         {"cat"}, {.in = stdio::pipe, .out = stdio::pipe, .err = stdio::inherit});
     const corio::process_output echoed = co_await cat.communicate(input);

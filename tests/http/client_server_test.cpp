@@ -18,6 +18,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include "support/bytes_and_fds.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <array>
@@ -480,8 +481,7 @@ TEST_CASE("http::server: answers HEAD without a body and Expect: 100-continue wi
         "PUT /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     std::array<std::byte, 25> interim;
     co_await corio::wait_for(t.read_exact(interim), 5s);
-    CHECK(std::string(reinterpret_cast<const char*>(interim.data()), interim.size()) ==
-          "HTTP/1.1 100 Continue\r\n\r\n");
+    CHECK(corio_test::text_of(interim) == "HTTP/1.1 100 Continue\r\n\r\n");
     co_await t.write_all("data");
     std::vector<http::response> got = co_await read_responses(t, 1);
     REQUIRE(got.size() == 1);

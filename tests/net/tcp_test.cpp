@@ -42,14 +42,11 @@
 namespace net = corio::net;
 using corio_test::open_fd_count;
 using corio_test::pattern;
+using corio_test::text_of;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
-
-std::string text_of(std::span<const std::byte> bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
 
 // Echoes everything it reads until the peer ends its side, then ends its own.
 corio::task<> echo(net::tcp_stream s) {

@@ -27,14 +27,11 @@
 
 namespace net = corio::net;
 using corio_test::open_fd_count;
+using corio_test::text_of;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
-
-std::string text_of(std::span<const std::byte> bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
 
 // Python's socket module: binds a UDP socket to argv[1] port 0, prints the
 // port, then answers two datagrams with their upper-cased bytes.

@@ -31,14 +31,11 @@
 
 namespace net = corio::net;
 using corio_test::open_fd_count;
+using corio_test::text_of;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 
 namespace {
-
-std::string text_of(std::span<const std::byte> bytes) {
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
 
 // A socket path of its own for each test, in a fresh directory.
 std::string socket_path(std::string_view name) {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// tests/support/bytes_and_fds.hpp: test data that shows misplaced chunks, and the
-// process's open file descriptor count for leak checks.
+// tests/support/bytes_and_fds.hpp: test data that shows misplaced chunks, bytes read back as
+// text, and the process's open file descriptor count for leak checks.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <span>
+#include <string>
 #include <vector>
 
 namespace corio_test {
@@ -22,6 +24,11 @@ inline std::vector<std::byte> pattern(std::size_t n) {
     b = static_cast<std::byte>(x);
   }
   return out;
+}
+
+// The bytes as a string, to compare what was read with what was sent.
+inline std::string text_of(std::span<const std::byte> bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 // How many file descriptors this process has open (/proc/self/fd).
