@@ -98,6 +98,18 @@ corio::task<int> wait_while_sent(corio::task<int> wait, int sig, bool to_process
   co_return got;
 }
 
+// Whether awaiting `a` ends in an `Error` (its timeout or its cancellation) rather than in
+// a value; another exception propagates.
+template <class Error, class Awaitable>
+corio::task<bool> ends_in(Awaitable&& a) {
+  try {
+    co_await std::forward<Awaitable>(a);
+  } catch (const Error&) {
+    co_return true;
+  }
+  co_return false;
+}
+
 }  // namespace
 
 TEST_CASE("wait_signal: returns a signal sent to the process, and restores the mask", "[signal]") {
@@ -178,12 +190,8 @@ TEST_CASE("wait_signal: cancelled while waiting; a signal sent afterwards is not
   CORIO_TEST_REQUIRE_IO_URING();
   blocked_for_test blocked(SIGUSR2);
   corio::run([]() -> corio::task<> {
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(corio::wait_signal(SIGUSR2), 20ms);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(corio::wait_signal(SIGUSR2), 20ms));
     CHECK(timed_out);
     send_to_this_thread(SIGUSR2);
     CHECK(pending_here(SIGUSR2));  // nobody waits: it waits for the next waiter
@@ -204,12 +212,7 @@ TEST_CASE("wait_signal: a signal read just before the cancellation is given back
     send_to_this_thread(SIGUSR2);
     co_await corio::yield();
     waiter.cancel();
-    bool cancelled = false;
-    try {
-      co_await waiter;
-    } catch (const corio::cancelled_error&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await ends_in<corio::cancelled_error>(waiter);
     CHECK(cancelled);
     CHECK(pending_here(SIGUSR2));  // queued again, not lost
     const int sig = co_await corio::wait_signal(SIGUSR2);
@@ -229,12 +232,7 @@ TEST_CASE("wait_signal: cancelled in the turn the signal arrives, the signal is 
     co_await corio::yield();
     send_to_this_thread(SIGUSR2);
     waiter.cancel();
-    bool cancelled = false;
-    try {
-      co_await waiter;
-    } catch (const corio::cancelled_error&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await ends_in<corio::cancelled_error>(waiter);
     CHECK(cancelled);
     CHECK(pending_here(SIGUSR2));
   }());
