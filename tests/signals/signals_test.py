@@ -8,6 +8,7 @@
 #   goes on; a SIGINT then ends it with status 130.
 # spin: a main task that only yields (it never waits for the kernel) ends with status 130
 #   on SIGINT.
+import contextlib
 import os
 import select
 import signal
@@ -47,11 +48,30 @@ def wait_exit(proc):
         raise AssertionError("no exit within %d s" % TIMEOUT)
 
 
-def second_sigint(binary):
-    proc = subprocess.Popen([binary, "--slow-unwind"], stdout=subprocess.PIPE, text=True,
+@contextlib.contextmanager
+def started(binary, mode, stderr=None):
+    # signal_target in `mode`, once it has printed "ready"; killed on the way out if the
+    # check did not end it.
+    proc = subprocess.Popen([binary, mode], stdout=subprocess.PIPE, stderr=stderr, text=True,
                             preexec_fn=default_sigint)
     try:
         expect_line(proc.stdout, "ready")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def expect_status_130_after_sigint(proc):
+    proc.send_signal(signal.SIGINT)
+    status = wait_exit(proc)
+    if status != 130:
+        raise AssertionError("exit status %d after SIGINT, expected 130" % status)
+
+
+def second_sigint(binary):
+    with started(binary, "--slow-unwind") as proc:
         proc.send_signal(signal.SIGINT)
         expect_line(proc.stdout, "unwinding")
         proc.send_signal(signal.SIGINT)
@@ -59,17 +79,10 @@ def second_sigint(binary):
         if status != -signal.SIGINT:
             raise AssertionError("exit status %d, expected death by SIGINT" % status)
         print("the second SIGINT ended the unwinding process by SIGINT")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def sigusr1(binary):
-    proc = subprocess.Popen([binary, "--sigusr1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
-    try:
-        expect_line(proc.stdout, "ready")
+    with started(binary, "--sigusr1", stderr=subprocess.PIPE) as proc:
         err = proc.stderr.fileno()
         for _ in range(2):
             proc.send_signal(signal.SIGUSR1)
@@ -77,32 +90,15 @@ def sigusr1(binary):
                                             b"Suspended at: sleep", b"Suspended at: event wait"])
             if proc.poll() is not None:
                 raise AssertionError("SIGUSR1 ended the process")
-        proc.send_signal(signal.SIGINT)
-        status = wait_exit(proc)
-        if status != 130:
-            raise AssertionError("exit status %d after SIGINT, expected 130" % status)
+        expect_status_130_after_sigint(proc)
         print(graph.decode().rstrip())
         print("SIGUSR1 printed the call graph twice; SIGINT then exited with 130")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def spin(binary):
-    proc = subprocess.Popen([binary, "--spin"], stdout=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint)
-    try:
-        expect_line(proc.stdout, "ready")
-        proc.send_signal(signal.SIGINT)
-        status = wait_exit(proc)
-        if status != 130:
-            raise AssertionError("exit status %d after SIGINT, expected 130" % status)
+    with started(binary, "--spin") as proc:
+        expect_status_130_after_sigint(proc)
         print("a loop that only yields exited with 130 on SIGINT")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 if __name__ == "__main__":
