@@ -7,6 +7,7 @@
 
 #include <corio/config.hpp>
 
+#include <corio/detail/backend/background_count.hpp>
 #include <corio/detail/remote_queue.hpp>
 
 #include <sys/epoll.h>
@@ -39,7 +40,7 @@ class readiness_wait {
   readiness_wait* next_ = nullptr;  // the next waiter on the same descriptor and direction
 };
 
-class epoll_backend {
+class epoll_backend : public background_count {
  public:
   epoll_backend() noexcept = default;
   epoll_backend(const epoll_backend&) = delete;
@@ -100,15 +101,6 @@ class epoll_backend {
   // operations() says how many such waits.
   bool busy() const noexcept { return waiting_ > background_; }
   std::size_t operations() const noexcept { return waiting_ - background_; }
-  // A wait that does not keep the loop waiting (the loop's own signal watch)
-  // starts or stops being one (see io_uring_backend::count_background).
-  void count_background(bool waiting) noexcept {
-    if (waiting)
-      ++background_;
-    else
-      --background_;
-  }
-  bool has_background() const noexcept { return background_ > 0; }
 
   // Runs the readiness that has arrived, without waiting.
   void poll() noexcept { wait_and_dispatch(std::chrono::nanoseconds::zero()); }
@@ -247,9 +239,8 @@ class epoll_backend {
   int epoll_fd_ = -1;
   std::vector<fd_state> fds_;  // indexed by descriptor
   remote_queue* remote_ = nullptr;
-  std::size_t waiting_ = 0;
-  std::size_t background_ = 0;  // of those, the ones that do not keep the loop waiting
-  bool has_pwait2_ = true;      // until the kernel (before 5.11) answers ENOSYS
+  std::size_t waiting_ = 0;  // readiness waits, background_ ones among them
+  bool has_pwait2_ = true;   // until the kernel (before 5.11) answers ENOSYS
 };
 
 }  // namespace corio::detail

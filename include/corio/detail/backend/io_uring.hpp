@@ -6,6 +6,7 @@
 
 #include <corio/config.hpp>
 
+#include <corio/detail/backend/background_count.hpp>
 #include <corio/detail/intrusive_list.hpp>
 #include <corio/detail/remote_queue.hpp>
 
@@ -207,7 +208,7 @@ class ring {
 // flight, submits every queued SQE with one io_uring_enter per loop turn and
 // runs each CQE's completion. It knows nothing of tasks: completions only
 // record results and schedule coroutines.
-class io_uring_backend {
+class io_uring_backend : public background_count {
  public:
   io_uring_backend() noexcept = default;
   io_uring_backend(const io_uring_backend&) = delete;
@@ -344,16 +345,6 @@ class io_uring_backend {
   std::size_t operations() const noexcept {
     return inflight_ - (wakeup_.armed ? 1u : 0u) - background_ + deferred_.size();
   }
-  // An operation in flight that does not keep the loop waiting starts
-  // (`waiting` true) or stops being one (it completed, or is being cancelled
-  // and the loop must now wait for its completion).
-  void count_background(bool waiting) noexcept {
-    if (waiting)
-      ++background_;
-    else
-      --background_;
-  }
-  bool has_background() const noexcept { return background_ > 0; }
   // Submits what is queued now, without waiting.
   void submit() noexcept {
     if (enter_error_ == 0)
@@ -485,8 +476,7 @@ class io_uring_backend {
   ring ring_;
   intrusive_list<deferred_submission> deferred_;
   wakeup_read wakeup_;
-  unsigned inflight_ = 0;    // operations submitted whose last completion is not reaped
-  unsigned background_ = 0;  // of those, the ones that do not keep the loop waiting
+  unsigned inflight_ = 0;    // submitted, last completion not yet reaped (background_ ones too)
   int enter_error_ = 0;      // the errno of a refused io_uring_enter, once it happened
   bool reaping_ = false;     // inside reap_completions, running completion handlers
   bool has_waitid_ = false;  // the ring knows IORING_OP_WAITID
