@@ -47,6 +47,7 @@ corio::task<std::string> shield_exception() {
 }
 
 struct side_effect {
+  corio::event release;  // the test lets the work end once it has looked
   corio::event finished;
   bool done = false;
   bool cancelled = false;
@@ -54,7 +55,7 @@ struct side_effect {
 
 corio::task<> slow_work(side_effect* s) {
   try {
-    co_await corio::sleep(20ms);
+    co_await s->release.wait();  // not a timer: a late wake-up must not end it early
   } catch (const corio::cancelled_error&) {
     s->cancelled = true;
     throw;
@@ -90,6 +91,7 @@ corio::task<cancel_result> cancel_the_awaiter() {
   } catch (const corio::cancelled_error&) {
   }
   r.done_when_awaiter_returned = s.done;
+  s.release.set();
   co_await s.finished.wait();
   r.done_in_the_end = s.done;
   r.work_cancelled = s.cancelled;
@@ -107,6 +109,7 @@ corio::task<bool> cancel_before_shield() {
     co_await h;
   } catch (const corio::cancelled_error&) {
   }
+  s.release.set();
   co_await s.finished.wait();
   co_return got_cancel&& s.done && !s.cancelled;
 }
