@@ -159,15 +159,7 @@ class tcp_listener;
 namespace corio::detail {
 
 // tcp_stream's names in its errors (see socket_stream.hpp).
-struct tcp_stream_names {
-  static constexpr const char* read_some = "corio::net::tcp_stream::read_some";
-  static constexpr const char* read_exact = "corio::net::tcp_stream::read_exact";
-  static constexpr const char* write_some = "corio::net::tcp_stream::write_some";
-  static constexpr const char* write_all = "corio::net::tcp_stream::write_all";
-  static constexpr const char* shutdown_write = "corio::net::tcp_stream::shutdown_write";
-  static constexpr const char* close = "corio::net::tcp_stream::close";
-  static constexpr const char* not_open = "corio::net::tcp_stream: the stream is not open";
-  static constexpr const char* connect = "corio::net::tcp_stream::connect";
+struct tcp_stream_names : stream_names<"corio::net::tcp_stream"> {
   // The peer in connect's errors, made only when one is thrown.
   static std::string peer(const sockaddr_storage& address, socklen_t length) {
     return net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&address), length)
@@ -176,13 +168,7 @@ struct tcp_stream_names {
 };
 
 // tcp_listener's names in its errors.
-struct tcp_listener_names {
-  static constexpr const char* accept = "corio::net::tcp_listener::accept";
-  static constexpr const char* not_open =
-      "corio::net::tcp_listener::accept: the listener is not open";
-  static constexpr const char* destroyed =
-      "corio::net::tcp_listener was closed or destroyed while accept() is pending";
-};
+struct tcp_listener_names : listener_names<"corio::net::tcp_listener"> {};
 
 }  // namespace corio::detail
 

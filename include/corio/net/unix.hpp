@@ -37,26 +37,12 @@
 namespace corio::detail {
 
 // unix_stream's names in its errors (see socket_stream.hpp).
-struct unix_stream_names {
-  static constexpr const char* read_some = "corio::net::unix_stream::read_some";
-  static constexpr const char* read_exact = "corio::net::unix_stream::read_exact";
-  static constexpr const char* write_some = "corio::net::unix_stream::write_some";
-  static constexpr const char* write_all = "corio::net::unix_stream::write_all";
-  static constexpr const char* shutdown_write = "corio::net::unix_stream::shutdown_write";
-  static constexpr const char* close = "corio::net::unix_stream::close";
-  static constexpr const char* not_open = "corio::net::unix_stream: the stream is not open";
-  static constexpr const char* connect = "corio::net::unix_stream::connect";
+struct unix_stream_names : stream_names<"corio::net::unix_stream"> {
   static std::string peer(const sockaddr_storage& address, socklen_t length);
 };
 
 // unix_listener's names in its errors.
-struct unix_listener_names {
-  static constexpr const char* accept = "corio::net::unix_listener::accept";
-  static constexpr const char* not_open =
-      "corio::net::unix_listener::accept: the listener is not open";
-  static constexpr const char* destroyed =
-      "corio::net::unix_listener was closed or destroyed while accept() is pending";
-};
+struct unix_listener_names : listener_names<"corio::net::unix_listener"> {};
 
 // `path` as a sockaddr_un and its length; '@' or '\0' first means the abstract
 // namespace (no terminating NUL, as unix(7) says).

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -33,11 +34,46 @@
 
 namespace corio::detail {
 
-// Each stream type names its operations in its errors through a Names type:
-//   struct tcp_stream_names {
-//     static constexpr const char* read_some = "corio::net::tcp_stream::read_some";
-//     ... read_exact, write_some, write_all, shutdown_write, close, not_open
-//   };
+// A string literal as a template argument: stream_names<"corio::net::tcp_stream">.
+template <std::size_t N>
+struct string_literal {
+  constexpr string_literal(const char (&text)[N]) noexcept { std::copy_n(text, N, chars); }
+  char chars[N];
+};
+
+// `A` then `B`, joined at compile time into one NUL-terminated string in static storage.
+template <string_literal A, string_literal B>
+inline constexpr auto joined = [] {
+  std::array<char, sizeof A.chars + sizeof B.chars - 1> out{};
+  std::copy_n(B.chars, sizeof B.chars, std::copy_n(A.chars, sizeof A.chars - 1, out.begin()));
+  return out;
+}();
+
+// Each stream type names its operations in its errors through a Names type made from
+// its full name: tcp_stream's read_some is "corio::net::tcp_stream::read_some". The
+// stream's Names derives from stream_names and adds peer(address, length), the
+// connected address in connect's errors.
+template <string_literal Stream>
+struct stream_names {
+  static constexpr const char* read_some = joined<Stream, "::read_some">.data();
+  static constexpr const char* read_exact = joined<Stream, "::read_exact">.data();
+  static constexpr const char* write_some = joined<Stream, "::write_some">.data();
+  static constexpr const char* write_all = joined<Stream, "::write_all">.data();
+  static constexpr const char* shutdown_write = joined<Stream, "::shutdown_write">.data();
+  static constexpr const char* close = joined<Stream, "::close">.data();
+  static constexpr const char* not_open = joined<Stream, ": the stream is not open">.data();
+  static constexpr const char* connect = joined<Stream, "::connect">.data();
+};
+
+// The same for a listener's accept (accept_op's Names).
+template <string_literal Listener>
+struct listener_names {
+  static constexpr const char* accept = joined<Listener, "::accept">.data();
+  static constexpr const char* not_open =
+      joined<Listener, "::accept: the listener is not open">.data();
+  static constexpr const char* destroyed =
+      joined<Listener, " was closed or destroyed while accept() is pending">.data();
+};
 
 // The kernel caps one read or write at MAX_RW_COUNT (INT_MAX rounded down to
 // a page), and the SQE's length field is 32 bits: larger buffers go in pieces.
