@@ -401,7 +401,8 @@ class tcp_listener {
   [[nodiscard]] corio::detail::io_operation<
       corio::detail::accept_op<tcp_stream, corio::detail::tcp_listener_names>>
   accept() {
-    return corio::detail::accept_socket<tcp_stream, corio::detail::tcp_listener_names>(fd_.get());
+    return corio::detail::accept_socket<tcp_stream, corio::detail::tcp_listener_names>(
+        fd_.get(), nonblocking_);
   }
 
   /// The port the listener is bound to (the one chosen, for port 0).
@@ -455,6 +456,7 @@ class tcp_listener {
   endpoint local_;
   // Data that only the loop's thread touches.
   corio::detail::unique_fd fd_;
+  bool nonblocking_ = false;  // made so for an epoll loop's accept (see accept_op)
 };
 
 }  // namespace corio::net

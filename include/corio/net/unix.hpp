@@ -261,7 +261,8 @@ class unix_listener {
   [[nodiscard]] corio::detail::io_operation<
       corio::detail::accept_op<unix_stream, corio::detail::unix_listener_names>>
   accept() {
-    return corio::detail::accept_socket<unix_stream, corio::detail::unix_listener_names>(fd_.get());
+    return corio::detail::accept_socket<unix_stream, corio::detail::unix_listener_names>(
+        fd_.get(), nonblocking_);
   }
 
   /// The path given to bind() (an abstract name keeps its leading '@' or '\0').
@@ -298,6 +299,7 @@ class unix_listener {
   file_id file_;
   // Data that only the loop's thread touches.
   corio::detail::unique_fd fd_;
+  bool nonblocking_ = false;  // made so for an epoll loop's accept (see accept_op)
 };
 
 }  // namespace corio::net

@@ -291,8 +291,9 @@ inline bool is_exhaustion_accept_error(int err) noexcept {
 // for corio it is harmless: the streams accept4 returns do not inherit it,
 // and an io_uring loop that later accepts on the same listener still waits
 // (the kernel polls the listener; an EAGAIN it may answer from its io-wq
-// workers makes accept_op submit again). The F_GETFL costs a system call per
-// accept on epoll, not per read or write.
+// workers makes accept_op submit again). The listener records that it was
+// made non-blocking, so that this costs its two system calls once, not on
+// every accept.
 inline void make_listener_nonblocking(int fd) noexcept {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK) == 0)
@@ -305,16 +306,20 @@ inline void make_listener_nonblocking(int fd) noexcept {
 // of the descriptor, never the listener: one destroyed under a pending accept
 // (a misuse) must not be read after it is freed. Names gives accept (the
 // operation), not_open and destroyed (closed or destroyed while accept() is
-// pending).
+// pending). `nonblocking` is the listener's record of whether
+// make_listener_nonblocking ran on it, read at the start only.
 template <class Stream, class Names>
 struct accept_op {
   using value_type = Stream;
   static constexpr bool writes = false;
   static constexpr auto retry_delay = accept_exhaustion_retry;
   int fd;
+  bool* nonblocking;
   int start(bool epoll) noexcept {
-    if (epoll)
+    if (epoll && !*nonblocking) {
       make_listener_nonblocking(fd);
+      *nonblocking = true;
+    }
     return 0;
   }
   void prep(io_uring_sqe* sqe) noexcept {
@@ -338,11 +343,11 @@ struct accept_op {
   }
 };
 
-// The next connection on listening socket `fd`.
+// The next connection on listening socket `fd` (see accept_op for `nonblocking`).
 template <class Stream, class Names>
-[[nodiscard]] io_operation<accept_op<Stream, Names>> accept_socket(int fd) {
+[[nodiscard]] io_operation<accept_op<Stream, Names>> accept_socket(int fd, bool& nonblocking) {
   CORIO_ASSERT(fd >= 0, Names::not_open);
-  return io_operation(accept_op<Stream, Names>{fd});
+  return io_operation(accept_op<Stream, Names>{fd, &nonblocking});
 }
 
 // The reading and writing of a connected stream socket, as tcp_stream
