@@ -5,7 +5,10 @@
 #include <corio/error.hpp>
 #include <corio/event_loop.hpp>
 #include <corio/gather.hpp>
+#include <corio/sleep.hpp>
+#include <corio/spawn.hpp>
 #include <corio/task.hpp>
+#include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
 
 #include <catch2/catch_test_macros.hpp>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -26,6 +30,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <semaphore>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -393,4 +398,44 @@ TEST_CASE("file: an open blocked in the kernel's workers and cancelled by wait_f
     }
   }(fifo));
   CHECK(outcome == "timeout");
+}
+
+TEST_CASE("file: an operation cancelled while queued behind a blocking to_thread call ends at once",
+          "[file][io_uring][cancellation][threads]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  temp_dir dir;
+  const fs::path path = dir / "data";
+  std::ofstream(path) << "corio";
+  // One worker, held by a call until the test lets it go (at most 10 s). On
+  // epoll the open then queues behind it on the pool; on io_uring it is a
+  // kernel operation. Either way wait_for's cancel must end it at once.
+  struct worker_state {
+    std::binary_semaphore release{0};
+    std::atomic<bool> running{false};
+    std::atomic<bool> gave_up{false};
+  } worker;
+  const auto outcome = corio::run(
+      [](fs::path path, worker_state& worker) -> corio::task<std::string> {
+        auto blocker = corio::spawn(corio::to_thread([&worker] {
+          worker.running = true;
+          if (!worker.release.try_acquire_for(std::chrono::seconds(10)))
+            worker.gave_up = true;  // the test failed
+        }));
+        while (!worker.running)  // the open must queue behind a call that runs
+          co_await corio::sleep(std::chrono::milliseconds(1));
+        std::string result;
+        try {
+          co_await corio::wait_for(corio::file::open(path, corio::open_mode::read),
+                                   std::chrono::milliseconds(50));
+          result = "opened";
+        } catch (const corio::timeout_error&) {
+          result = worker.gave_up ? "timeout after the worker gave up" : "timeout";
+        }
+        worker.release.release();
+        co_await blocker;
+        co_return result;
+      }(path, worker),
+      corio::loop_options{.worker_threads = 1});
+  // On io_uring the open may finish within 50 ms: that is not what is tested.
+  CHECK((outcome == "timeout" || (outcome == "opened" && !corio_test::epoll_pass())));
 }

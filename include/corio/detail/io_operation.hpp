@@ -200,8 +200,9 @@ inline const char* opcode_name(std::uint8_t opcode) noexcept {
 //
 // On epoll a socket operation is attempted at once and, if it would block,
 // waits for readiness (a cancel removes the interest and completes at once);
-// a file operation runs on the worker pool (a cancel drops it if it has not
-// started, else it runs to its end and the cancellation stays pending). Its
+// a file operation runs on the worker pool (a cancel takes it back from the
+// pool's queue and completes at once; taken by a worker but not started, it is
+// dropped; running, it runs to its end and the cancellation stays pending). Its
 // result goes through the same Op::finish.
 template <kernel_operation Op>
 class [[nodiscard]] io_operation final : public completion,
@@ -476,9 +477,15 @@ class [[nodiscard]] io_operation final : public completion,
           op.wake(*op.loop_);
         }
       } else if constexpr (pool_operation<Op>) {
-        // Dropped while queued, the worker hands it back unrun (-ECANCELED);
-        // running, its result arrives and the cancellation stays pending.
-        op.call_.drop();
+        if (op.loop_->withdraw_job(&op.call_)) {  // still queued: it never runs
+          op.result_ = -ECANCELED;
+          op.wake(*op.loop_);
+        } else {
+          // In a worker's batch, dropped: the worker hands it back unrun
+          // (-ECANCELED); running, its result arrives and the cancellation
+          // stays pending.
+          op.call_.drop();
+        }
       }
       return;
     }

@@ -243,6 +243,13 @@ class loop_core {
     workers_->submit(job);
     ++jobs_outstanding_;
   }
+  // Takes back a job no worker has taken yet (see thread_pool::withdraw).
+  bool withdraw_job(thread_job* job) noexcept {
+    if (!workers_ || !workers_->withdraw(job))
+      return false;
+    --jobs_outstanding_;
+    return true;
+  }
   std::size_t worker_count() const noexcept { return workers_ ? workers_->size() : 0; }
 
   // The first half of destruction, which event_loop's destructor runs while

@@ -80,6 +80,15 @@ class thread_pool {
 
   // Loop thread: queues `job` for the next flush().
   void submit(thread_job* job) noexcept { pending_.push(job); }
+  // Loop thread: takes `job` back if no worker has taken it yet (true); it
+  // then never runs and is never delivered. A scan of the queue: for
+  // cancellations, not for the calls' own path.
+  bool withdraw(thread_job* job) noexcept {
+    if (pending_.erase(job))
+      return true;
+    std::lock_guard lock(mutex_);
+    return jobs_.erase(job);
+  }
 
   // Loop thread, once per loop turn: hands every job submitted since the last
   // flush to the workers under one lock, waking at most one idle worker per
@@ -151,6 +160,19 @@ class thread_pool {
         tail = nullptr;
       --size;
       return job;
+    }
+    bool erase(thread_job* job) noexcept {
+      thread_job* before = nullptr;
+      for (thread_job* j = head; j != nullptr; before = j, j = j->next_job_) {
+        if (j != job)
+          continue;
+        (before != nullptr ? before->next_job_ : head) = j->next_job_;
+        if (tail == j)
+          tail = before;
+        --size;
+        return true;
+      }
+      return false;
     }
     void splice(job_fifo& other) noexcept {
       if (other.empty())
