@@ -49,8 +49,17 @@ class posted_call final : public remote_node {
 // The spawned task behind a submitted one: it sets the promise from the
 // task's outcome, cancellation included, so the future never waits forever.
 // By value: a frame destroyed before it ran breaks the promise.
+// A failure reaches the promise after the loop thread has let go of every
+// other reference to the exception (the task's frame, the handler's): then
+// only the future's shared state keeps it, whose count a thread sanitizer
+// sees, so a thread that reads the exception through a std::shared_future
+// is not reported as racing with its destruction. exception_ptr's own count
+// is inside libstdc++.so, which a sanitizer cannot see, so with std::future
+// (whose get() lets go of the state before the exception is read) the
+// report can still appear: a false positive.
 template <class T>
 task<void> fulfil(task<T> t, std::promise<T> promise) {
+  std::exception_ptr failure;
   try {
     if constexpr (std::is_void_v<T>) {
       co_await std::move(t);
@@ -58,9 +67,12 @@ task<void> fulfil(task<T> t, std::promise<T> promise) {
     } else {
       promise.set_value(co_await std::move(t));
     }
+    co_return;
   } catch (...) {
-    promise.set_exception(std::current_exception());
+    failure = std::current_exception();
   }
+  { [[maybe_unused]] task<T> done = std::move(t); }
+  promise.set_exception(std::move(failure));
 }
 
 template <class T>
