@@ -29,6 +29,7 @@
 #include <ctime>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <semaphore>
 #include <stdexcept>
 #include <string>
@@ -718,6 +719,55 @@ corio::task<bool> woken_from_sleep() {
 TEST_CASE("event_loop::call_soon_threadsafe: wakes a loop that sleeps on a timer",
           "[event_loop][threads]") {
   CHECK(corio::run(woken_from_sleep()));
+}
+
+namespace {
+
+// Two threads each post a call and wait for it to have run before posting
+// the next, so the loop goes back to sleep between calls, and a push races
+// with the loop saying it sleeps: every call must wake it.
+corio::task<int> ping_pong_calls(int rounds) {
+  corio::event_loop& loop = corio::event_loop::current();
+  // Shared with the calls, which may outlive this frame if a wake-up is lost.
+  struct state {
+    corio::event done;
+    int ran = 0;
+    int finished = 0;
+    std::binary_semaphore back[2]{std::binary_semaphore(0), std::binary_semaphore(0)};
+  };
+  auto shared = std::make_shared<state>();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&loop, shared, rounds, t] {
+      for (int i = 0; i < rounds; ++i) {
+        const bool last = i + 1 == rounds;
+        loop.call_soon_threadsafe([shared, last, t] {
+          ++shared->ran;
+          if (last && ++shared->finished == 2)
+            shared->done.set();
+          shared->back[t].release();
+        });
+        if (!shared->back[t].try_acquire_for(20s))
+          return;  // the loop slept through the call
+      }
+    });
+  }
+  try {
+    co_await corio::wait_for(shared->done.wait(), 20s);
+  } catch (const corio::timeout_error&) {
+  }
+  for (std::thread& t : threads)
+    t.join();
+  co_return shared->ran;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "event_loop::call_soon_threadsafe: calls one at a time from two threads each wake the "
+    "sleeping loop",
+    "[event_loop][threads]") {
+  CHECK(corio::run(ping_pong_calls(2000)) == 4000);
 }
 
 namespace {

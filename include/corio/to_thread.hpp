@@ -187,7 +187,7 @@ using to_thread_result_t =
 /// outlives the call). The pool starts on first use with
 /// loop_options::worker_threads threads (by default one per CPU the loop's
 /// thread may run on, at most 32: set more for calls that block on I/O);
-/// results wake the loop through an eventfd read on its ring, never by
+/// results wake a sleeping loop through an eventfd its ring watches, never by
 /// polling.
 ///
 /// If `f` takes a std::stop_token first (`f(token, args...)` compiles; the

@@ -23,13 +23,21 @@ struct test_node : corio::detail::remote_node {
   std::vector<test_node*>* log = nullptr;
 };
 
-// Waits (at most 10s) for the eventfd to be signalled and consumes the signal.
-bool wait_for_signal(corio::detail::remote_queue& q) {
+// Waits (at most `ms`) for the eventfd to be signalled and consumes the
+// signal; returns the eventfd's count, 0 if it was not signalled.
+std::uint64_t wait_for_signal(corio::detail::remote_queue& q, int ms = 10'000) {
   pollfd p{q.eventfd(), POLLIN, 0};
-  if (::poll(&p, 1, 10'000) != 1)
-    return false;
+  if (::poll(&p, 1, ms) != 1)
+    return 0;
   std::uint64_t value = 0;
-  return ::read(q.eventfd(), &value, sizeof value) == sizeof value;
+  return ::read(q.eventfd(), &value, sizeof value) == sizeof value ? value : 0;
+}
+
+// The loop's side: sleeps on the eventfd unless something is queued.
+std::size_t sleep_and_deliver(corio::detail::remote_queue& q, bool& woken) {
+  woken = !q.prepare_to_sleep() || wait_for_signal(q) != 0;
+  q.awake();
+  return q.deliver_all();
 }
 
 }  // namespace
@@ -42,9 +50,9 @@ TEST_CASE("remote_queue: delivers on the consumer's thread, oldest first", "[rem
     n->log = &log;
     q.push(n);
   }
-  REQUIRE(wait_for_signal(q));  // one signal for the batch
-  q.consumed_signal();
-  CHECK(q.deliver_all() == 3);
+  bool woken = false;
+  CHECK(sleep_and_deliver(q, woken) == 3);
+  CHECK(woken);
   CHECK(log == std::vector<test_node*>{&a, &b, &c});
   CHECK(q.deliver_all() == 0);
 }
@@ -63,10 +71,31 @@ TEST_CASE("remote_queue: a batch arrives in the order it was added, after earlie
   batch.add(&d);
   q.push(batch);
   CHECK(batch.empty());
-  REQUIRE(wait_for_signal(q));
-  q.consumed_signal();
-  CHECK(q.deliver_all() == 4);
+  bool woken = false;
+  CHECK(sleep_and_deliver(q, woken) == 4);
+  CHECK(woken);
   CHECK(log == std::vector<test_node*>{&a, &b, &c, &d});
+}
+
+TEST_CASE("remote_queue: a push writes the eventfd only while the consumer sleeps, once",
+          "[remote_queue]") {
+  corio::detail::remote_queue q;
+  std::vector<test_node*> log;
+  test_node a, b, c;
+  for (test_node* n : {&a, &b, &c})
+    n->log = &log;
+  q.push(&a);  // the consumer runs: no system call, nothing to read
+  CHECK(wait_for_signal(q, 0) == 0);
+  CHECK_FALSE(q.prepare_to_sleep());  // a node is queued: it must not sleep
+  q.awake();
+  CHECK(q.deliver_all() == 1);
+  REQUIRE(q.prepare_to_sleep());
+  q.push(&b);
+  q.push(&c);
+  CHECK(wait_for_signal(q) == 1);  // one write for both pushes
+  q.awake();
+  CHECK(q.deliver_all() == 2);
+  CHECK(log == std::vector<test_node*>{&a, &b, &c});
 }
 
 TEST_CASE(
@@ -93,11 +122,8 @@ TEST_CASE(
   }
   std::size_t delivered = 0;
   bool signalled = true;
-  while (delivered < std::size_t{producers} * per_producer && signalled) {
-    signalled = wait_for_signal(q);
-    q.consumed_signal();
-    delivered += q.deliver_all();
-  }
+  while (delivered < std::size_t{producers} * per_producer && signalled)
+    delivered += sleep_and_deliver(q, signalled);
   for (std::thread& t : threads)
     t.join();
   CHECK(signalled);

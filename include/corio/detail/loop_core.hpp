@@ -512,8 +512,8 @@ class loop_core {
   // loads and branches (the busy() test alone was a quarter of a yield's
   // instructions), while I/O completions are still reaped within 32 steps,
   // a fraction of the poll's own system call (about 1 us here). Not for the
-  // wake-up read alone: deliver_remote() finds posted nodes without it, and
-  // the loop reaps it when it next sleeps.
+  // eventfd watch alone: deliver_remote() finds posted nodes without it, and
+  // pushes do not write the eventfd while the loop runs.
   static constexpr std::size_t poll_interval = 32;
   void poll_between_turns() {
     const std::size_t steps = steps_since_poll_;
@@ -552,17 +552,27 @@ class loop_core {
     return !timers_.empty() || jobs_outstanding_ > 0 ||
            (uses_io_uring_ ? io_uring_.busy() : epoll_.busy());
   }
-  // The wake-up read is armed whenever the loop sleeps, not only with
-  // to_thread calls out: another thread may call in at any time (post()).
-  // Once armed it stays armed until a wake-up, so this costs no system call.
+  // The eventfd is watched whenever the loop sleeps, not only with to_thread
+  // calls out: another thread may call in at any time (post()). Once armed
+  // the watch stays armed, so this costs no system call. A node posted
+  // between the top of the turn and here turns the wait into a poll: the
+  // push saw the loop awake and wrote nothing (remote_queue::push).
   void wait_backend(std::chrono::nanoseconds timeout) noexcept {
+    const bool sleep = remote_->prepare_to_sleep();
     if (uses_io_uring_) {
       io_uring_.arm_wakeup(*remote_);
-      io_uring_.wait(timeout);
+      if (sleep)
+        io_uring_.wait(timeout);
+      else
+        io_uring_.poll();
     } else {
       epoll_.arm_wakeup(*remote_);
-      epoll_.wait(timeout);
+      if (sleep)
+        epoll_.wait(timeout);
+      else
+        epoll_.poll();
     }
+    remote_->awake();
   }
 
   // The backend loop_options and CORIO_BACKEND ask for; `automatic` falls back

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // corio/detail/remote_queue.hpp: the only path by which other threads reach
-// the loop: a lock-free inbox plus an eventfd the loop keeps a read armed on.
+// the loop: a lock-free inbox plus an eventfd the loop watches while it sleeps.
 #pragma once
 
 #include <sys/eventfd.h>
@@ -60,8 +60,10 @@ class remote_queue {
 
   int eventfd() const noexcept { return eventfd_; }
 
-  // Any thread. Wakes the loop with one eventfd write per batch: only the
-  // push that finds the flag clear writes, until the loop has consumed it.
+  // Any thread. Wakes the loop with one eventfd write per batch, and only if
+  // the loop sleeps: the push that finds the sleeping flag set clears it and
+  // writes; while the loop runs, a push costs no system call (the loop looks
+  // at the inbox at the top of each turn).
   void push(remote_node* node) noexcept {
     remote_batch one;
     one.add(node);
@@ -78,25 +80,31 @@ class remote_queue {
                                         std::memory_order_relaxed)) {
     }
     batch = remote_batch();
-    if (!signalled_.exchange(true, std::memory_order_seq_cst)) {
+    if (sleeping_.exchange(false, std::memory_order_seq_cst)) {
       const std::uint64_t one = 1;
       while (::write(eventfd_, &one, sizeof one) < 0 && errno == EINTR) {
       }
     }
   }
 
-  // Loop thread, after its read of the eventfd completed: later pushes must
-  // signal again. The seq_cst pair with push() means a push that saw the flag
-  // still set is visible to the take_all() that follows this call.
-  void consumed_signal() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
+  // Loop thread, right before it waits in the kernel: says it sleeps, then
+  // looks at the inbox once more. Returns false if nodes are queued: the loop
+  // must then not sleep. The seq_cst pair with push() (a store then a load
+  // here, an exchange after the push's exchange there) means a push either
+  // is seen by this load or finds the flag set and writes the eventfd.
+  bool prepare_to_sleep() noexcept {
+    sleeping_.store(true, std::memory_order_seq_cst);
+    return head_.load(std::memory_order_seq_cst) == nullptr;
+  }
+  // Loop thread, once its wait in the kernel has returned (for any reason):
+  // pushes stop writing the eventfd. A push that still wrote leaves one
+  // spurious wake-up behind, nothing worse.
+  void awake() noexcept { sleeping_.store(false, std::memory_order_relaxed); }
 
   // Loop thread: delivers every queued node, oldest first. Returns how many
   // of them were counted nodes.
-  // The load is seq_cst, as consumed_signal()'s argument needs: it must see a
-  // push whose flag exchange preceded the clearing store (a relaxed load may
-  // miss it on AArch64, and the loop would sleep with a result waiting).
   std::size_t deliver_all() noexcept {
-    if (head_.load(std::memory_order_seq_cst) == nullptr)
+    if (head_.load(std::memory_order_acquire) == nullptr)
       return 0;
     remote_node* stack = head_.exchange(nullptr, std::memory_order_seq_cst);
     remote_node* fifo = nullptr;
@@ -121,7 +129,7 @@ class remote_queue {
   int eventfd_;
   // Data that remote threads modify.
   std::atomic<remote_node*> head_{nullptr};
-  std::atomic<bool> signalled_{false};
+  std::atomic<bool> sleeping_{false};  // the loop waits in the kernel, or is about to
 };
 
 }  // namespace corio::detail

@@ -213,7 +213,6 @@ class epoll_backend : public background_count {
         std::uint64_t value;
         while (::read(remote_->eventfd(), &value, sizeof value) < 0 && errno == EINTR) {
         }
-        remote_->consumed_signal();
         continue;
       }
       const int fd = static_cast<int>(ev.data.u64);
