@@ -200,7 +200,7 @@ TEST_CASE("sleep: suspends the task for at least the duration", "[sleep][io_urin
   CORIO_TEST_REQUIRE_IO_URING();
   const auto elapsed = corio::run(timed_sleep(50ms));
   CHECK(elapsed >= 50ms);
-  CHECK(elapsed < 50ms + 500ms);
+  CHECK(elapsed < 50ms + 5s);
   CHECK(corio::run(timed_sleep(std::chrono::duration<double, std::milli>(20.5))) >= 20ms);
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("sleep_until: resumes at or after the time point on steady_clock",
   const auto target = clock_type::now() + 40ms;
   const auto woke = corio::run(sleep_until_then_now(target));
   CHECK(woke >= target);
-  CHECK(woke < target + 500ms);
+  CHECK(woke < target + 5s);
 }
 
 TEST_CASE("sleep: sleep(0) yields to the other ready tasks", "[sleep][io_uring]") {
@@ -225,8 +225,8 @@ TEST_CASE("sleep: a negative duration acts as zero: a yield", "[sleep][io_uring]
   std::vector<std::string> log;
   corio::run(interleave(&log, -5s));
   CHECK(log == std::vector<std::string>{"a0", "b0", "a1", "b1", "a2", "b2"});
-  CHECK(corio::run(timed_sleep(-1h)) < 500ms);
-  CHECK(corio::run(timed_sleep(std::chrono::nanoseconds::min())) < 500ms);
+  CHECK(corio::run(timed_sleep(-1h)) < 5s);
+  CHECK(corio::run(timed_sleep(std::chrono::nanoseconds::min())) < 5s);
 }
 
 TEST_CASE("sleep_until: a time point already passed is a yield", "[sleep][io_uring]") {
