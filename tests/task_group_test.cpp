@@ -10,6 +10,7 @@
 #include <corio/sleep.hpp>
 #include <corio/spawn.hpp>
 #include <corio/task.hpp>
+#include <corio/testing.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
 
@@ -331,7 +332,8 @@ TEST_CASE("task_group: a child spawned after a failure is cancelled at once",
           "[task_group][io_uring][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   record r;
-  CHECK(corio::run(spawn_after_failure(&r)) == 3);
+  // Virtual time: the 1 ms sleep ends only once every other task is parked.
+  CHECK(corio::testing::run_virtual(spawn_after_failure(&r)) == 3);
   CHECK(r.cancelled == 1);
 }
 
@@ -388,7 +390,8 @@ TEST_CASE("task_group: a nested group's failure does not swallow the outer cance
           "[task_group][io_uring][exceptions][cancellation]") {
   CORIO_TEST_REQUIRE_IO_URING();
   record r;
-  CHECK(corio::run(nested_group_keeps_cancellation(&r)) == 9);
+  // Virtual time: the 1 ms failure comes once the nested group is parked.
+  CHECK(corio::testing::run_virtual(nested_group_keeps_cancellation(&r)) == 9);
   CHECK(r.finished == 1);
   CHECK(r.cancelled == 1);
 }
