@@ -363,13 +363,17 @@ TEST_CASE("run: SIGUSR1 prints the call graph with call_graph_on_sigusr1", "[sig
   options.call_graph_on_sigusr1 = true;
   options.debug_output = out;
   CHECK_THROWS_AS(corio::run(corio::wait_signal({SIGUSR1}), options), std::logic_error);
+  const long written_before = std::ftell(out);
   corio::run(
-      []() -> corio::task<> {
+      [](std::FILE* written, long before) -> corio::task<> {
         auto napper = corio::spawn(corio::sleep(1h), "napper");
         send_to_this_thread(SIGUSR1);
-        co_await corio::sleep(50ms);
+        // Until the graph is written, not a fixed 50 ms a loaded machine may outlast.
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::ftell(written) == before && std::chrono::steady_clock::now() < deadline)
+          co_await corio::sleep(1ms);
         napper.cancel();
-      }(),
+      }(out, written_before),
       options);
   CHECK_FALSE(blocked_here(SIGUSR1));
   std::rewind(out);
