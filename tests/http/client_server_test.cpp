@@ -128,6 +128,15 @@ corio::task<> joined(corio::join_handle<void>& h) {
   co_await h;
 }
 
+// Waits, 5 s at most, until the server has `n` connections open. It accepts
+// and closes them in later loop turns, which a loaded machine can delay past
+// any fixed sleep.
+corio::task<> open_connections_become(const http::server& srv, std::size_t n) {
+  const auto deadline = clock_type::now() + 5s;
+  while (srv.open_connections() != n && clock_type::now() < deadline)
+    co_await corio::sleep(1ms);
+}
+
 // Reads a request head from a raw stream; false if the peer closed first.
 corio::task<bool> read_head(net::tcp_stream& s) {
   std::string head;
@@ -293,7 +302,7 @@ TEST_CASE("http::client: replaces a pooled connection the server has closed",
     corio::join_handle<void> running = corio::spawn(srv.serve());
     http::client c;
     co_await c.get(base_url(srv) + "/one");
-    co_await corio::sleep(400ms);  // the server's idle timeout closes the pooled connection
+    co_await open_connections_become(srv, 0);  // the server's idle timeout closed it
     http::response again = co_await c.get(base_url(srv) + "/two");
     CHECK(again.status == 200);
     CHECK(again.body == "GET /two ");
@@ -501,7 +510,7 @@ TEST_CASE("http::server: stop() closes idle connections and serve() returns",
     co_await c.get(base_url(srv) + "/one");  // leaves an idle keep-alive connection
     net::tcp_stream raw = co_await net::tcp_stream::connect("127.0.0.1", srv.port());
     co_await raw.write_all("GET / HTTP/1.1\r\nHo");  // and one halfway through a request
-    co_await corio::sleep(20ms);
+    co_await open_connections_become(srv, 2);
     CHECK(srv.open_connections() == 2);
     srv.stop();
     co_await corio::wait_for(joined(running), 5s);
@@ -551,11 +560,16 @@ TEST_CASE("http::server: cancelling serve() ends every connection, handlers incl
           "[http][net][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    auto srv = http::server::bind("127.0.0.1", 0, routes);
+    corio::event entered;
+    auto srv = http::server::bind("127.0.0.1", 0,
+                                  [&entered](http::request req) -> corio::task<http::response> {
+                                    entered.set();
+                                    co_return co_await routes(std::move(req));
+                                  });
     corio::join_handle<void> running = corio::spawn(srv.serve());
     net::tcp_stream s = co_await net::tcp_stream::connect("127.0.0.1", srv.port());
     co_await s.write_all("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
-    co_await corio::sleep(50ms);
+    co_await entered.wait();  // the handler runs: not a fixed sleep a slow machine may outlast
     const auto start = clock_type::now();
     running.cancel();
     bool cancelled = false;
