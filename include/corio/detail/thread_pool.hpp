@@ -2,6 +2,7 @@
 // corio/detail/thread_pool.hpp: the worker threads behind to_thread.
 #pragma once
 
+#include <corio/detail/intrusive_fifo.hpp>
 #include <corio/detail/remote_queue.hpp>
 
 #include <pthread.h>
@@ -73,21 +74,21 @@ class thread_pool {
       std::unique_lock lock(mutex_);
       if (!drained_.wait_for(lock, warn_after_, [this] { return running_ == 0 && jobs_.empty(); }))
         std::fprintf(stderr, "corio: run() is waiting for %zu to_thread call(s) still running\n",
-                     running_ + jobs_.size);
+                     running_ + jobs_.size());
     }
     stop();
   }
 
   // Loop thread: queues `job` for the next flush().
-  void submit(thread_job* job) noexcept { pending_.push(job); }
+  void submit(thread_job* job) noexcept { pending_.push(*job); }
   // Loop thread: takes `job` back if no worker has taken it yet (true); it
   // then never runs and is never delivered. A scan of the queue: for
   // cancellations, not for the calls' own path.
   bool withdraw(thread_job* job) noexcept {
-    if (pending_.erase(job))
+    if (pending_.erase(*job))
       return true;
     std::lock_guard lock(mutex_);
-    return jobs_.erase(job);
+    return jobs_.erase(*job);
   }
 
   // Loop thread, once per loop turn: hands every job submitted since the last
@@ -96,7 +97,7 @@ class thread_pool {
   void flush() {
     if (pending_.empty())
       return;
-    const std::size_t n = pending_.size;
+    const std::size_t n = pending_.size();
     std::size_t wake;
     {
       std::lock_guard lock(mutex_);
@@ -116,7 +117,7 @@ class thread_pool {
   };
   job_counts counts() {
     std::lock_guard lock(mutex_);
-    return {pending_.size + jobs_.size, running_};
+    return {pending_.size() + jobs_.size(), running_};
   }
 
   // The default pool: one thread per CPU this thread may run on (its affinity
@@ -137,55 +138,8 @@ class thread_pool {
   }
 
  private:
-  // An intrusive FIFO of jobs: queueing one allocates nothing.
-  struct job_fifo {
-    thread_job* head = nullptr;
-    thread_job* tail = nullptr;
-    std::size_t size = 0;
-
-    bool empty() const noexcept { return head == nullptr; }
-    void push(thread_job* job) noexcept {
-      job->next_job_ = nullptr;
-      if (tail != nullptr)
-        tail->next_job_ = job;
-      else
-        head = job;
-      tail = job;
-      ++size;
-    }
-    thread_job* pop() noexcept {
-      thread_job* job = head;
-      head = job->next_job_;
-      if (head == nullptr)
-        tail = nullptr;
-      --size;
-      return job;
-    }
-    bool erase(thread_job* job) noexcept {
-      thread_job* before = nullptr;
-      for (thread_job* j = head; j != nullptr; before = j, j = j->next_job_) {
-        if (j != job)
-          continue;
-        (before != nullptr ? before->next_job_ : head) = j->next_job_;
-        if (tail == j)
-          tail = before;
-        --size;
-        return true;
-      }
-      return false;
-    }
-    void splice(job_fifo& other) noexcept {
-      if (other.empty())
-        return;
-      if (tail != nullptr)
-        tail->next_job_ = other.head;
-      else
-        head = other.head;
-      tail = other.tail;
-      size += other.size;
-      other = job_fifo();
-    }
-  };
+  // The pool's queues of jobs, linked through the jobs: queueing one allocates nothing.
+  using job_fifo = intrusive_fifo<thread_job, &thread_job::next_job_>;
 
   // Each worker takes its share of the queue at once (the queued jobs divided
   // by the pool's threads, rounded up: all of them with one thread), runs
@@ -204,10 +158,10 @@ class thread_pool {
       }
       if (jobs_.empty())
         return;  // stopping, and nothing left to do
-      const std::size_t share = (jobs_.size + thread_count_ - 1) / thread_count_;
+      const std::size_t share = (jobs_.size() + thread_count_ - 1) / thread_count_;
       job_fifo mine;
       for (std::size_t i = 0; i < share; ++i)
-        mine.push(jobs_.pop());
+        mine.push(*jobs_.pop());
       running_ += share;
       lock.unlock();
       remote_batch results;

@@ -8,6 +8,7 @@
 #include <corio/config.hpp>
 
 #include <corio/detail/backend/background_count.hpp>
+#include <corio/detail/intrusive_fifo.hpp>
 #include <corio/detail/remote_queue.hpp>
 
 #include <sys/epoll.h>
@@ -68,9 +69,9 @@ class epoll_backend : public background_count {
       fds_.resize(static_cast<std::size_t>(fd) + 1);  // grows with the highest fd, then stays
     fd_state& s = fds_[static_cast<std::size_t>(fd)];
     waiters& q = write ? s.writers : s.readers;
-    push(q, w);
+    q.push(w);
     if (const int res = update(fd, s); res < 0) {
-      remove(q, w);
+      q.erase(w);
       return res;
     }
     ++waiting_;
@@ -79,7 +80,7 @@ class epoll_backend : public background_count {
   // Stops `w` waiting (a cancellation); its ready() will not run.
   void forget(int fd, bool write, readiness_wait& w) noexcept {
     fd_state& s = fds_[static_cast<std::size_t>(fd)];
-    if (!remove(write ? s.writers : s.readers, w))
+    if (!(write ? s.writers : s.readers).erase(w))
       return;
     --waiting_;
     update(fd, s);
@@ -108,12 +109,9 @@ class epoll_backend : public background_count {
   void wait(std::chrono::nanoseconds timeout) noexcept { wait_and_dispatch(timeout); }
 
  private:
-  // The waiters of one direction, first come first: a list threaded through
+  // The waiters of one direction, first come first: a queue threaded through
   // them, which stays valid when fds_ moves its entries.
-  struct waiters {
-    readiness_wait* head = nullptr;
-    readiness_wait* tail = nullptr;
-  };
+  using waiters = intrusive_fifo<readiness_wait, &readiness_wait::next_>;
   struct fd_state {
     waiters readers;
     waiters writers;
@@ -122,41 +120,11 @@ class epoll_backend : public background_count {
   };
   static constexpr std::uint64_t wakeup_tag = ~std::uint64_t{0};
 
-  static void push(waiters& q, readiness_wait& w) noexcept {
-    w.next_ = nullptr;
-    (q.tail != nullptr ? q.tail->next_ : q.head) = &w;
-    q.tail = &w;
-  }
-  static readiness_wait* pop(waiters& q) noexcept {
-    readiness_wait* w = q.head;
-    if (w == nullptr)
-      return nullptr;
-    q.head = w->next_;
-    if (q.head == nullptr)
-      q.tail = nullptr;
-    w->next_ = nullptr;
-    return w;
-  }
-  // False if `w` was not waiting there.
-  static bool remove(waiters& q, readiness_wait& w) noexcept {
-    readiness_wait* prev = nullptr;
-    for (readiness_wait* it = q.head; it != nullptr; prev = it, it = it->next_) {
-      if (it != &w)
-        continue;
-      (prev != nullptr ? prev->next_ : q.head) = w.next_;
-      if (q.tail == &w)
-        q.tail = prev;
-      w.next_ = nullptr;
-      return true;
-    }
-    return false;
-  }
-
   // Makes epoll watch what the waiters of `fd` want: one-shot, so an event
   // disarms the descriptor until a waiter asks again.
   int update(int fd, fd_state& s) noexcept {
     const std::uint32_t want =
-        (s.readers.head != nullptr ? EPOLLIN : 0u) | (s.writers.head != nullptr ? EPOLLOUT : 0u);
+        (s.readers.empty() ? 0u : EPOLLIN) | (s.writers.empty() ? 0u : EPOLLOUT);
     if (want == s.armed)
       return 0;
     epoll_event ev{};
@@ -219,8 +187,8 @@ class epoll_backend : public background_count {
       fd_state& s = fds_[static_cast<std::size_t>(fd)];
       s.armed = 0;  // one-shot: epoll watches nothing more until update()
       const bool failed = (ev.events & (EPOLLERR | EPOLLHUP)) != 0;
-      readiness_wait* reader = (ev.events & EPOLLIN) != 0 || failed ? pop(s.readers) : nullptr;
-      readiness_wait* writer = (ev.events & EPOLLOUT) != 0 || failed ? pop(s.writers) : nullptr;
+      readiness_wait* reader = (ev.events & EPOLLIN) != 0 || failed ? s.readers.pop() : nullptr;
+      readiness_wait* writer = (ev.events & EPOLLOUT) != 0 || failed ? s.writers.pop() : nullptr;
       if (reader != nullptr)
         --waiting_;
       if (writer != nullptr)
