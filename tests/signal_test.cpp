@@ -20,6 +20,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "support/bytes_and_fds.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <sys/syscall.h>
@@ -38,6 +39,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 
 namespace {
@@ -96,18 +98,6 @@ corio::task<int> wait_while_sent(corio::task<int> wait, int sig, bool to_process
   const int got = co_await std::move(wait);
   co_await sender;
   co_return got;
-}
-
-// Whether awaiting `a` ends in an `Error` (its timeout or its cancellation) rather than in
-// a value; another exception propagates.
-template <class Error, class Awaitable>
-corio::task<bool> ends_in(Awaitable&& a) {
-  try {
-    co_await std::forward<Awaitable>(a);
-  } catch (const Error&) {
-    co_return true;
-  }
-  co_return false;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "support/bytes_and_fds.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <array>
@@ -572,12 +573,7 @@ TEST_CASE("http::server: cancelling serve() ends every connection, handlers incl
     co_await entered.wait();  // the handler runs: not a fixed sleep a slow machine may outlast
     const auto start = clock_type::now();
     running.cancel();
-    bool cancelled = false;
-    try {
-      co_await running;
-    } catch (const corio::cancelled_error&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await corio_test::ends_in<corio::cancelled_error>(running);
     CHECK(cancelled);
     CHECK(clock_type::now() - start < 1s);  // the 2 s handler did not finish
     CHECK(srv.open_connections() == 0);

@@ -16,6 +16,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "support/bytes_and_fds.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 using corio_test::pattern;
 using corio_test::text_of;
@@ -357,12 +359,7 @@ TEST_CASE("tcp_listener: several tasks accepting at once each get one connection
     for (auto& h : acceptors)
       accepted += co_await corio::wait_for(std::move(h), 5s);
     CHECK(accepted == 4);
-    bool was_cancelled = false;
-    try {
-      co_await cancelled;
-    } catch (const corio::cancelled_error&) {
-      was_cancelled = true;
-    }
+    const bool was_cancelled = co_await ends_in<corio::cancelled_error>(cancelled);
     CHECK(was_cancelled);
   }());
 }
@@ -468,12 +465,7 @@ TEST_CASE("tcp_stream: a close cancelled before it starts closes the socket at o
     corio::join_handle<void> closer =
         corio::spawn([](net::tcp_stream* s) -> corio::task<> { co_await s->close(); }, &client);
     closer.cancel();
-    bool cancelled = false;
-    try {
-      co_await closer;
-    } catch (const corio::cancelled_error&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await ends_in<corio::cancelled_error>(closer);
     CHECK(cancelled);
     CHECK_FALSE(client.is_open());
     CHECK(::fcntl(fd, F_GETFD) == -1);
