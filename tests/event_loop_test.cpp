@@ -40,12 +40,14 @@
 
 #include "support/backend.hpp"
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/leaks_expected.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::ends_in;
 using corio_test::handler_capture;
 
 namespace {
@@ -706,14 +708,9 @@ corio::task<bool> woken_from_sleep() {
   corio::event ready;
   std::thread t([&loop, &ready] { loop.call_soon_threadsafe([&ready] { ready.set(); }); });
   const auto start = std::chrono::steady_clock::now();
-  bool woken = false;
-  try {
-    co_await corio::wait_for(ready.wait(), 20s);
-    woken = true;
-  } catch (const corio::timeout_error&) {
-  }
+  const bool timed_out = co_await ends_in<corio::timeout_error>(corio::wait_for(ready.wait(), 20s));
   t.join();
-  co_return woken&& std::chrono::steady_clock::now() - start < 10s;
+  co_return !timed_out && std::chrono::steady_clock::now() - start < 10s;
 }
 
 }  // namespace

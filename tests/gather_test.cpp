@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -33,11 +34,14 @@
 #include <vector>
 
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/storm.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::caught;
 using corio_test::counted;
+using corio_test::ends_in;
 
 namespace {
 
@@ -128,14 +132,10 @@ corio::task<int> fail_after(std::chrono::milliseconds d, int code) {
 
 corio::task<int> first_failure_cancels_siblings(sibling_record* r) {
   corio::event never;
-  try {
-    co_await corio::gather(sleeping_sibling(r), fail_after(1ms, 7), waiting_sibling(&never, r),
-                           fail_after(50ms, 8));
-  } catch (const test_error& e) {
-    r->all_cleaned_up_before_rethrow = r->cleaned_up == 2;
-    co_return e.code;
-  }
-  co_return -1;
+  const std::optional<test_error> e = co_await caught<test_error>(corio::gather(
+      sleeping_sibling(r), fail_after(1ms, 7), waiting_sibling(&never, r), fail_after(50ms, 8)));
+  r->all_cleaned_up_before_rethrow = r->cleaned_up == 2;
+  co_return e ? e->code : -1;
 }
 
 corio::task<int> failure_in_vector(sibling_record* r) {
@@ -143,13 +143,9 @@ corio::task<int> failure_in_vector(sibling_record* r) {
   for (int i = 0; i < 5; ++i)
     tasks.push_back(sleeping_sibling(r));
   tasks.push_back(fail_after(1ms, 9));
-  try {
-    co_await corio::gather(std::move(tasks));
-  } catch (const test_error& e) {
-    r->all_cleaned_up_before_rethrow = r->cleaned_up == 5;
-    co_return e.code;
-  }
-  co_return -1;
+  const std::optional<test_error> e = co_await caught<test_error>(corio::gather(std::move(tasks)));
+  r->all_cleaned_up_before_rethrow = r->cleaned_up == 5;
+  co_return e ? e->code : -1;
 }
 
 corio::task<int> fail_now(int code) {
@@ -163,12 +159,9 @@ corio::task<int> record_start(bool* started, counted c) {
 }
 
 corio::task<int> unstarted_children_never_start(bool* started) {
-  try {
-    co_await corio::gather(fail_now(1), record_start(started, counted(1)));
-  } catch (const test_error& e) {
-    co_return e.code;
-  }
-  co_return -1;
+  const std::optional<test_error> e =
+      co_await caught<test_error>(corio::gather(fail_now(1), record_start(started, counted(1))));
+  co_return e ? e->code : -1;
 }
 
 corio::task<int> log_and_suspend(std::vector<std::string>* log, std::string name) {
@@ -218,12 +211,8 @@ corio::task<bool> cancel_gathering_task(sibling_record* r) {
   corio::join_handle<void> h = corio::spawn(gather_waiting(&never, r));
   co_await corio::sleep(0ms);
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return r->cleaned_up == 3;
-  }
-  co_return false;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
+  co_return cancelled && r->cleaned_up == 3;
 }
 
 corio::task<std::tuple<int, int>> settled_waiting(corio::event* never, sibling_record* r) {
@@ -236,12 +225,8 @@ corio::task<bool> cancel_settled_gathering_task(sibling_record* r) {
   corio::join_handle<std::tuple<int, int>> h = corio::spawn(settled_waiting(&never, r));
   co_await corio::sleep(0ms);
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return r->cleaned_up == 2;
-  }
-  co_return false;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
+  co_return cancelled && r->cleaned_up == 2;
 }
 
 corio::task<counted> counted_after(int id, std::chrono::milliseconds d) {
@@ -263,11 +248,9 @@ corio::task<int> counted_gathers() {
     tasks.push_back(counted_after(i, std::chrono::milliseconds(i % 3)));
   for (const counted& c : co_await corio::gather(std::move(tasks)))
     sum += c.id;
-  try {
-    co_await corio::gather(counted_after(1, 1h), counted_fail(counted(5)));
-  } catch (const test_error& e) {
-    sum += e.code;
-  }
+  const std::optional<test_error> e =
+      co_await caught<test_error>(corio::gather(counted_after(1, 1h), counted_fail(counted(5))));
+  sum += e ? e->code : 0;
   auto [x, y] = co_await corio::gather_settled(counted_after(1, 0ms), counted_fail(counted(6)));
   sum += x.value().id + (y.has_exception() ? 100 : 0);
   co_return sum;
@@ -299,12 +282,8 @@ corio::task<std::size_t> gather_a_million() {
 corio::task<bool> gather_empty_task() {
   corio::task<int> t = value_now(1);
   corio::task<int> other = std::move(t);
-  try {
-    co_await corio::gather(std::move(t), std::move(other));  // NOLINT(bugprone-use-after-move)
-  } catch (const std::logic_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<std::logic_error>(
+      corio::gather(std::move(t), std::move(other)));  // NOLINT(bugprone-use-after-move)
 }
 
 corio::task<int> throw_cancelled_after_yield() {
@@ -313,22 +292,16 @@ corio::task<int> throw_cancelled_after_yield() {
 }
 
 corio::task<int> child_cancelled_error_is_a_failure() {
-  try {
-    co_await corio::gather(value_after(1, 1ms), throw_cancelled_after_yield());
-  } catch (const corio::cancelled_error&) {
-    co_return 1;
-  }
-  co_return 0;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(
+      corio::gather(value_after(1, 1ms), throw_cancelled_after_yield()));
+  co_return cancelled ? 1 : 0;
 }
 
 corio::task<int> pending_cancel_before_gather(bool* started) {
   co_await corio::sleep(0ms);  // main cancels us here, while we are not parked
-  try {
-    co_await corio::gather(record_start(started, counted(1)), record_start(started, counted(2)));
-  } catch (const corio::cancelled_error&) {
-    co_return 1;
-  }
-  co_return 0;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(
+      corio::gather(record_start(started, counted(1)), record_start(started, counted(2))));
+  co_return cancelled ? 1 : 0;
 }
 
 corio::task<int> cancel_while_not_parked(bool* started) {
@@ -362,12 +335,7 @@ corio::task<std::tuple<int, std::string>> gatherer(
 corio::task<bool> cancelled_while_starting(bool* started) {
   corio::join_handle<std::tuple<int, std::string>> h;
   h = corio::spawn(gatherer(&h, started));
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(h);
 }
 
 corio::task<int> swallow_cancel_and_return(int v) {
@@ -380,11 +348,7 @@ corio::task<int> swallow_cancel_and_return(int v) {
 
 corio::task<int> gather_values_then_sleep(bool* later_sleep_cancelled) {
   auto [a, b] = co_await corio::gather(swallow_cancel_and_return(1), swallow_cancel_and_return(2));
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    *later_sleep_cancelled = true;
-  }
+  *later_sleep_cancelled = co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
   co_return a + b;
 }
 
@@ -413,14 +377,9 @@ corio::task<int> storm_via_gather(storm* s, int n) {
   for (int i = 0; i < n; ++i)
     tasks.push_back(leaf(s, i % leaf_kinds, counted(i)));
   tasks.push_back(fail_storm_after(5ms, 43));
-  int code = 0;
-  try {
-    co_await corio::gather(std::move(tasks));
-  } catch (const test_error& e) {
-    code = e.code;
-  }
+  const std::optional<test_error> e = co_await caught<test_error>(corio::gather(std::move(tasks)));
   s->release_calls.count_down();
-  co_return code;
+  co_return e ? e->code : 0;
 }
 
 }  // namespace

@@ -26,10 +26,12 @@
 #include "support/aborts.hpp"
 #include "support/counted.hpp"
 #include "support/destroy_while_waited.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::ends_in;
 
 // co_await stays outside CHECK(...): Catch's macros expand their argument more than once.
 namespace {
@@ -163,12 +165,8 @@ corio::task<> cancelled_getter_loses_nothing(std::vector<int>* log) {
 }
 
 corio::task<bool> put_catching(corio::queue<int>* q, int v) {
-  try {
-    co_await q->put(v);
-  } catch (const corio::cancelled_error&) {
-    co_return false;
-  }
-  co_return true;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(q->put(v));
+  co_return !cancelled;
 }
 
 corio::task<std::vector<int>> cancelled_putter_adds_nothing() {
@@ -303,12 +301,8 @@ corio::task<> join_waits_for_task_done(std::vector<std::string>* log) {
 
 template <class Q>
 corio::task<std::string> put_catching_what(Q* q, int v) {
-  try {
-    co_await q->put(v);
-  } catch (const corio::queue_shut_down&) {
-    co_return "put " + std::to_string(v) + ": shut down";
-  }
-  co_return "put " + std::to_string(v);
+  const bool shut_down = co_await ends_in<corio::queue_shut_down>(q->put(v));
+  co_return "put " + std::to_string(v) + (shut_down ? ": shut down" : "");
 }
 
 template <class Q>
@@ -430,12 +424,8 @@ corio::task<std::vector<int>> cancelled_getter_after_immediate_shutdown() {
 
 template <class Q>
 corio::task<bool> join_catching(Q* q) {
-  try {
-    co_await q->join();
-  } catch (const corio::cancelled_error&) {
-    co_return false;
-  }
-  co_return true;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(q->join());
+  co_return !cancelled;
 }
 
 template <class Q>
@@ -449,11 +439,8 @@ corio::task<std::vector<std::string>> pending_and_waiting_cancellations() {
   joiner.cancel();
   putter.cancel();
   log.push_back((co_await joiner) ? "joined" : "join cancelled");
-  try {
-    co_await putter;
-  } catch (const corio::cancelled_error&) {
+  if (co_await ends_in<corio::cancelled_error>(putter))
     log.push_back("put cancelled");
-  }
   // A joiner cancelled while it waits leaves its wait list.
   corio::join_handle<bool> waiting = corio::spawn(join_catching(&q));
   co_await corio::sleep(0ms);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -18,12 +19,15 @@
 #include <vector>
 
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/leaks_expected.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::caught;
 using corio_test::counted;
+using corio_test::ends_in;
 using corio_test::handler_capture;
 
 namespace {
@@ -103,24 +107,15 @@ corio::task<bool> cancel_parked_task(cancel_record* r) {
   corio::join_handle<void> h = corio::spawn(wait_recording(&never, r));
   co_await corio::sleep(0ms);
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return h.done();
-  }
-  co_return false;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
+  co_return cancelled&& h.done();
 }
 
 corio::task<bool> cancel_before_start(cancel_record* r) {
   corio::event never;
   corio::join_handle<void> h = corio::spawn(wait_recording(&never, r));
   h.cancel();  // not started yet: delivered at its first suspension point
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(h);
 }
 
 corio::task<int> catch_cancel_then_sleep(int* cancels) {
@@ -147,12 +142,8 @@ corio::task<int> throw_after_yield(std::string what) {
 
 corio::task<std::string> join_rethrows() {
   corio::join_handle<int> h = corio::spawn(throw_after_yield("joined failure"));
-  try {
-    co_await h;
-  } catch (const test_error& e) {
-    co_return e.what();
-  }
-  co_return "";
+  const std::optional<test_error> e = co_await caught<test_error>(h);
+  co_return e ? e->what() : "";
 }
 
 corio::task<> fire_and_forget_failure(corio::event* finished) {
@@ -194,34 +185,21 @@ corio::task<> spawn_cancelled_and_dropped() {
 corio::task<std::string> await_handle_twice() {
   corio::join_handle<int> h = corio::spawn(value_after_yield(1));
   co_await h;
-  try {
-    co_await h;
-  } catch (const std::logic_error& e) {
-    co_return e.what();
-  }
-  co_return "";
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(h);
+  co_return e ? e->what() : "";
 }
 
 corio::task<std::string> await_moved_to_handle_twice() {
   corio::join_handle<int> h = corio::spawn(value_after_yield(1));
   co_await h;
   corio::join_handle<int> moved = std::move(h);  // the "awaited" mark goes along
-  try {
-    co_await moved;
-  } catch (const std::logic_error& e) {
-    co_return e.what();
-  }
-  co_return "";
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(moved);
+  co_return e ? e->what() : "";
 }
 
 corio::task<bool> await_empty_handle() {
   corio::join_handle<int> h;
-  try {
-    co_await h;
-  } catch (const std::logic_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<std::logic_error>(h);
 }
 
 corio::task<bool> spawn_moved_from() {
@@ -277,12 +255,7 @@ corio::task<bool> cancel_the_joiner(join_cancel_record* r) {
   co_await corio::sleep(0ms);
   co_await corio::sleep(0ms);
   j.cancel();
-  try {
-    co_await j;
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(j);
 }
 
 corio::task<int> swallow_cancel_and_return(int v) {
@@ -295,11 +268,7 @@ corio::task<int> swallow_cancel_and_return(int v) {
 
 corio::task<int> join_value_then_sleep(bool* later_sleep_cancelled) {
   const int v = co_await corio::spawn(swallow_cancel_and_return(12));
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    *later_sleep_cancelled = true;
-  }
+  *later_sleep_cancelled = co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
   co_return v;
 }
 

@@ -26,19 +26,23 @@
 #include <cstddef>
 #include <exception>
 #include <latch>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "support/aborts.hpp"
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/handler_capture.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/leaks_expected.hpp"
 #include "support/storm.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::caught;
 using corio_test::counted;
+using corio_test::ends_in;
 using corio_test::handler_capture;
 
 namespace {
@@ -99,13 +103,9 @@ corio::task<int> first_failure(record* r) {
     group.spawn(park_until_cancelled(&never, r));
   group.spawn(fail_after(1ms, 1));
   group.spawn(fail_after(1h, 2));  // cancelled before it fails
-  try {
-    co_await group.wait();
-  } catch (const test_error& e) {
-    CHECK(r->cancelled == 5);  // all cancelled and finished before the rethrow
-    co_return e.code;
-  }
-  co_return 0;
+  const std::optional<test_error> e = co_await caught<test_error>(group.wait());
+  CHECK(r->cancelled == 5);  // all cancelled and finished before the rethrow
+  co_return e ? e->code : 0;
 }
 
 corio::task<int> spawn_after_failure(record* r) {
@@ -114,12 +114,8 @@ corio::task<int> spawn_after_failure(record* r) {
   group.spawn(fail_after(0ms, 3));
   co_await corio::sleep(1ms);
   group.spawn(park_until_cancelled(&never, r));  // cancelled at once
-  try {
-    co_await group.wait();
-  } catch (const test_error& e) {
-    co_return e.code;
-  }
-  co_return 0;
+  const std::optional<test_error> e = co_await caught<test_error>(group.wait());
+  co_return e ? e->code : 0;
 }
 
 corio::task<> group_waiter(record* r) {
@@ -134,12 +130,8 @@ corio::task<bool> cancel_the_waiter(record* r) {
   corio::join_handle<void> h = corio::spawn(group_waiter(r));
   co_await corio::sleep(0ms);
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return r->cancelled == 4;
-  }
-  co_return false;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
+  co_return cancelled && r->cancelled == 4;
 }
 
 corio::task<int> child_value() {
@@ -201,11 +193,8 @@ corio::task<std::vector<int>> several_failures() {
 corio::task<> nested_group_member(corio::event* never, record* r) {
   corio::task_group inner;
   inner.spawn(fail_when_cancelled(never, 7));
-  try {
-    co_await inner.wait();
-  } catch (const test_error&) {
-    ++r->finished;  // caught the inner failure: the outer cancellation is still due
-  }
+  // Caught the inner failure: the outer cancellation is still due.
+  r->finished += co_await ends_in<test_error>(inner.wait());
   try {
     co_await never->wait();
   } catch (const corio::cancelled_error&) {
@@ -219,13 +208,8 @@ corio::task<int> nested_group_keeps_cancellation(record* r) {
   corio::task_group outer;
   outer.spawn(nested_group_member(&never, r));
   outer.spawn(fail_after(1ms, 9));
-  int code = 0;
-  try {
-    co_await outer.wait();
-  } catch (const test_error& e) {
-    code = e.code;
-  }
-  co_return code;
+  const std::optional<test_error> e = co_await caught<test_error>(outer.wait());
+  co_return e ? e->code : 0;
 }
 
 corio::task<std::string> second_waiter() {
@@ -234,15 +218,10 @@ corio::task<std::string> second_waiter() {
   group.spawn(park_until_cancelled(&never, nullptr));
   corio::join_handle<void> first = corio::spawn(wait_for_group(&group));
   co_await corio::sleep(0ms);  // the first waiter parks
-  std::string what;
-  try {
-    co_await group.wait();
-  } catch (const std::logic_error& e) {
-    what = e.what();
-  }
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(group.wait());
   group.cancel();
   co_await first;  // the first waiter still gets its wake-up
-  co_return what;
+  co_return e ? e->what() : "";
 }
 
 corio::task<int> group_is_reusable(record* r) {
@@ -250,18 +229,13 @@ corio::task<int> group_is_reusable(record* r) {
   corio::task_group group;
   group.spawn(fail_after(0ms, 5));
   group.spawn(park_until_cancelled(&never, r));
-  int code = 0;
-  try {
-    co_await group.wait();
-  } catch (const test_error& e) {
-    code = e.code;
-  }
+  const std::optional<test_error> e = co_await caught<test_error>(group.wait());
   // After wait() the failure is spent: new children run normally, and a
   // second wait() rethrows nothing.
   group.spawn(finish_after(1ms, r));
   group.spawn(finish_after(0ms, r));
   co_await group.wait();
-  co_return code;
+  co_return e ? e->code : 0;
 }
 
 // ---- The cancellation storm: tasks parked on every kind of leaf (support/storm.hpp). ----
@@ -277,26 +251,17 @@ corio::task<int> storm_via_group(storm* s, int n) {
   for (int i = 0; i < n; ++i)
     group.spawn(leaf(s, i % leaf_kinds, counted(i)));
   group.spawn(fail_after(5ms, 42));
-  int code = 0;
-  try {
-    co_await group.wait();
-  } catch (const test_error& e) {
-    code = e.code;
-  }
+  const std::optional<test_error> e = co_await caught<test_error>(group.wait());
   s->release_calls.count_down();
-  co_return code;
+  co_return e ? e->code : 0;
 }
 
 corio::task<std::string> child_waits_for_own_group() {
   corio::task_group g;
   g.spawn(wait_for_group(&g));
-  std::string what;
-  try {
-    co_await g.wait();  // rethrows the child's failure
-  } catch (const std::logic_error& e) {
-    what = e.what();
-  }
-  co_return what;
+  // wait() rethrows the child's failure.
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(g.wait());
+  co_return e ? e->what() : "";
 }
 
 // A child of `outer` waits for `inner`, whose child waits for `outer`: each

@@ -25,11 +25,13 @@
 
 #include "support/backend.hpp"
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using corio_test::counted;
+using corio_test::ends_in;
 
 namespace {
 
@@ -140,17 +142,10 @@ corio::task<int> timeouts_at_each_leaf(child_record* r) {
   corio::event never;
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
-  int timeouts = 0;
-  try {
-    co_await corio::wait_for(wait_on_event(&never, r), 5ms);
-  } catch (const corio::timeout_error&) {
-    ++timeouts;
-  }
-  try {
-    co_await corio::wait_for(read_pipe_forever(fds[0], r), 5ms);
-  } catch (const corio::timeout_error&) {
-    ++timeouts;
-  }
+  int timeouts =
+      co_await ends_in<corio::timeout_error>(corio::wait_for(wait_on_event(&never, r), 5ms));
+  timeouts +=
+      co_await ends_in<corio::timeout_error>(corio::wait_for(read_pipe_forever(fds[0], r), 5ms));
   ::close(fds[0]);
   ::close(fds[1]);
   co_return timeouts;
@@ -171,35 +166,23 @@ corio::task<int> counted_child(counted c) {
 
 corio::task<int> counted_timeouts() {
   int timeouts = 0;
-  for (int i = 0; i < 5; ++i) {
-    try {
-      co_await corio::wait_for(counted_child(counted(i)), 10s);
-    } catch (const corio::timeout_error&) {
-      ++timeouts;
-    }
-  }
+  for (int i = 0; i < 5; ++i)
+    timeouts +=
+        co_await ends_in<corio::timeout_error>(corio::wait_for(counted_child(counted(i)), 10s));
   co_return timeouts;
 }
 
 corio::task<bool> empty_task_throws() {
   corio::task<int> t = value_now(1);
   corio::task<int> other = std::move(t);
-  bool threw = false;
-  try {
-    co_await corio::wait_for(std::move(t), 1s);  // NOLINT(bugprone-use-after-move)
-  } catch (const std::logic_error&) {
-    threw = true;
-  }
+  const bool threw = co_await ends_in<std::logic_error>(
+      corio::wait_for(std::move(t), 1s));  // NOLINT(bugprone-use-after-move)
   co_return threw&& co_await std::move(other) == 1;
 }
 
 corio::task<int> wait_for_value_then_sleep(bool* later_sleep_cancelled) {
   const int v = co_await corio::wait_for(catches_cancellation_and_returns(), 24h);
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    *later_sleep_cancelled = true;
-  }
+  *later_sleep_cancelled = co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
   co_return v;
 }
 
@@ -217,12 +200,8 @@ corio::task<int> started_flag(bool* started, counted c) {
 
 corio::task<bool> pending_cancel_before_wait_for(bool* started) {
   co_await corio::sleep(0ms);  // cancelled here, while not parked
-  try {
-    co_await corio::wait_for(started_flag(started, counted(1)), 1h);
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(
+      corio::wait_for(started_flag(started, counted(1)), 1h));
 }
 
 corio::task<bool> cancel_while_not_parked(bool* started) {
@@ -335,21 +314,12 @@ corio::task<int> value_later(std::chrono::milliseconds d, int v) {
 corio::task<bool> wait_until_deadlines() {
   const int v = co_await corio::wait_until(
       value_later(1ms, 5), std::chrono::steady_clock::now() + std::chrono::hours(1));
-  bool timed_out = false;
-  try {
-    (void)co_await corio::wait_until(
-        value_later(std::chrono::hours(1), 6),
-        std::chrono::system_clock::now() + std::chrono::milliseconds(5));
-  } catch (const corio::timeout_error&) {
-    timed_out = true;
-  }
+  const bool timed_out = co_await ends_in<corio::timeout_error>(
+      corio::wait_until(value_later(std::chrono::hours(1), 6),
+                        std::chrono::system_clock::now() + std::chrono::milliseconds(5)));
   corio::queue<int> q;
-  bool get_timed_out = false;
-  try {
-    (void)co_await corio::wait_until(q.get(), std::chrono::steady_clock::now());
-  } catch (const corio::timeout_error&) {
-    get_timed_out = true;
-  }
+  const bool get_timed_out = co_await ends_in<corio::timeout_error>(
+      corio::wait_until(q.get(), std::chrono::steady_clock::now()));
   co_return v == 5 && timed_out&& get_timed_out;
 }
 

@@ -16,12 +16,14 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "support/child_process.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -30,6 +32,8 @@
 namespace net = corio::net;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
+using corio_test::caught;
+using corio_test::ends_in;
 
 namespace {
 
@@ -87,28 +91,6 @@ struct python_peer {
   std::uint16_t port = 0;
 };
 
-// Awaits `t` and returns the exception it threw as an E (default-constructed E{} if none).
-template <class E, class T>
-corio::task<std::pair<bool, E>> catch_as(corio::task<T> t, E none) {
-  try {
-    co_await std::move(t);
-  } catch (const E& e) {
-    co_return std::pair{true, e};
-  }
-  co_return std::pair{false, std::move(none)};
-}
-
-// Awaits `t` under a timeout and says whether it timed out.
-template <class T>
-corio::task<bool> times_out(corio::task<T> t, std::chrono::milliseconds timeout) {
-  try {
-    co_await corio::wait_for(std::move(t), timeout);
-  } catch (const corio::timeout_error&) {
-    co_return true;
-  }
-  co_return false;
-}
-
 }  // namespace
 
 TEST_CASE("buffered_reader: read_line splits lines that straddle reads and buffer growth",
@@ -156,12 +138,12 @@ TEST_CASE("buffered_reader: a line longer than max throws and leaves its bytes b
   corio::run([&]() -> corio::task<> {
     auto s = co_await net::tcp_stream::connect("127.0.0.1", peer.port);
     net::buffered_reader reader(s, 16);
-    auto [thrown, error] = co_await catch_as(reader.read_line(64), net::limit_overrun_error("", 0));
-    REQUIRE(thrown);
-    CHECK(error.max() == 64);
-    CHECK_THAT(error.what(), ContainsSubstring("read_line") &&
-                                 ContainsSubstring("no delimiter \"\\n\" in the first 64 bytes") &&
-                                 ContainsSubstring("Raise max"));
+    const auto error = co_await caught<net::limit_overrun_error>(reader.read_line(64));
+    REQUIRE(error);
+    CHECK(error->max() == 64);
+    CHECK_THAT(error->what(), ContainsSubstring("read_line") &&
+                                  ContainsSubstring("no delimiter \"\\n\" in the first 64 bytes") &&
+                                  ContainsSubstring("Raise max"));
     CHECK(reader.buffered().size() >= 64);
     // Nothing was consumed: the whole line is still there, for a larger max.
     const std::string line = co_await reader.read_line(1000);
@@ -195,20 +177,19 @@ TEST_CASE("buffered_reader: the end of the stream inside a line is incomplete_re
     net::buffered_reader reader(s);
     const std::string first = co_await reader.read_line();
     CHECK(first == "whole\n");
-    auto [thrown, error] = co_await catch_as(reader.read_line(), net::incomplete_read_error(0, 0));
-    REQUIRE(thrown);
-    CHECK(error.partial() == "partial");
-    CHECK(error.bytes_read() == 7);
-    CHECK(error.bytes_expected() == 0);
-    CHECK_THAT(error.what(), ContainsSubstring("read_line: the stream ended after 7 bytes"));
+    const auto error = co_await caught<net::incomplete_read_error>(reader.read_line());
+    REQUIRE(error);
+    CHECK(error->partial() == "partial");
+    CHECK(error->bytes_read() == 7);
+    CHECK(error->bytes_expected() == 0);
+    CHECK_THAT(error->what(), ContainsSubstring("read_line: the stream ended after 7 bytes"));
     // The partial line was consumed: what follows is the plain end.
     const std::string end = co_await reader.read_line();
     CHECK(end.empty());
     // read_until has no "" result: at the end it throws, with nothing partial.
-    auto [thrown_again, at_end] =
-        co_await catch_as(reader.read_until(";"), net::incomplete_read_error(0, 0));
-    CHECK(thrown_again);
-    CHECK(at_end.partial().empty());
+    const auto at_end = co_await caught<net::incomplete_read_error>(reader.read_until(";"));
+    REQUIRE(at_end);
+    CHECK(at_end->partial().empty());
     co_await peer.exit_status();
   }());
 }
@@ -230,12 +211,11 @@ TEST_CASE("buffered_reader: read_exactly takes buffered bytes, then reads the re
     CHECK(block == expected);
     const std::string none = co_await reader.read_exactly(0);
     CHECK(none.empty());
-    auto [thrown, error] =
-        co_await catch_as(reader.read_exactly(10), net::incomplete_read_error(0, 0));
-    REQUIRE(thrown);
-    CHECK(error.partial() == "tail");
-    CHECK(error.bytes_expected() == 10);
-    CHECK_THAT(error.what(), ContainsSubstring("read_exactly: the stream ended after 4 of 10"));
+    const auto error = co_await caught<net::incomplete_read_error>(reader.read_exactly(10));
+    REQUIRE(error);
+    CHECK(error->partial() == "tail");
+    CHECK(error->bytes_expected() == 10);
+    CHECK_THAT(error->what(), ContainsSubstring("read_exactly: the stream ended after 4 of 10"));
     co_await peer.exit_status();
   }());
 }
@@ -277,13 +257,15 @@ TEST_CASE("buffered_reader: a cancelled read loses no byte", "[net][buffered_rea
     net::buffered_reader reader(server, 4);
 
     co_await client.write_all("hal");
-    const bool line_timed_out = co_await times_out(reader.read_line(), 50ms);
+    const bool line_timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(reader.read_line(), 50ms));
     CHECK(line_timed_out);
     co_await client.write_all("f\n123");
     const std::string line = co_await reader.read_line();
     CHECK(line == "half\n");
 
-    const bool exact_timed_out = co_await times_out(reader.read_exactly(6), 50ms);
+    const bool exact_timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(reader.read_exactly(6), 50ms));
     CHECK(exact_timed_out);
     co_await client.write_all("456");
     const std::string six = co_await reader.read_exactly(6);
@@ -297,13 +279,12 @@ TEST_CASE("buffered_reader: refuses an empty delimiter, a max below it and no bu
   corio::run([]() -> corio::task<> {
     net::tcp_stream s;
     net::buffered_reader reader(s);
-    auto [empty, e1] = co_await catch_as(reader.read_until(""), std::invalid_argument(""));
-    CHECK(empty);
-    CHECK_THAT(e1.what(), ContainsSubstring("the delimiter is empty"));
-    auto [short_max, e2] =
-        co_await catch_as(reader.read_until("\r\n", 1), std::invalid_argument(""));
-    CHECK(short_max);
-    CHECK_THAT(e2.what(), ContainsSubstring("max (1) is shorter than the delimiter"));
+    const auto e1 = co_await caught<std::invalid_argument>(reader.read_until(""));
+    REQUIRE(e1);
+    CHECK_THAT(e1->what(), ContainsSubstring("the delimiter is empty"));
+    const auto e2 = co_await caught<std::invalid_argument>(reader.read_until("\r\n", 1));
+    REQUIRE(e2);
+    CHECK_THAT(e2->what(), ContainsSubstring("max (1) is shorter than the delimiter"));
   }());
   net::tcp_stream s;
   CHECK_THROWS_AS(net::buffered_reader(s, 0), std::invalid_argument);

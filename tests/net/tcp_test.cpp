@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::caught;
 using corio_test::ends_in;
 using corio_test::open_fd_count;
 using corio_test::pattern;
@@ -60,18 +62,6 @@ corio::task<> echo(net::tcp_stream s) {
     co_await s.write_all(std::span(buf).first(n));
   }
   s.shutdown_write();
-}
-
-// Awaits `t` and says whether it threw an E. Tests keep co_await outside
-// Catch2's assertion macros: g++ 12 evaluates a co_await inside them more than once.
-template <class E, class T>
-corio::task<bool> throws(corio::task<T> t) {
-  try {
-    co_await std::move(t);
-  } catch (const E&) {
-    co_return true;
-  }
-  co_return false;
 }
 
 }  // namespace
@@ -147,14 +137,12 @@ TEST_CASE("tcp_stream: read_exact throws incomplete_read_error when the stream e
     server.shutdown_write();
 
     std::array<std::byte, 100> buf{};
-    try {
-      co_await client.read_exact(buf);
+    const auto e = co_await caught<net::incomplete_read_error>(client.read_exact(buf));
+    if (!e)
       FAIL("read_exact returned although only 10 of 100 bytes were sent");
-    } catch (const net::incomplete_read_error& e) {
-      CHECK(e.bytes_read() == 10);
-      CHECK(e.bytes_expected() == 100);
-      CHECK_THAT(e.what(), ContainsSubstring("read_exact") && ContainsSubstring("10 of 100"));
-    }
+    CHECK(e->bytes_read() == 10);
+    CHECK(e->bytes_expected() == 100);
+    CHECK_THAT(e->what(), ContainsSubstring("read_exact") && ContainsSubstring("10 of 100"));
     CHECK(text_of(std::span(buf).first(10)) == "0123456789");
   }());
 }
@@ -168,14 +156,12 @@ TEST_CASE("tcp_stream: connect to a port nobody listens on throws system_error E
     port = listener.local_port();
   }  // closed: connecting now is refused
   corio::run([](std::uint16_t port) -> corio::task<> {
-    try {
-      co_await net::tcp_stream::connect("127.0.0.1", port);
+    const auto e = co_await caught<std::system_error>(net::tcp_stream::connect("127.0.0.1", port));
+    if (!e)
       FAIL("connect succeeded on a closed port");
-    } catch (const std::system_error& e) {
-      CHECK(e.code() == std::error_code(ECONNREFUSED, std::system_category()));
-      CHECK_THAT(e.what(), ContainsSubstring("corio::net::tcp_stream::connect") &&
-                               ContainsSubstring("127.0.0.1:" + std::to_string(port)));
-    }
+    CHECK(e->code() == std::error_code(ECONNREFUSED, std::system_category()));
+    CHECK_THAT(e->what(), ContainsSubstring("corio::net::tcp_stream::connect") &&
+                              ContainsSubstring("127.0.0.1:" + std::to_string(port)));
   }(port));
 }
 
@@ -183,18 +169,17 @@ TEST_CASE("tcp_stream: connect to a name that does not resolve throws an error n
           "[net][tcp][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   corio::run([]() -> corio::task<> {
-    try {
-      co_await corio::wait_for(net::tcp_stream::connect("no-such-host.invalid", 80), 30s);
+    const auto e = co_await caught<std::system_error>(
+        corio::wait_for(net::tcp_stream::connect("no-such-host.invalid", 80), 30s));
+    if (!e)
       FAIL("connect succeeded for a name in the .invalid domain");
-    } catch (const std::system_error& e) {
-      CHECK_THAT(e.what(), ContainsSubstring("\"no-such-host.invalid\""));
-      // EAI_NONAME normally; EAI_AGAIN where no DNS server answers; EAI_SYSTEM maps to errno.
-      const bool resolve_error = e.code().category() == net::resolve_category();
-      const bool system_error = e.code().category() == std::system_category();
-      CHECK((resolve_error || system_error));
-      if (resolve_error)
-        CHECK((e.code().value() == EAI_NONAME || e.code().value() == EAI_AGAIN));
-    }
+    CHECK_THAT(e->what(), ContainsSubstring("\"no-such-host.invalid\""));
+    // EAI_NONAME normally; EAI_AGAIN where no DNS server answers; EAI_SYSTEM maps to errno.
+    const bool resolve_error = e->code().category() == net::resolve_category();
+    const bool system_error = e->code().category() == std::system_category();
+    CHECK((resolve_error || system_error));
+    if (resolve_error)
+      CHECK((e->code().value() == EAI_NONAME || e->code().value() == EAI_AGAIN));
   }());
 }
 
@@ -290,7 +275,7 @@ TEST_CASE("tcp_listener: a cancelled accept leaves the listener usable and loses
   corio::run([]() -> corio::task<> {
     auto listener = net::tcp_listener::bind("127.0.0.1", 0);
     const bool timed_out =
-        co_await throws<corio::timeout_error>(corio::wait_for(listener.accept(), 20ms));
+        co_await ends_in<corio::timeout_error>(corio::wait_for(listener.accept(), 20ms));
     CHECK(timed_out);
 
     // The next connection reaches the next accept.
@@ -373,7 +358,7 @@ TEST_CASE("tcp_stream: a cancelled read leaves the stream usable", "[net][tcp][i
 
     std::array<std::byte, 16> buf;
     const bool timed_out =
-        co_await throws<corio::timeout_error>(corio::wait_for(client.read_some(buf), 20ms));
+        co_await ends_in<corio::timeout_error>(corio::wait_for(client.read_some(buf), 20ms));
     CHECK(timed_out);
 
     co_await server.write_all("after");
@@ -524,7 +509,7 @@ TEST_CASE(
     auto client = co_await net::tcp_stream::connect("127.0.0.1", listener.local_port());
     // 0.1 threw system_error EMFILE here; now accept keeps waiting.
     const bool waited =
-        co_await throws<corio::timeout_error>(corio::wait_for(listener.accept(), 300ms));
+        co_await ends_in<corio::timeout_error>(corio::wait_for(listener.accept(), 300ms));
     CHECK(waited);
     squeeze.release_all();
     auto server = co_await corio::wait_for(listener.accept(), 5s);

@@ -4,21 +4,32 @@
 
 #include <corio/task.hpp>
 
+#include <optional>
 #include <utility>
 
 namespace corio_test {
 
-// Whether awaiting `a` ends in an `Error` (a timeout_error, a cancelled_error)
-// rather than in a value; any other exception propagates. Await it into a
-// variable before checking it (g++ 12 miscompiles co_await inside CHECK).
+// The `Error` that awaiting `a` ends in (a copy, to check its code() or
+// what()), or nothing if it ends in a value; any other exception propagates.
+// Name the type whose members you check: the copy is sliced to `Error`.
 template <class Error, class Awaitable>
-corio::task<bool> ends_in(Awaitable&& a) {
+corio::task<std::optional<Error>> caught(Awaitable&& a) {
   try {
     co_await std::forward<Awaitable>(a);
-  } catch (const Error&) {
-    co_return true;
+  } catch (const Error& e) {
+    co_return e;
   }
-  co_return false;
+  co_return std::nullopt;
+}
+
+// Whether awaiting `a` ends in an `Error` (a timeout_error, a cancelled_error)
+// rather than in a value; any other exception propagates. Both refer to `a`:
+// await them in the statement that makes them, into a variable before
+// checking it (g++ 12 miscompiles co_await inside CHECK).
+template <class Error, class Awaitable>
+corio::task<bool> ends_in(Awaitable&& a) {
+  const std::optional<Error> e = co_await caught<Error>(std::forward<Awaitable>(a));
+  co_return e.has_value();
 }
 
 }  // namespace corio_test
