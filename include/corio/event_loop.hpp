@@ -107,7 +107,7 @@ class event_loop : private detail::loop_core {
 
     detail::root_context root;
     auto handle = detail::task_access::handle(main);
-    handle.promise().start_as_root(&root);
+    handle.promise().start_as_root(&root, &root);
     loop_core::root() = {&root, where, handle.address()};
     struct root_guard {
       detail::root_task& slot;

@@ -101,11 +101,9 @@ class gather_awaiter_base : public suspension, public context_owner {
     // with the gather. started_ counts the running child too, so that a
     // cancellation it causes reaches it.
     for (std::size_t i = 0; i < n && !decided_ && !parent_cancelled_; ++i) {
-      task_context& context = children_[i];
-      context.set_owner(this);
       ++remaining_;
       started_ = i + 1;
-      self().promise(i).start_as_root(&context);
+      self().promise(i).start_as_root(&children_[i], this);
       self().handle(i).resume();
     }
     if (--remaining_ == 0) {

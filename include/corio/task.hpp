@@ -70,8 +70,9 @@ class task_promise_base : public await_place_recorder {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       task_promise_base& promise = self.promise();
       const std::uintptr_t next = promise.continuation_;
-      if (next == 0)
-        return promise.context_->finished(promise);
+      if ((next & root_owner) != 0)
+        return reinterpret_cast<context_owner*>(next & ~root_owner)
+            ->finished(promise.context_, promise);
       const auto parent =
           std::coroutine_handle<>::from_address(reinterpret_cast<void*>(next & ~resume_via_loop));
       if ((next & resume_via_loop) != 0) {
@@ -111,10 +112,11 @@ class task_promise_base : public await_place_recorder {
   task_context* context() const noexcept { return context_; }
   const std::exception_ptr& exception() const noexcept { return exception_; }
 
-  // Makes this coroutine the outermost one of `context`'s unit.
-  void start_as_root(task_context* context) noexcept {
+  // Makes this coroutine the outermost one of `context`'s unit; `owner`
+  // hears when it finishes.
+  void start_as_root(task_context* context, context_owner* owner) noexcept {
     context_ = context;
-    continuation_ = 0;
+    continuation_ = reinterpret_cast<std::uintptr_t>(owner) | root_owner;
   }
   // Makes this coroutine run inline for `parent`, in the parent's context.
   void start_inline(std::coroutine_handle<> parent, task_context* context) noexcept {
@@ -140,10 +142,13 @@ class task_promise_base : public await_place_recorder {
   }
 
  private:
-  // The awaiting coroutine's address (frames are at least pointer-aligned, so
-  // bit 0 is free) or 0, and in bit 0 whether to resume it through the ready
-  // queue: the flag costs no word of its own in every frame.
+  // The awaiting coroutine's address, and in bit 0 whether to resume it
+  // through the ready queue; or, for a unit's outermost coroutine, its
+  // context's owner with bit 1 set. Frames and owners are pointer-aligned, so
+  // both bits are free: neither flag nor owner costs a word in every frame or
+  // context.
   static constexpr std::uintptr_t resume_via_loop = 1;
+  static constexpr std::uintptr_t root_owner = 2;
   std::uintptr_t continuation_ = 0;
   task_context* context_ = nullptr;
   std::exception_ptr exception_;

@@ -29,8 +29,7 @@ class wait_for_awaiter final : public timer_node, public context_owner {
       : timer_node(hooks_of<&on_cancel, &describe, &on_timeout>)
       , context_owner(&on_child_finished)
       , task_(std::move(t))
-      , deadline_(deadline)
-      , child_(this) {
+      , deadline_(deadline) {
     task_access::check_awaitable(task_, "corio::wait_for");
   }
 
@@ -43,7 +42,7 @@ class wait_for_awaiter final : public timer_node, public context_owner {
     loop_->timers().add(this, deadline_);
     park();
     auto h = task_access::handle(task_);
-    h.promise().start_as_root(&child_);
+    h.promise().start_as_root(&child_, this);
     started_ = true;
     starting_ = true;
     h.resume();

@@ -58,7 +58,9 @@ class cancellable {
 };
 
 // Who hears when a unit's outermost coroutine finishes: run(), a spawned
-// task, gather, wait_for. One owner may serve many contexts (gather's children).
+// task, gather, wait_for. One owner may serve many contexts (gather's
+// children). The outermost coroutine's promise holds it as its continuation
+// (task_promise_base::start_as_root), so a context is one word.
 class context_owner {
  public:
   // Returns the coroutine to transfer to (or std::noop_coroutine()).
@@ -66,20 +68,20 @@ class context_owner {
                                               task_promise_base&) noexcept;
   explicit context_owner(done_fn fn) noexcept : done_(fn) {}
 
+  std::coroutine_handle<> finished(task_context* context, task_promise_base& promise) noexcept {
+    return done_(this, context, promise);
+  }
+
  private:
-  friend class task_context;
   done_fn done_;
 };
 
-// 16 bytes, because gather keeps one per child: a million children are 16 MB.
+// One word, because gather keeps one per child: a million children are 8 MB.
 class task_context {
  public:
   task_context() noexcept = default;
-  explicit task_context(context_owner* owner) noexcept : owner_(owner) {}
   task_context(const task_context&) = delete;
   task_context& operator=(const task_context&) = delete;
-
-  void set_owner(context_owner* owner) noexcept { owner_ = owner; }
 
   // Delivers the request to the parked leaf, at most once per parking: a
   // second request while that leaf is still parked is already being served.
@@ -117,10 +119,6 @@ class task_context {
   // The leaf parked now, or null; every parked leaf is a suspension.
   const suspension* leaf() const noexcept;
 
-  std::coroutine_handle<> finished(task_promise_base& promise) noexcept {
-    return owner_->done_(owner_, this, promise);
-  }
-
  private:
   // The parked leaf's address (leaves are pointer-aligned, so bit 0 is free)
   // and, in bit 0, whether a request was made: with no leaf that is a pending
@@ -134,7 +132,6 @@ class task_context {
   }
 
   std::uintptr_t state_ = idle;
-  context_owner* owner_ = nullptr;
 };
 
 // The one suspension protocol of every leaf awaiter (a sleep, an I/O

@@ -121,7 +121,7 @@ namespace detail {
 // and where it was spawned are for the call graph.
 class live_task : public list_hook, public context_owner, public task_context {
  public:
-  explicit live_task(done_fn on_done) noexcept : context_owner(on_done), task_context(this) {}
+  explicit live_task(done_fn on_done) noexcept : context_owner(on_done) {}
   const char* name() const noexcept { return name_; }
   const source_location& where() const noexcept { return where_; }
   // The outermost coroutine's frame, which debug mode's slow-step warning
@@ -142,7 +142,7 @@ class live_task : public list_hook, public context_owner, public task_context {
 // The context of a coroutine the loop runs as a root (run()'s main task, the
 // signal watch): it records when the coroutine has finished.
 struct root_context : context_owner, task_context {
-  root_context() noexcept : context_owner(&on_done), task_context(this) {}
+  root_context() noexcept : context_owner(&on_done) {}
   static std::coroutine_handle<> on_done(context_owner* self, task_context*,
                                          task_promise_base&) noexcept {
     static_cast<root_context*>(self)->done = true;

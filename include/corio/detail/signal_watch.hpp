@@ -79,7 +79,7 @@ class signal_watch {
     fd_ = open_signalfd(watched_, !loop_.uses_io_uring(), "corio::run (signalfd)");
     watcher_ = std::move(watcher);
     auto handle = task_access::handle(watcher_);
-    handle.promise().start_as_root(&context_);
+    handle.promise().start_as_root(&context_, &context_);
     loop_.schedule(handle);
     // Nothing throws from here on. A signal that came before this took its
     // usual action, as one that came before run().

@@ -124,7 +124,7 @@ class spawned_task final : public live_task, public group_hook {
 
   // On the loop of this thread, which runs it to its end.
   void start() {
-    promise_->start_as_root(this);
+    promise_->start_as_root(this, this);
     loop_core& loop = loop_core::current();
     loop.track(*this);
     loop.schedule(handle());
