@@ -227,10 +227,14 @@ def _awaiter_of(task):
     """The context that waits for a spawned task: its joiner, else its task_group's wait()."""
     spawned = task.cast(gdb.lookup_type("corio::detail::spawned_task"))
     joiner = _context_of(spawned["joiner_"])
-    if joiner != 0 or int(spawned["group_"]) == 0:
+    group_address = int(spawned["group_and_flags_"]) & ~7  # three flags in the low bits
+    if joiner != 0 or group_address == 0:
         return joiner
     try:
-        group = spawned["group_"].cast(gdb.lookup_type("corio::task_group").pointer())
+        state = gdb.Value(group_address).cast(
+            gdb.lookup_type("corio::detail::task_group_state").pointer()
+        )
+        group = state.cast(gdb.lookup_type("corio::task_group").pointer())
         return _context_of(group.dereference()["waiter_"])
     except gdb.error:
         return 0

@@ -12,6 +12,7 @@
 #include <corio/detail/intrusive_list.hpp>
 
 #include <coroutine>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -89,8 +90,8 @@ class group_hook : public list_hook {};
 // refers to it. Everything here is touched on the loop's thread only. It owns
 // the task's frame through live_task::frame() and is the same for every T
 // (join_handle<T> knows its T): no task<T>, loop or destroy function of its
-// own, 128 bytes in all, so a million spawned tasks touch 32 MB less than
-// with those.
+// own, and its flags in the low bits of its group's address: 112 bytes in
+// all, so a million spawned tasks touch 48 MB less than with those.
 class spawned_task final : public live_task, public group_hook {
  public:
   template <class T>
@@ -113,7 +114,7 @@ class spawned_task final : public live_task, public group_hook {
 
   // The task's outermost coroutine, type-erased.
   task_promise_base& promise() noexcept { return *promise_; }
-  bool done() const noexcept { return done_; }
+  bool done() const noexcept { return has(done_bit); }
   // The task's value (or exception); T is the task's.
   template <class T>
   T take() {
@@ -132,11 +133,11 @@ class spawned_task final : public live_task, public group_hook {
 
   // The join_handle lets go; frees the state if the task has finished.
   void release_handle() noexcept {
-    handle_alive_ = false;
-    if (done_)
+    group_and_flags_ &= ~handle_alive_bit;
+    if (done())
       finish_and_destroy();
   }
-  void mark_retrieved() noexcept { retrieved_ = true; }
+  void mark_retrieved() noexcept { group_and_flags_ |= retrieved_bit; }
 
   // The wait of the coroutine that awaits the end of the task (one at most).
   void set_joiner(suspension* joiner) noexcept { joiner_ = joiner; }
@@ -146,8 +147,12 @@ class spawned_task final : public live_task, public group_hook {
   using group_link = group_hook;
   group_link& link() noexcept { return *this; }
   static spawned_task& of(group_link& link) noexcept { return static_cast<spawned_task&>(link); }
-  task_group_state* group() const noexcept { return group_; }
-  void set_group(task_group_state* g) noexcept { group_ = g; }
+  task_group_state* group() const noexcept {
+    return reinterpret_cast<task_group_state*>(group_and_flags_ & ~flag_bits);
+  }
+  void set_group(task_group_state* g) noexcept {
+    group_and_flags_ = reinterpret_cast<std::uintptr_t>(g) | (group_and_flags_ & flag_bits);
+  }
 
  private:
   static std::coroutine_handle<> on_finished(context_owner* self, task_context*,
@@ -157,17 +162,23 @@ class spawned_task final : public live_task, public group_hook {
     return std::coroutine_handle<>::from_address(const_cast<void*>(frame()));
   }
   void finish_and_destroy() noexcept {
-    if (!retrieved_)
+    if (!has(retrieved_bit))
       report_unhandled(promise_->exception());
     delete this;
   }
 
+  // The group's address (a task_group_state is pointer-aligned) and, in bits
+  // 0-2, whether the task finished, its join_handle lives and its outcome
+  // was retrieved: a word, not three bools and their padding.
+  static constexpr std::uintptr_t done_bit = 1;
+  static constexpr std::uintptr_t handle_alive_bit = 2;
+  static constexpr std::uintptr_t retrieved_bit = 4;
+  static constexpr std::uintptr_t flag_bits = done_bit | handle_alive_bit | retrieved_bit;
+  bool has(std::uintptr_t bit) const noexcept { return (group_and_flags_ & bit) != 0; }
+
   task_promise_base* promise_;
   suspension* joiner_ = nullptr;
-  task_group_state* group_ = nullptr;
-  bool done_ = false;
-  bool handle_alive_ = true;
-  bool retrieved_ = false;
+  std::uintptr_t group_and_flags_ = handle_alive_bit;
 };
 
 // The part of a task_group that its children report to.
@@ -181,22 +192,24 @@ class task_group_state {
   ~task_group_state() = default;
 };
 
+static_assert(alignof(task_group_state) > 4, "spawned_task keeps three flags in its address");
+
 inline std::coroutine_handle<> spawned_task::on_finished(context_owner* self, task_context*,
                                                          task_promise_base&) noexcept {
   auto& s = static_cast<spawned_task&>(static_cast<live_task&>(*self));
-  s.done_ = true;
+  s.group_and_flags_ |= done_bit;
   loop_core& loop = *loop_core::current_or_null();  // it finishes on its loop's thread
   loop.untrack(s);
   std::coroutine_handle<> next = std::noop_coroutine();
-  if (s.group_ != nullptr)
-    next = s.group_->child_finished(s);
+  if (task_group_state* group = s.group(); group != nullptr)
+    next = group->child_finished(s);
   if (s.joiner_ != nullptr) {
     if (next != std::noop_coroutine())
       loop.schedule(next);
     next = std::exchange(s.joiner_, nullptr)->unpark();
   }
   // Destroying the frame here is allowed: it is suspended at its final point.
-  if (!s.handle_alive_ && s.group_ == nullptr)
+  if (!s.has(handle_alive_bit) && s.group() == nullptr)
     s.finish_and_destroy();
   return next;
 }
