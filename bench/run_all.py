@@ -426,7 +426,10 @@ def report(build, full, elapsed):
         b = corio.get(r"^BM_baseline_bare_gather/1000000", field)
         e = ae.get(r"^BM_asio_spawn_gather/1000000", field)
         u = au.get(r"^BM_asio_spawn_gather/1000000", field)
-        checks = [("≤ 1.3× bare", ratio(c, b), 1.3)]
+        # 0.2 holds the second round (frames recycled) to 1.2x; the first, which fresh
+        # pages dominate, keeps 0.1's 1.3x.
+        limit = 1.3 if label == "1st" else 1.2
+        checks = [(f"≤ {limit}× bare", ratio(c, b), limit)]
         best_asio = min([x for x in (e, u) if x is not None], default=None)
         checks.append(("≤ 0.5× Asio", ratio(c, best_asio), 0.5))
         py_n = "" if py("w1", field, 1000000) is not None or py("w1", field) is None else \
@@ -446,7 +449,7 @@ def report(build, full, elapsed):
     row("W1 peak RSS growth, MB, 1M tasks", c, b,
         ae.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"),
         au.get(r"^BM_asio_spawn_gather/1000000", "peak_rss_MB"), py("w1", "peak_rss_MB", 1000000),
-        target=[("≤ 1.2× bare", ratio(c, b), 1.2)])
+        target=[("≤ 1.1× bare", ratio(c, b), 1.1)])
 
     # spawn + await one join_handle each (bare spawn: one heap frame per task, a FIFO queue)
     for field, label in [("ns_per_task_1st", "1st"), ("ns_per_task_2nd", "2nd")]:
@@ -486,7 +489,7 @@ def report(build, full, elapsed):
     row("W2 peak RSS growth, MB, 1M sleeps", c, heap,
         ae.get(r"^BM_asio_sleep_fan_out/1000000/", "peak_rss_MB"),
         au.get(r"^BM_asio_sleep_fan_out/1000000/", "peak_rss_MB"), py("w2", "peak_rss_MB", 1000000),
-        target=[("≤ 150 MB", c, 150)])
+        target=[("≤ 100 MB", c, 100)])
 
     # W3
     c = corio.get(r"^BM_sleep_count_demo", "seconds")
