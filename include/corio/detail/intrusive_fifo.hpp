@@ -24,6 +24,8 @@ class intrusive_fifo {
     tail_ = &x;
     ++size_;
   }
+  // The oldest element, left on the queue; null if it is empty.
+  T* front() const noexcept { return head_; }
   // The oldest element, taken off the queue; null if it is empty.
   T* pop() noexcept {
     T* x = head_;

@@ -415,8 +415,7 @@ class [[nodiscard]] io_operation final : public completion,
     }
   }
   // What an attempt's result asks for on epoll: on -EAGAIN, a wait for
-  // readiness (again, if woken for nothing or another reader came first);
-  // for a retry_later error, the retry timer. Returns true while the
+  // readiness; for a retry_later error, the retry timer. Returns true while the
   // operation waits; else its result is in result_.
   bool wait_on_epoll(int res) noexcept {
     if constexpr (readiness_operation<Op>) {
@@ -438,13 +437,20 @@ class [[nodiscard]] io_operation final : public completion,
     result_ = res;
     return false;
   }
-  static void on_ready(readiness_wait* self) noexcept {
+  // The descriptor is ready: the attempt again. True if it would block (it
+  // waits on, first in its queue); else it leaves the queue with its result,
+  // or for its retry timer.
+  static bool on_ready(readiness_wait* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
+    const int res = op.attempt_until_blocked();
+    if (res == -EAGAIN)
+      return true;
     op.waiting_ = false;
-    if (!op.wait_on_epoll(op.attempt_until_blocked())) {
+    if (!op.wait_on_epoll(res)) {
       op.count_background(false);
       op.wake(*op.loop_);
     }
+    return false;
   }
   int run_blocking() noexcept {
     if constexpr (pool_operation<Op>)

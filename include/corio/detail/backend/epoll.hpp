@@ -27,13 +27,15 @@ namespace corio::detail {
 
 // A task waiting until a descriptor is readable or writable. ready() runs
 // while the backend dispatches events: like an io_uring completion handler,
-// it may retry the system call and record a result, schedule coroutines or
-// wait again, but never resume one.
+// it may retry the system call and record a result or schedule coroutines,
+// but never resume one. It returns true if the retry would block again: the
+// waiter then stays first in its queue. It never waits again itself, so the
+// backend's tables do not move while it dispatches.
 class readiness_wait {
  public:
-  using ready_fn = void (*)(readiness_wait*) noexcept;
+  using ready_fn = bool (*)(readiness_wait*) noexcept;
   explicit readiness_wait(ready_fn fn) noexcept : ready_(fn) {}
-  void ready() noexcept { ready_(this); }
+  bool ready() noexcept { return ready_(this); }
 
  private:
   friend class epoll_backend;
@@ -59,8 +61,9 @@ class epoll_backend : public background_count {
 
   // Makes `w` ready() once `fd` is readable (`write` false) or writable.
   // Any number of tasks may wait on a descriptor in each direction (several
-  // accepts on one listener): each event wakes the first of them, in the
-  // order they came, and the descriptor is armed again for the others.
+  // accepts on one listener): an event retries them in the order they came,
+  // as long as each goes on (the data or room was there for it), and the
+  // descriptor is armed again for the first that would block and those after.
   // Returns 0, or -errno when epoll refuses the descriptor.
   int wait(int fd, bool write, readiness_wait& w) noexcept {
     if (fd < 0)
@@ -187,19 +190,23 @@ class epoll_backend : public background_count {
       fd_state& s = fds_[static_cast<std::size_t>(fd)];
       s.armed = 0;  // one-shot: epoll watches nothing more until update()
       const bool failed = (ev.events & (EPOLLERR | EPOLLHUP)) != 0;
-      readiness_wait* reader = (ev.events & EPOLLIN) != 0 || failed ? s.readers.pop() : nullptr;
-      readiness_wait* writer = (ev.events & EPOLLOUT) != 0 || failed ? s.writers.pop() : nullptr;
-      if (reader != nullptr)
-        --waiting_;
-      if (writer != nullptr)
-        --waiting_;
-      // Each may wait again (its retry found nothing) and re-arm the descriptor.
-      if (reader != nullptr)
-        reader->ready();
-      if (writer != nullptr)
-        writer->ready();
-      // For the waiters still there (the other direction, or the next of this one).
-      update(fd, fds_[static_cast<std::size_t>(fd)]);
+      if ((ev.events & EPOLLIN) != 0 || failed)
+        serve(s.readers);
+      if ((ev.events & EPOLLOUT) != 0 || failed)
+        serve(s.writers);
+      update(fd, s);  // for the waiters still there
+    }
+  }
+  // One event serves every waiter the descriptor has data or room for, in
+  // this turn: N accepts queued on a listener with N connections take one
+  // epoll_wait, not N. It stops at the first that would block again, which
+  // keeps its place (a write_all half done stays ahead of the next writer).
+  void serve(waiters& q) noexcept {
+    while (readiness_wait* w = q.front()) {
+      if (w->ready())
+        return;
+      q.pop();
+      --waiting_;
     }
   }
 
