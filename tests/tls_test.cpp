@@ -17,6 +17,7 @@
 
 #include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/test_pki.hpp"
 
@@ -39,6 +40,8 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::caught;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 using corio_test::pattern;
 namespace tls = corio::tls;
@@ -163,17 +166,6 @@ corio::task<int> exit_status(corio_test::child_process& p) {
   co_return co_await corio::to_thread([&p] { return p.wait(); });
 }
 
-// Awaits `t`; the system_error it threw, or nothing.
-template <class T>
-corio::task<std::optional<std::system_error>> error_of(corio::task<T> t) {
-  try {
-    co_await std::move(t);
-  } catch (const std::system_error& e) {
-    co_return e;
-  }
-  co_return std::nullopt;
-}
-
 // Connects to the python server at `port` and runs the client handshake for `name`.
 corio::task<tls::stream> connect_tls(std::uint16_t port, tls::context ctx, std::string name) {
   auto tcp = co_await net::tcp_stream::connect("127.0.0.1", port);
@@ -282,7 +274,8 @@ TEST_CASE("tls::stream: a server whose CA is not trusted is refused with what to
     python_tls_server server("echo");
     corio::run([&]() -> corio::task<> {
       // The system trust store does not know the test CA.
-      auto error = co_await error_of(connect_tls(server.port, tls::context::client(), "localhost"));
+      auto error = co_await caught<std::system_error>(
+          connect_tls(server.port, tls::context::client(), "localhost"));
       REQUIRE(error);
       CHECK(error->code() ==
             std::error_code(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, tls::verify_category()));
@@ -305,7 +298,7 @@ TEST_CASE("tls::stream: an expired certificate is refused", "[tls][io_uring]") {
   {
     python_tls_server server("echo", "expired.pem");
     corio::run([&]() -> corio::task<> {
-      auto error = co_await error_of(
+      auto error = co_await caught<std::system_error>(
           connect_tls(server.port, tls::context::client(corio_test::test_pki::get().file("ca.pem")),
                       "localhost"));
       REQUIRE(error);
@@ -324,8 +317,8 @@ TEST_CASE("tls::stream: a certificate for another name or address is refused", "
   {
     python_tls_server server("echo");
     corio::run([&]() -> corio::task<> {
-      auto error =
-          co_await error_of(connect_tls(server.port, tls::context::client(ca), "corio.invalid"));
+      auto error = co_await caught<std::system_error>(
+          connect_tls(server.port, tls::context::client(ca), "corio.invalid"));
       REQUIRE(error);
       CHECK(error->code() == std::error_code(X509_V_ERR_HOSTNAME_MISMATCH, tls::verify_category()));
       CHECK_THAT(error->what(),
@@ -338,8 +331,8 @@ TEST_CASE("tls::stream: a certificate for another name or address is refused", "
   {
     python_tls_server server("echo");
     corio::run([&]() -> corio::task<> {
-      auto error =
-          co_await error_of(connect_tls(server.port, tls::context::client(ca), "127.0.0.2"));
+      auto error = co_await caught<std::system_error>(
+          connect_tls(server.port, tls::context::client(ca), "127.0.0.2"));
       REQUIRE(error);
       CHECK(error->code() ==
             std::error_code(X509_V_ERR_IP_ADDRESS_MISMATCH, tls::verify_category()));
@@ -355,7 +348,7 @@ TEST_CASE("tls::stream: a peer that answers the handshake with garbage is a clea
   {
     python_tls_server server("garbage");
     corio::run([&]() -> corio::task<> {
-      auto error = co_await error_of(corio::wait_for(
+      auto error = co_await caught<std::system_error>(corio::wait_for(
           connect_tls(server.port, tls::context::client(corio_test::test_pki::get().file("ca.pem")),
                       "localhost"),
           10s));
@@ -379,7 +372,7 @@ TEST_CASE("tls::stream: a record cut short by the peer's close is an error, not 
     corio::run([&]() -> corio::task<> {
       auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
       tls::stream s = co_await connect_tls(server.port, ctx, "localhost");
-      auto error = co_await error_of([&]() -> corio::task<> {
+      auto error = co_await caught<std::system_error>([&]() -> corio::task<> {
         std::array<std::byte, 4096> buf;
         for (;;)
           co_await s.read_some(buf);
@@ -406,7 +399,8 @@ TEST_CASE("tls::stream: a server refuses a plain HTTP client with what to do", "
     corio::run([&]() -> corio::task<> {
       auto ctx = tls::context::server(corio_test::test_pki::get().file("server.pem"),
                                       corio_test::test_pki::get().file("server.key"));
-      auto error = co_await error_of(tls::stream::accept(co_await listener.accept(), ctx));
+      auto error =
+          co_await caught<std::system_error>(tls::stream::accept(co_await listener.accept(), ctx));
       REQUIRE(error);
       CHECK_THAT(error->what(), ContainsSubstring("corio::tls::stream::accept from 127.0.0.1:") &&
                                     ContainsSubstring("http request (the client sent plain HTTP "
@@ -426,18 +420,10 @@ TEST_CASE("tls::stream: a handshake under a timeout is cancelled, leaking nothin
   {
     python_tls_server server("silent");
     corio::run([&]() -> corio::task<> {
-      const bool timed_out = co_await [&]() -> corio::task<bool> {
-        try {
-          co_await corio::wait_for(
-              connect_tls(server.port,
-                          tls::context::client(corio_test::test_pki::get().file("ca.pem")),
-                          "localhost"),
-              100ms);
-        } catch (const corio::timeout_error&) {
-          co_return true;
-        }
-        co_return false;
-      }();
+      const bool timed_out = co_await ends_in<corio::timeout_error>(corio::wait_for(
+          connect_tls(server.port, tls::context::client(corio_test::test_pki::get().file("ca.pem")),
+                      "localhost"),
+          100ms));
       CHECK(timed_out);
       const int status = co_await exit_status(server.process);  // it saw our socket close
       CHECK(status == 0);
@@ -518,14 +504,15 @@ TEST_CASE("tls::stream: a server that requires a client certificate refuses a cl
     auto server = [&]() -> corio::task<> {
       auto ctx = tls::context::server(pki.file("server.pem"), pki.file("server.key"));
       ctx.load_ca_file(pki.file("ca.pem")).set_verify_peer(true);
-      server_error = co_await error_of(tls::stream::accept(co_await listener.accept(), ctx));
+      server_error =
+          co_await caught<std::system_error>(tls::stream::accept(co_await listener.accept(), ctx));
       tls::stream s = co_await tls::stream::accept(co_await listener.accept(), ctx);
       co_await s.write_all("welcome\n");
       co_await s.shutdown();
     };
     auto client = [&]() -> corio::task<> {
       auto ctx = tls::context::client(pki.file("ca.pem"));
-      client_error = co_await error_of([&]() -> corio::task<> {
+      client_error = co_await caught<std::system_error>([&]() -> corio::task<> {
         // TLS 1.3: the client's handshake ends before the server has checked it, so the
         // refusal arrives as an alert at the first read.
         tls::stream s = co_await tls::stream::connect("localhost", listener.local_port(), ctx);
@@ -587,28 +574,19 @@ TEST_CASE("tls::stream: misuse is refused before any byte moves", "[tls][io_urin
     auto tcp = co_await net::tcp_stream::connect("127.0.0.1", listener.local_port());
     const auto client_ctx = tls::context::client(pki.file("ca.pem"));
     const auto server_ctx = tls::context::server(pki.file("server.pem"), pki.file("server.key"));
-    bool empty_name = false, wrong_context = false, no_session = false;
-    try {
-      co_await tls::stream::connect(std::move(tcp), client_ctx, "");
-    } catch (const std::invalid_argument& e) {
-      empty_name =
-          std::string_view(e.what()).find("the server name is empty") != std::string_view::npos;
-    }
-    try {
-      co_await tls::stream::connect(
-          co_await net::tcp_stream::connect("127.0.0.1", listener.local_port()), server_ctx,
-          "localhost");
-    } catch (const std::invalid_argument& e) {
-      wrong_context = std::string_view(e.what()).find("connect needs a client context") !=
-                      std::string_view::npos;
-    }
+    const auto e1 = co_await caught<std::invalid_argument>(
+        tls::stream::connect(std::move(tcp), client_ctx, ""));
+    const bool empty_name = e1 && std::string_view(e1->what()).find("the server name is empty") !=
+                                      std::string_view::npos;
+    const auto e2 = co_await caught<std::invalid_argument>(
+        tls::stream::connect(co_await net::tcp_stream::connect("127.0.0.1", listener.local_port()),
+                             server_ctx, "localhost"));
+    const bool wrong_context =
+        e2 && std::string_view(e2->what()).find("connect needs a client context") !=
+                  std::string_view::npos;
     tls::stream none;
-    try {
-      std::array<std::byte, 4> buf;
-      co_await none.read_some(buf);
-    } catch (const std::logic_error&) {
-      no_session = true;
-    }
+    std::array<std::byte, 4> buf;
+    const bool no_session = co_await ends_in<std::logic_error>(none.read_some(buf));
     CHECK(empty_name);
     CHECK(wrong_context);
     CHECK(no_session);

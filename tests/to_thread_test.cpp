@@ -27,6 +27,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -35,10 +36,13 @@
 
 #include "support/backend.hpp"
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::caught;
 using corio_test::counted;
+using corio_test::ends_in;
 
 namespace {
 
@@ -90,14 +94,10 @@ corio::task<int> value_and_exception_on_loop_thread(thread_ids* ids) {
     return 21 * 2;
   });
   ids->after_value = std::this_thread::get_id();
-  int code = 0;
-  try {
-    co_await corio::to_thread([]() -> int { throw test_error(5); });
-  } catch (const test_error& e) {
-    code = e.code;
-  }
+  const std::optional<test_error> e =
+      co_await caught<test_error>(corio::to_thread([]() -> int { throw test_error(5); }));
   ids->after_exception = std::this_thread::get_id();
-  co_return v + code;
+  co_return v + (e ? e->code : 0);
 }
 
 corio::task<std::size_t> worker_count_after_use() {
@@ -165,12 +165,7 @@ corio::task<bool> cancel_during_call(cancel_state* s) {
   corio::join_handle<int> h = corio::spawn(await_blocking_call(s));
   co_await wait_for_signal(&s->started);  // the call is running now
   h.cancel();
-  bool cancelled = false;
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    cancelled = true;
-  }
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
   s->finished_at_cancel = s->call_finished.load();
   s->release.count_down();  // the call ends after the task has moved on
   co_return cancelled;
@@ -213,22 +208,14 @@ corio::task<int> counted_arguments_and_results() {
     counted r = co_await corio::to_thread([](counted c) { return counted(c.id * 2); }, counted(i));
     sum += r.id;
   }
-  try {
-    co_await corio::to_thread([](counted c) -> counted { throw test_error(c.id); }, counted(100));
-  } catch (const test_error& e) {
-    sum += e.code;
-  }
-  co_return sum;
+  const std::optional<test_error> e = co_await caught<test_error>(
+      corio::to_thread([](counted c) -> counted { throw test_error(c.id); }, counted(100)));
+  co_return sum + (e ? e->code : 0);
 }
 
 corio::task<bool> never_runs_when_cancel_pending(std::atomic<bool>* ran) {
   co_await corio::sleep(0ms);  // cancelled here, while not parked
-  try {
-    co_await corio::to_thread([ran] { *ran = true; });
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(corio::to_thread([ran] { *ran = true; }));
 }
 
 corio::task<bool> pending_cancel_skips_call(std::atomic<bool>* ran) {
@@ -307,12 +294,7 @@ corio::task<bool> cancel_signals_the_token(signal_pipe* started, std::atomic<boo
       corio::spawn(corio::to_thread(block_until_stopped, started, stopped));
   co_await wait_for_signal(started);  // the call is running now
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(h);
 }
 
 // The timeout must find the call running: one still queued when it comes is
@@ -372,16 +354,11 @@ corio::task<int*> reference_result(int* target) {
 }
 
 corio::task<bool> slow_call_times_out(std::atomic<int>* ran) {
-  try {
-    co_await corio::wait_for(corio::to_thread([ran] {
-                               ++*ran;
-                               std::this_thread::sleep_for(1s);
-                             }),
-                             10ms);
-  } catch (const corio::timeout_error&) {
-    co_return true;
-  }
-  co_return false;
+  auto slow = [ran] {
+    ++*ran;
+    std::this_thread::sleep_for(1s);
+  };
+  co_return co_await ends_in<corio::timeout_error>(corio::wait_for(corio::to_thread(slow), 10ms));
 }
 
 // Five 1 s calls on one worker, each abandoned by wait_for after 10 ms:

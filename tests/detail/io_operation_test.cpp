@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "support/backend.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::ends_in;
 
 namespace {
 
@@ -87,27 +89,14 @@ corio::task<bool> cancel_pending_ops(const pipe_fds* p, std::vector<std::string>
   co_await nop();  // both are in the kernel now
   reader.cancel();
   timer.cancel();
-  bool both = true;
-  try {
-    co_await reader;
-    both = false;
-  } catch (const corio::cancelled_error&) {
-  }
-  try {
-    co_await timer;
-    both = false;
-  } catch (const corio::cancelled_error&) {
-  }
-  co_return both;
+  const bool reader_cancelled = co_await ends_in<corio::cancelled_error>(reader);
+  const bool timer_cancelled = co_await ends_in<corio::cancelled_error>(timer);
+  co_return reader_cancelled&& timer_cancelled;
 }
 
 corio::task<int> nop_then_sleep(bool* sleep_cancelled) {
   const int res = co_await nop();
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    *sleep_cancelled = true;
-  }
+  *sleep_cancelled = co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
   co_return res;
 }
 
@@ -124,15 +113,11 @@ corio::task<int> cancel_loses_the_race(bool* sleep_cancelled) {
 
 corio::task<bool> pending_cancel_submits_nothing(bool* submitted) {
   co_await corio::sleep(0ms);  // cancelled while not parked
-  try {
-    co_await corio::detail::io_op([submitted](io_uring_sqe* sqe) {
-      *submitted = true;
-      io_uring_prep_nop(sqe);
-    });
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(
+      corio::detail::io_op([submitted](io_uring_sqe* sqe) {
+        *submitted = true;
+        io_uring_prep_nop(sqe);
+      }));
 }
 
 corio::task<bool> cancel_before_submission(bool* submitted) {

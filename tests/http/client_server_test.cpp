@@ -41,6 +41,8 @@ namespace net = corio::net;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
+using corio_test::caught;
+using corio_test::ends_in;
 
 namespace {
 
@@ -519,12 +521,9 @@ TEST_CASE("http::server: stop() closes idle connections and serve() returns",
     const std::string rest = co_await read_to_end(raw);
     CHECK(rest.empty());
     // The listener is closed: nobody accepts any more.
-    bool refused = false;
-    try {
-      co_await net::tcp_stream::connect("127.0.0.1", srv.port());
-    } catch (const std::system_error& e) {
-      refused = e.code() == std::error_code(ECONNREFUSED, std::system_category());
-    }
+    const auto e =
+        co_await caught<std::system_error>(net::tcp_stream::connect("127.0.0.1", srv.port()));
+    const bool refused = e && e->code() == std::error_code(ECONNREFUSED, std::system_category());
     CHECK(refused);
   }());
 }
@@ -604,13 +603,10 @@ TEST_CASE("http::server: destroying it while serve() is pending cancels everythi
     co_await stuck.write_all("GET /stuck HTTP/1.1\r\nHost: h\r\n\r\n");
     co_await entered.wait();  // its handler runs
     srv.reset();
-    bool logic_error = false;
-    try {
-      co_await running;
-    } catch (const std::logic_error& e) {
-      logic_error = true;
-      CHECK_THAT(e.what(), ContainsSubstring("destroyed while serve() is pending"));
-    }
+    const auto e = co_await caught<std::logic_error>(running);
+    if (e)
+      CHECK_THAT(e->what(), ContainsSubstring("destroyed while serve() is pending"));
+    const bool logic_error = e.has_value();
 #ifdef NDEBUG
     CHECK_FALSE(logic_error);
 #else
@@ -663,12 +659,9 @@ TEST_CASE("http::get: returns a redirect as it is unless asked to follow it",
     http::response seen = co_await c.request(std::move(post));
     CHECK(seen.body == "GET /echo ");
 
-    std::string error;
-    try {
-      co_await http::get(base_url(srv) + "/loop", {.follow_redirects = true, .max_redirects = 3});
-    } catch (const http::response_error& e) {
-      error = e.what();
-    }
+    const auto e = co_await caught<http::response_error>(
+        http::get(base_url(srv) + "/loop", {.follow_redirects = true, .max_redirects = 3}));
+    const std::string error = e ? e->what() : "";
     CHECK_THAT(error, ContainsSubstring("more than 3 redirects") && ContainsSubstring("/loop"));
     srv.stop();
     co_await running;
@@ -682,12 +675,8 @@ TEST_CASE("http::get: throws timeout_error when the server answers too late",
     auto srv = http::server::bind("127.0.0.1", 0, routes);
     corio::join_handle<void> running = corio::spawn(srv.serve());
     const auto start = clock_type::now();
-    bool timed_out = false;
-    try {
-      co_await http::get(base_url(srv) + "/slow", {.timeout = 100ms});
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out = co_await ends_in<corio::timeout_error>(
+        http::get(base_url(srv) + "/slow", {.timeout = 100ms}));
     const auto elapsed = clock_type::now() - start;
     CHECK(timed_out);
     CHECK(elapsed >= 100ms);
@@ -706,12 +695,9 @@ TEST_CASE("http::get: a refused connection throws system_error ECONNREFUSED",
     port = listener.local_port();
   }
   corio::run([](std::uint16_t port) -> corio::task<> {
-    std::error_code code;
-    try {
-      co_await http::get("http://127.0.0.1:" + std::to_string(port) + "/");
-    } catch (const std::system_error& e) {
-      code = e.code();
-    }
+    const auto e = co_await caught<std::system_error>(
+        http::get("http://127.0.0.1:" + std::to_string(port) + "/"));
+    const std::error_code code = e ? e->code() : std::error_code();
     CHECK(code == std::error_code(ECONNREFUSED, std::system_category()));
   }(port));
 }
@@ -724,27 +710,17 @@ TEST_CASE("http::get: a malformed response throws response_error naming the URL"
     const std::string url = "http://127.0.0.1:" + std::to_string(listener.local_port()) + "/bad";
     corio::join_handle<void> server =
         corio::spawn(raw_reply_once(listener, "SPDY/3 200 OK\r\n\r\n"));
-    std::string error;
-    std::string error_url;
-    try {
-      co_await http::get(url);
-    } catch (const http::response_error& e) {
-      error = e.what();
-      error_url = e.url();
-    }
+    const auto malformed = co_await caught<http::response_error>(http::get(url));
     co_await server;
-    CHECK_THAT(error, ContainsSubstring(url) && ContainsSubstring("malformed"));
-    CHECK(error_url == url);
+    REQUIRE(malformed);
+    CHECK_THAT(malformed->what(), ContainsSubstring(url) && ContainsSubstring("malformed"));
+    CHECK(malformed->url() == url);
 
     // A server that closes without a word.
     corio::join_handle<void> silent = corio::spawn(raw_reply_once(listener, ""));
-    error.clear();
-    try {
-      co_await http::get(url);
-    } catch (const http::response_error& e) {
-      error = e.what();
-    }
+    const auto unanswered = co_await caught<http::response_error>(http::get(url));
     co_await silent;
-    CHECK_THAT(error, ContainsSubstring("closed the connection without answering"));
+    REQUIRE(unanswered);
+    CHECK_THAT(unanswered->what(), ContainsSubstring("closed the connection without answering"));
   }());
 }

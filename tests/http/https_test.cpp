@@ -19,6 +19,7 @@
 
 #include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 #include "support/test_pki.hpp"
 
@@ -43,6 +44,8 @@ using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
+using corio_test::caught;
+using corio_test::ends_in;
 
 namespace {
 
@@ -127,12 +130,7 @@ TEST_CASE("http::get: an https server the trust store does not know is refused",
   CORIO_TEST_REQUIRE_IO_URING();
   https_server server;
   corio::run([&]() -> corio::task<> {
-    std::optional<std::system_error> error;
-    try {
-      co_await http::get(server.url + "/");
-    } catch (const std::system_error& e) {
-      error = e;
-    }
+    const auto error = co_await caught<std::system_error>(http::get(server.url + "/"));
     REQUIRE(error);
     CHECK(error->code() == std::error_code(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                                            corio::tls::verify_category()));
@@ -146,12 +144,8 @@ TEST_CASE("http::get: without corio/tls.hpp, https:// is refused with what to do
   // This program includes corio/tls.hpp: take its hook away, as a program without it has none.
   const auto installed = std::exchange(corio::detail::connect_secure_stream, nullptr);
   corio::run([]() -> corio::task<> {
-    std::string message;
-    try {
-      co_await http::get("https://127.0.0.1:1/");
-    } catch (const std::invalid_argument& e) {
-      message = e.what();
-    }
+    const auto e = co_await caught<std::invalid_argument>(http::get("https://127.0.0.1:1/"));
+    const std::string message = e ? e->what() : "";
     CHECK_THAT(message, ContainsSubstring("include <corio/tls.hpp>") &&
                             ContainsSubstring("corio::tls") && ContainsSubstring("libcurl"));
   }());
@@ -376,12 +370,8 @@ TEST_CASE("http::server: corio's client fetches from corio's https server",
     }
     CHECK(srv.connections_accepted() == 1);  // one TLS session, kept alive
     // Plain HTTP to the https port is refused by the handshake; the server goes on.
-    bool refused = false;
-    try {
-      co_await http::get("http://127.0.0.1:" + std::to_string(srv.port()) + "/plain");
-    } catch (const std::exception&) {
-      refused = true;
-    }
+    const bool refused = co_await ends_in<std::exception>(
+        http::get("http://127.0.0.1:" + std::to_string(srv.port()) + "/plain"));
     CHECK(refused);
     const http::response after = co_await http::get(base + "/after", {.ca_file = ca_file});
     CHECK(after.body == "secure /after");

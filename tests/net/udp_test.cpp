@@ -13,6 +13,7 @@
 
 #include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <algorithm>
@@ -20,12 +21,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::caught;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 using corio_test::text_of;
 using namespace std::chrono_literals;
@@ -131,16 +135,11 @@ TEST_CASE("udp_socket: a datagram longer than the buffer is an EMSGSIZE error, n
     co_await a.send_to(b.local_endpoint(), big);
     co_await a.send_to(b.local_endpoint(), "next");
     std::array<std::byte, 100> small;
-    bool truncated = false;
-    try {
-      co_await b.receive_from(small);
-    } catch (const std::system_error& e) {
-      truncated = true;
-      CHECK(e.code() == std::errc::message_size);
-      CHECK_THAT(e.what(), ContainsSubstring("3000 bytes"));
-      CHECK_THAT(e.what(), ContainsSubstring("100-byte buffer"));
-    }
-    CHECK(truncated);
+    const auto truncated = co_await caught<std::system_error>(b.receive_from(small));
+    REQUIRE(truncated);
+    CHECK(truncated->code() == std::errc::message_size);
+    CHECK_THAT(truncated->what(), ContainsSubstring("3000 bytes"));
+    CHECK_THAT(truncated->what(), ContainsSubstring("100-byte buffer"));
     CHECK(std::equal(small.begin(), small.end(), big.begin()));
     // The socket stays usable: the next datagram arrives whole.
     const net::datagram d = co_await b.receive_from(small);
@@ -148,12 +147,8 @@ TEST_CASE("udp_socket: a datagram longer than the buffer is an EMSGSIZE error, n
     // The same through a connected socket's receive.
     b.connect_to(a.local_endpoint());
     co_await a.send_to(b.local_endpoint(), big);
-    bool truncated_again = false;
-    try {
-      co_await b.receive(small);
-    } catch (const std::system_error& e) {
-      truncated_again = e.code() == std::errc::message_size;
-    }
+    const auto again = co_await caught<std::system_error>(b.receive(small));
+    const bool truncated_again = again && again->code() == std::errc::message_size;
     CHECK(truncated_again);
     // An empty datagram is a datagram of size 0.
     co_await a.send_to(b.local_endpoint(), std::span<const std::byte>());
@@ -168,12 +163,8 @@ TEST_CASE("udp_socket: a cancelled receive loses no datagram", "[net][udp][io_ur
     auto a = net::udp_socket::bind("::1", 0);
     auto b = net::udp_socket::bind("::1", 0);
     std::array<std::byte, 64> buf;
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(b.receive_from(buf), 20ms);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(b.receive_from(buf), 20ms));
     CHECK(timed_out);
     co_await a.send_to(b.local_endpoint(), "after the cancel");
     const net::datagram d = co_await b.receive_from(buf);

@@ -16,6 +16,7 @@
 
 #include "support/bytes_and_fds.hpp"
 #include "support/child_process.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -33,6 +35,8 @@
 #include <vector>
 
 namespace net = corio::net;
+using corio_test::caught;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 using corio_test::text_of;
 using namespace std::chrono_literals;
@@ -157,25 +161,15 @@ TEST_CASE("unix_stream: pair, read_exact and the errors name unix_stream",
     co_await b.read_exact(two);
     CHECK(text_of(two) == "ab");
     std::array<std::byte, 4> four;
-    bool incomplete = false;
-    try {
-      co_await b.read_exact(four);
-    } catch (const net::incomplete_read_error& e) {
-      incomplete = true;
-      CHECK(e.bytes_read() == 1);
-      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::read_exact"));
-    }
-    CHECK(incomplete);
+    const auto incomplete = co_await caught<net::incomplete_read_error>(b.read_exact(four));
+    REQUIRE(incomplete);
+    CHECK(incomplete->bytes_read() == 1);
+    CHECK_THAT(incomplete->what(), ContainsSubstring("corio::net::unix_stream::read_exact"));
     co_await b.close();
-    bool failed = false;
-    try {
-      co_await a.write_all("after the peer closed");
-    } catch (const std::system_error& e) {
-      failed = true;
-      CHECK(e.code() == std::errc::broken_pipe);
-      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::write_all"));
-    }
-    CHECK(failed);
+    const auto failed = co_await caught<std::system_error>(a.write_all("after the peer closed"));
+    REQUIRE(failed);
+    CHECK(failed->code() == std::errc::broken_pipe);
+    CHECK_THAT(failed->what(), ContainsSubstring("corio::net::unix_stream::write_all"));
   }());
   CHECK(open_fd_count() == fds_before);
 }
@@ -186,12 +180,8 @@ TEST_CASE("unix_listener: a corio client and server, cancellation of a pending a
   const std::size_t fds_before = open_fd_count();
   corio::run([]() -> corio::task<> {
     auto listener = net::unix_listener::bind("@corio-unix-self-" + std::to_string(::getpid()));
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(listener.accept(), 20ms);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(listener.accept(), 20ms));
     CHECK(timed_out);
     // The listener is still usable after the cancelled accept.
     auto [reply, ignored] =
@@ -218,15 +208,10 @@ TEST_CASE("unix_listener: refusals name the path and say what to do", "[net][uni
   CHECK_THROWS_AS(net::unix_listener::bind("/tmp/" + std::string(200, 'n')), std::invalid_argument);
   CHECK_THROWS_AS(net::unix_listener::bind(std::string("a\0b", 3)), std::invalid_argument);
   corio::run([](std::string missing) -> corio::task<> {
-    bool refused = false;
-    try {
-      co_await net::unix_stream::connect(missing);
-    } catch (const std::system_error& e) {
-      refused = true;
-      CHECK(e.code() == std::errc::no_such_file_or_directory);
-      CHECK_THAT(e.what(), ContainsSubstring("corio::net::unix_stream::connect"));
-    }
-    CHECK(refused);
+    const auto refused = co_await caught<std::system_error>(net::unix_stream::connect(missing));
+    REQUIRE(refused);
+    CHECK(refused->code() == std::errc::no_such_file_or_directory);
+    CHECK_THAT(refused->what(), ContainsSubstring("corio::net::unix_stream::connect"));
   }(socket_path("nobody.sock")));
 }
 
@@ -242,12 +227,8 @@ TEST_CASE("unix_stream: connect to a listener whose backlog is full waits until 
     queued.push_back(co_await net::unix_stream::connect(listener.path()));
     queued.push_back(co_await net::unix_stream::connect(listener.path()));
     // No room: the connect waits (it must not claim a connection it does not have).
-    bool waited = false;
-    try {
-      co_await corio::wait_for(net::unix_stream::connect(listener.path()), 50ms);
-    } catch (const corio::timeout_error&) {
-      waited = true;
-    }
+    const bool waited = co_await ends_in<corio::timeout_error>(
+        corio::wait_for(net::unix_stream::connect(listener.path()), 50ms));
     CHECK(waited);
     // Room is made while a connect waits: it connects, and the connection works.
     auto late = [](const std::string& path) -> corio::task<std::string> {
