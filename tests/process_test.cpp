@@ -19,6 +19,7 @@
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "support/bytes_and_fds.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <sys/wait.h>
@@ -36,6 +37,7 @@
 #include <vector>
 
 using corio::stdio;
+using corio_test::ends_in;
 using corio_test::open_fd_count;
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;
@@ -148,12 +150,7 @@ TEST_CASE("process: a child that never exits is cancelled and killed", "[process
   leak_check leaks;
   corio::run([]() -> corio::task<> {
     auto p = corio::process::spawn({"sleep", "1000"}, {.out = stdio::pipe});
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(p.wait(), 50ms);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out = co_await ends_in<corio::timeout_error>(corio::wait_for(p.wait(), 50ms));
     CHECK(timed_out);
     p.kill(SIGKILL);
     const int status = co_await p.wait();
@@ -169,12 +166,8 @@ TEST_CASE("process: a cancelled communicate leaves the child running; two waiter
   corio::run([]() -> corio::task<> {
     auto p = corio::process::spawn({"/bin/sh", "-c", "echo started; exec sleep 1000"},
                                    {.in = stdio::pipe, .out = stdio::pipe});
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(p.communicate("ignored"), 50ms);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(p.communicate("ignored"), 50ms));
     CHECK(timed_out);
     CHECK_FALSE(p.exit_status().has_value());
     auto first = corio::spawn(p.wait());
@@ -202,12 +195,7 @@ TEST_CASE("process: a cancelled waiter leaves no zombie: the child is reaped in 
     }(waiting));
     co_await waiting.wait();
     short_lived.cancel();
-    bool cancelled = false;
-    try {
-      co_await short_lived;
-    } catch (const corio::cancelled_error&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await ends_in<corio::cancelled_error>(short_lived);
     CHECK(cancelled);  // its process closed stdin, so python ends, and nobody waits for it
     // This one never ends: run() kills and reaps it on the way out.
     corio::event started;

@@ -19,9 +19,11 @@
 
 #include "support/aborts.hpp"
 #include "support/destroy_while_waited.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::ends_in;
 
 // co_await stays outside CHECK(...): Catch's macros expand their argument more than once.
 namespace {
@@ -71,14 +73,9 @@ corio::task<> caps_concurrency(limit_state* st) {
 }
 
 corio::task<bool> acquire_catching(corio::semaphore* s, std::vector<int>* log, int id) {
-  try {
-    co_await s->acquire();
-  } catch (const corio::cancelled_error&) {
-    log->push_back(-id);
-    co_return false;
-  }
-  log->push_back(id);
-  co_return true;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(s->acquire());
+  log->push_back(cancelled ? -id : id);
+  co_return !cancelled;
 }
 
 corio::task<> fifo_and_no_barging(std::vector<int>* log) {
@@ -114,13 +111,10 @@ corio::task<std::size_t> cancelled_acquire_takes_nothing(std::vector<int>* log) 
 }
 
 corio::task<bool> acquire_counting(corio::semaphore* s, int* acquired) {
-  try {
-    co_await s->acquire();
-  } catch (const corio::cancelled_error&) {
-    co_return false;
-  }
-  ++*acquired;
-  co_return true;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(s->acquire());
+  if (!cancelled)
+    ++*acquired;
+  co_return !cancelled;
 }
 
 // A thousand waiters; every other one is cancelled; as many permits as
@@ -187,12 +181,9 @@ corio::task<> guards_hand_permits_over(std::vector<int>* log) {
 }
 
 corio::task<bool> acquire_guard_catching(corio::semaphore* s) {
-  try {
-    corio::semaphore::scoped_permit permit = co_await s->acquire_guard();
-  } catch (const corio::cancelled_error&) {
-    co_return false;
-  }
-  co_return true;
+  // The permit, if any, goes back at once.
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(s->acquire_guard());
+  co_return !cancelled;
 }
 
 corio::task<std::size_t> cancelled_acquire_guard_takes_nothing() {

@@ -10,12 +10,15 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::caught;
 
 namespace {
 
@@ -38,12 +41,8 @@ corio::task<int> fail_later() {
 }
 
 corio::task<std::string> shield_exception() {
-  try {
-    co_await corio::shield(fail_later());
-  } catch (const test_error& e) {
-    co_return e.what();
-  }
-  co_return "no exception";
+  const std::optional<test_error> e = co_await caught<test_error>(corio::shield(fail_later()));
+  co_return e ? e->what() : "no exception";
 }
 
 struct side_effect {

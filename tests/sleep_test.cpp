@@ -12,14 +12,18 @@
 #include <chrono>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using corio_test::caught;
+using corio_test::ends_in;
 
 namespace {
 
@@ -84,12 +88,7 @@ corio::task<> deadline_order(std::vector<int>* log) {
 
 template <class Awaitable>
 corio::task<bool> sleeper(Awaitable a) {
-  try {
-    co_await std::move(a);
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(std::move(a));
 }
 
 template <class Awaitable>
@@ -101,12 +100,7 @@ corio::task<bool> cancel_sleeper(Awaitable a) {
 }
 
 corio::task<int> catch_then_sleep_again() {
-  int cancels = 0;
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    ++cancels;
-  }
+  const int cancels = co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
   co_await corio::sleep(5ms);  // no longer cancelled: sleeps its full time
   co_return cancels;
 }
@@ -121,12 +115,7 @@ corio::task<int> cancelled_sleep_leaves_the_heap() {
 corio::task<bool> yield_then_long_sleep(bool* yielded) {
   co_await corio::sleep(0ms);  // not parked here: a cancellation stays pending
   *yielded = true;
-  try {
-    co_await corio::sleep(24h);
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await ends_in<corio::cancelled_error>(corio::sleep(24h));
 }
 
 corio::task<bool> pending_cancel_reaches_next_sleep(bool* yielded) {
@@ -179,12 +168,8 @@ corio::task<long> timer_fires_beside_a_busy_task(long cap) {
 corio::task<std::string> await_one_sleep_twice() {
   auto s = corio::sleep(1ms);
   co_await s;
-  try {
-    co_await s;
-  } catch (const std::logic_error& e) {
-    co_return e.what();
-  }
-  co_return "";
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(s);
+  co_return e ? e->what() : "";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -18,8 +19,10 @@
 
 #include "support/aborts.hpp"
 #include "support/counted.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
+using corio_test::caught;
 using corio_test::counted;
 
 namespace {
@@ -80,12 +83,8 @@ corio::task<int> throws_after_suspending(int code) {
 }
 
 corio::task<int> catch_code(corio::task<int> t) {
-  try {
-    co_await std::move(t);
-  } catch (const test_error& e) {
-    co_return e.code;
-  }
-  co_return -1;
+  const std::optional<test_error> e = co_await caught<test_error>(std::move(t));
+  co_return e ? e->code : -1;
 }
 
 corio::task<> rethrow_through_chain(int depth) {
@@ -132,25 +131,17 @@ corio::task<int> use_counted_results() {
 corio::task<std::string> await_moved_from() {
   corio::task<int> t = forty_two();
   corio::task<int> other = std::move(t);
-  std::string what;
-  try {
-    co_await t;  // NOLINT(bugprone-use-after-move): the point of the test
-  } catch (const std::logic_error& e) {
-    what = e.what();
-  }
+  // NOLINTNEXTLINE(bugprone-use-after-move): the point of the test
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(t);
   co_await std::move(other);
-  co_return what;
+  co_return e ? e->what() : "";
 }
 
 corio::task<std::string> await_twice() {
   corio::task<int> t = forty_two();
   co_await t;
-  try {
-    co_await t;
-  } catch (const std::logic_error& e) {
-    co_return e.what();
-  }
-  co_return "";
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(t);
+  co_return e ? e->what() : "";
 }
 
 corio::task<> sleep_a_little() {
@@ -169,14 +160,9 @@ corio::task<std::string> await_while_awaited() {
   corio::task<> t = sleep_a_little();
   corio::join_handle<void> first = corio::spawn(await_at(&t));
   co_await corio::yield();  // `first` is now suspended inside t
-  std::string what;
-  try {
-    co_await t;
-  } catch (const std::logic_error& e) {
-    what = e.what();
-  }
+  const std::optional<std::logic_error> e = co_await caught<std::logic_error>(t);
   co_await first;
-  co_return what;
+  co_return e ? e->what() : "";
 }
 
 // Replaces a task while another task is suspended in it; aborts in debug

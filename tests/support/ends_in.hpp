@@ -20,9 +20,9 @@ corio::task<std::optional<Error>> caught(Awaitable&& a) {
     // Not co_await std::forward<Awaitable>(a): for an lvalue g++ 12 awaits a
     // copy, and a sleep cannot be copied.
     if constexpr (std::is_lvalue_reference_v<Awaitable>)
-      co_await a;
+      (void)co_await a;
     else
-      co_await std::move(a);
+      (void)co_await std::move(a);  // a permit or a value is let go at once
   } catch (const Error& e) {
     co_return e;
   }
