@@ -61,6 +61,10 @@ namespace corio::detail {
 //   int fd; static constexpr bool writes;  system call's result or -errno; on
 //                                        -EAGAIN it is attempted again once
 //                                        `fd` is readable (writable if `writes`)
+//   static bool would_block(int res) noexcept;  optional beside attempt():
+//                                        the results that mean that wait
+//                                        instead of -EAGAIN (connect's
+//                                        EINPROGRESS and EALREADY)
 //   int blocking() noexcept;             a regular-file operation: the blocking
 //                                        system call, run on the worker pool
 //   int attempt_nowait() noexcept;       optional beside blocking(): the call
@@ -402,7 +406,7 @@ class [[nodiscard]] io_operation final : public completion,
         const int res = op_.attempt();
         if (res == -EINTR)
           continue;
-        if (res == -EAGAIN)
+        if (would_block(res))
           return res;
         if constexpr (requires { op_.resubmit(res); }) {
           if (op_.resubmit(res))
@@ -414,12 +418,19 @@ class [[nodiscard]] io_operation final : public completion,
       return -ENOSYS;
     }
   }
-  // What an attempt's result asks for on epoll: on -EAGAIN, a wait for
-  // readiness; for a retry_later error, the retry timer. Returns true while the
-  // operation waits; else its result is in result_.
+  // Whether an attempt's result asks to wait until the descriptor is ready.
+  static bool would_block(int res) noexcept {
+    if constexpr (requires { Op::would_block(res); })
+      return Op::would_block(res);
+    else
+      return res == -EAGAIN;
+  }
+  // What an attempt's result asks for on epoll: when it would block, a wait
+  // for readiness; for a retry_later error, the retry timer. Returns true
+  // while the operation waits; else its result is in result_.
   bool wait_on_epoll(int res) noexcept {
     if constexpr (readiness_operation<Op>) {
-      if (res == -EAGAIN) {
+      if (would_block(res)) {
         res = loop_->epoll().wait(op_.fd, Op::writes, *this);
         if (res == 0) {
           waiting_ = true;
@@ -443,7 +454,7 @@ class [[nodiscard]] io_operation final : public completion,
   static bool on_ready(readiness_wait* self) noexcept {
     auto& op = *static_cast<io_operation*>(self);
     const int res = op.attempt_until_blocked();
-    if (res == -EAGAIN)
+    if (would_block(res))
       return true;
     op.waiting_ = false;
     if (!op.wait_on_epoll(res)) {

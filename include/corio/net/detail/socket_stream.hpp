@@ -113,8 +113,6 @@ struct connect_op {
   // waits before it tries again (io_uring's blocking connect waits in the
   // kernel instead).
   static constexpr auto retry_delay = std::chrono::milliseconds(5);
-  // attempt()'s answer for that; not an errno, and never reaches finish().
-  static constexpr int backlog_full = -EAGAIN - 4096;
   int family;
   int protocol;
   sockaddr_storage address;
@@ -136,28 +134,21 @@ struct connect_op {
     io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&address), length);
   }
   // connect(2) answers for the connection in progress too: 0 (or EISCONN)
-  // once it is made, EALREADY while it is not (a wake-up of the socket
-  // proves nothing: Go checks getpeername for the same reason), its error
-  // once it failed. A unix listener with a full backlog gives EAGAIN, which
-  // for connect means "no room, nothing started" (and the socket then polls
-  // writable at once, so SO_ERROR's 0 would claim a connection that is not
-  // there): that is retried after retry_delay.
+  // once it is made, EINPROGRESS, then EALREADY while it is not (a wake-up
+  // of the socket proves nothing: Go checks getpeername for the same reason),
+  // its error once it failed.
   int attempt() noexcept {
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0)
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) == 0 || errno == EISCONN)
       return 0;
-    switch (errno) {
-      case EISCONN:
-        return 0;
-      case EINPROGRESS:
-      case EALREADY:
-        return -EAGAIN;  // wait until writable
-      case EAGAIN:
-        return backlog_full;
-      default:
-        return -errno;
-    }
+    return -errno;
   }
-  bool retry_later(int res) const noexcept { return res == backlog_full; }
+  // In progress: asked again once the socket is writable.
+  static bool would_block(int res) noexcept { return res == -EINPROGRESS || res == -EALREADY; }
+  // A unix listener with a full backlog gives EAGAIN, which for connect means
+  // "no room, nothing started" (and the socket then polls writable at once,
+  // so SO_ERROR's 0 would claim a connection that is not there): asked again
+  // after retry_delay.
+  bool retry_later(int res) const noexcept { return res == -EAGAIN; }
   Stream finish(int res) {
     if (!socket)
       throw_socket_error(res, Names::connect, "(socket)");
