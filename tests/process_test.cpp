@@ -22,13 +22,17 @@
 #include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <string>
 #include <system_error>
@@ -283,4 +287,41 @@ TEST_CASE(
     }(use_waitid));
   }
   corio::detail::use_io_uring_waitid = true;
+}
+
+TEST_CASE("process: pipes still reach the child when this process has closed 0 and 1",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  // 0 and 1 are closed while the loop runs (as in a daemon), and put back once it ended;
+  // nothing may write to stdout meanwhile.
+  struct stdio_aside {
+    int flushed = (std::cout.flush(), std::fflush(stdout));
+    int in = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+    int out = ::fcntl(1, F_DUPFD_CLOEXEC, 3);
+    ~stdio_aside() {
+      ::dup3(in, 0, 0);
+      ::dup3(out, 1, 0);
+      ::close(in);
+      ::close(out);
+    }
+  };
+  corio::process_output r;
+  {
+    const stdio_aside aside;
+    if (aside.in < 0 || aside.out < 0)
+      FAIL("cannot keep stdin and stdout aside");
+    r = corio::run([]() -> corio::task<corio::process_output> {
+      // Closed only now: the loop's own descriptors would take 0 and 1 otherwise.
+      ::close(0);
+      ::close(1);
+      // The stderr pipe's child end lands on 1, which the child's /dev/null stdout replaces
+      // unless spawn moves it out of the way first.
+      auto p = corio::process::spawn({"/bin/sh", "-c", "echo to stderr >&2"},
+                                     {.out = stdio::null, .err = stdio::pipe});
+      co_return co_await p.communicate();
+    }());
+  }
+  CHECK(r.exit_status == 0);
+  CHECK(r.err == "to stderr\n");
 }

@@ -332,8 +332,7 @@ class process {
     for (int fd = 0; fd < 3; ++fd) {
       if (modes[fd] == stdio::pipe) {
         auto [parent, child] = net::unix_stream::pair();
-        files.dup(child.native_handle(), fd);
-        files.keep(std::move(child));
+        files.dup(files.keep(std::move(child)), fd);
         parent_ends[fd] = std::move(parent);
       } else if (modes[fd] == stdio::null) {
         files.null(fd);
@@ -478,7 +477,19 @@ class process {
     spawn_files(const spawn_files&) = delete;
     spawn_files& operator=(const spawn_files&) = delete;
     void dup(int from, int to) { check(posix_spawn_file_actions_adddup2(&actions, from, to)); }
-    void keep(net::unix_stream s) { child_ends.push_back(std::move(s)); }
+    // Keeps a child end until the spawn; yields its descriptor, 3 or above: one
+    // on 0, 1 or 2 (free when this process closed them) would be replaced by
+    // another stream's dup2 or /dev/null before its own dup2 ran.
+    int keep(net::unix_stream s) {
+      if (s.native_handle() < 3) {
+        const int moved = ::fcntl(s.native_handle(), F_DUPFD_CLOEXEC, 3);
+        if (moved < 0)
+          detail::throw_errno(-errno, "corio::process::spawn (fcntl)");
+        s = net::unix_stream::from_native_handle(moved);
+      }
+      child_ends.push_back(std::move(s));
+      return child_ends.back().native_handle();
+    }
     void null(int fd) {
       check(posix_spawn_file_actions_addopen(&actions, fd, "/dev/null",
                                              fd == 0 ? O_RDONLY : O_WRONLY, 0));
