@@ -54,7 +54,8 @@ static_assert(net::readable_stream<tls::stream>);
 
 // A Python ssl server on 127.0.0.1 for one connection. Modes: "echo" (echoes until the
 // client's close_notify, then answers it), "truncate" (after the handshake, half of a
-// record, then a TCP close), "garbage" (answers the ClientHello with bytes that are not
+// record, then a TCP close), "split" (half of a record, the rest once the client has sent
+// "go", then close_notify), "garbage" (answers the ClientHello with bytes that are not
 // TLS), "silent" (reads the ClientHello and never answers).
 constexpr const char* python_server = R"(
 import socket, ssl, sys
@@ -78,7 +79,7 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 if alpn:
     ctx.set_alpn_protocols(alpn.split(","))
-if mode == "truncate":
+if mode in ("truncate", "split"):
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
     while True:
@@ -92,7 +93,25 @@ if mode == "truncate":
     tls.write(b"x" * 1000)
     record = outgoing.read()
     conn.sendall(record[: len(record) // 2])
-    conn.close()
+    if mode == "truncate":
+        conn.close()
+        sys.exit(0)
+    # split: the rest of the record once the client says "go", then close_notify.
+    while True:
+        try:
+            assert tls.read(2) == b"go"
+            break
+        except ssl.SSLWantReadError:
+            incoming.write(conn.recv(65536))
+    conn.sendall(record[len(record) // 2 :])
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:
+        pass  # our close_notify is out; the client's is not needed
+    conn.sendall(outgoing.read())
+    print("split sent", flush=True)
+    while conn.recv(65536):
+        pass
     sys.exit(0)
 try:
     tls = ctx.wrap_socket(conn, server_side=True)
@@ -592,4 +611,59 @@ TEST_CASE("tls::stream: misuse is refused before any byte moves", "[tls][io_urin
     CHECK(no_session);
     CHECK_FALSE(none.is_open());
   }());
+}
+
+TEST_CASE("tls::stream: a read cancelled inside a record loses none of it", "[tls][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds = open_fd_count();
+  {
+    python_tls_server server("split");
+    corio::run([&]() -> corio::task<> {
+      auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
+      tls::stream s = co_await connect_tls(server.port, ctx, "localhost");
+      std::array<std::byte, 4096> buf;
+      // Half of the record arrives, and OpenSSL holds it while the read waits for the rest.
+      const bool timed_out =
+          co_await ends_in<corio::timeout_error>(corio::wait_for(s.read_some(buf), 100ms));
+      CHECK(timed_out);
+      co_await s.write_all("go");
+      std::string got;
+      for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
+        got += corio_test::text_of(std::span(buf).first(n));
+      CHECK(got == std::string(1000, 'x'));
+      co_await s.shutdown();
+      co_await s.close();
+      const int status = co_await exit_status(server.process);
+      CHECK(status == 0);
+    }());
+    CHECK(server.process.read_all() == "split sent\n");
+  }
+  CHECK(open_fd_count() == fds);
+}
+
+TEST_CASE("tls::stream: a second shutdown does nothing, and reading goes on to the peer's end",
+          "[tls][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds = open_fd_count();
+  {
+    python_tls_server server("echo");
+    corio::run([&]() -> corio::task<> {
+      auto ctx = tls::context::client(corio_test::test_pki::get().file("ca.pem"));
+      tls::stream s = co_await connect_tls(server.port, ctx, "localhost");
+      co_await s.write_all("sent before the end");
+      co_await s.shutdown();
+      co_await s.shutdown();
+      std::string echoed;
+      std::array<std::byte, 4096> buf;
+      for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
+        echoed += corio_test::text_of(std::span(buf).first(n));
+      CHECK(echoed == "sent before the end");
+      co_await s.shutdown();  // both close_notify have been seen: still nothing to do
+      co_await s.close();
+      const int status = co_await exit_status(server.process);
+      CHECK(status == 0);
+    }());
+    CHECK(server.process.read_all() == "alpn None\nclean end\n");
+  }
+  CHECK(open_fd_count() == fds);
 }

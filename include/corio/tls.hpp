@@ -595,7 +595,7 @@ class stream {
   /// then end cleanly. Reading stays possible: read_some returns 0 once the
   /// peer's close_notify arrives, which a caller that wants the two-way
   /// shutdown awaits. After a TLS failure there is no session to end, and
-  /// shutdown does nothing.
+  /// shutdown does nothing; called again, it only sends what is still queued.
   ///
   /// Throws: the socket's errors (EPIPE when the peer has gone); cancelled_error.
   /// Thread safety: await only on the loop's thread, with no write pending.
@@ -607,14 +607,17 @@ class stream {
     session& s = open_session("corio::tls::stream::shutdown");
     if (s.failed)
       co_return;
-    for (;;) {
+    // Once ours is queued, SSL_shutdown would wait for the peer's close_notify
+    // (a read, which is read_some's to make): a second shutdown only sends.
+    while (!s.close_notify_queued) {
       ERR_clear_error();
       const int rc = SSL_shutdown(s.ssl);  // 0: ours is queued in the BIO, theirs not seen
       if (rc >= 0)
-        break;
-      if (SSL_get_error(s.ssl, rc) != SSL_ERROR_WANT_WRITE)
+        s.close_notify_queued = true;
+      else if (SSL_get_error(s.ssl, rc) != SSL_ERROR_WANT_WRITE)
         throw s.fail("corio::tls::stream::shutdown");
-      co_await s.flush();  // the BIO is full: make room for the close_notify
+      else
+        co_await s.flush();  // the BIO is full: make room for the close_notify
     }
     co_await s.flush();
   }
@@ -759,8 +762,9 @@ class stream {
     mutex send_lock;
     mutex receive_lock;
     std::uint64_t receives = 0;
-    bool ended = false;   // the socket reached its end
-    bool failed = false;  // OpenSSL reported a fatal error
+    bool ended = false;                // the socket reached its end
+    bool failed = false;               // OpenSSL reported a fatal error
+    bool close_notify_queued = false;  // shutdown() has put ours in the BIO
   };
 
   explicit stream(std::unique_ptr<session> s) noexcept : session_(std::move(s)) {}
