@@ -16,6 +16,8 @@
 #include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -183,4 +185,43 @@ TEST_CASE("udp_socket: bind refuses names and reports a taken port", "[net][udp]
     CHECK(e.code() == std::errc::address_in_use);
     CHECK_THAT(e.what(), ContainsSubstring(a.local_endpoint().to_string()));
   }
+}
+
+TEST_CASE("udp_socket: a port unreachable is ECONNREFUSED at a connected socket's next operation",
+          "[net][udp][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    net::endpoint closed;
+    {
+      auto gone = net::udp_socket::bind("127.0.0.1", 0);
+      closed = gone.local_endpoint();
+    }
+    auto c = net::udp_socket::connect(closed);
+    std::array<std::byte, 64> buf;
+    // The kernel's ICMP port unreachable wakes a pending receive with the error.
+    co_await c.send("to nobody");
+    const auto refused = co_await caught<std::system_error>(corio::wait_for(c.receive(buf), 10s));
+    REQUIRE(refused);
+    CHECK(refused->code() == std::errc::connection_refused);
+    CHECK_THAT(refused->what(), ContainsSubstring("corio::net::udp_socket::receive"));
+    // Unreceived, the error fails the next send instead, which then sends nothing.
+    co_await c.send("to nobody again");
+    pollfd error{c.native_handle(), 0, 0};
+    REQUIRE(::poll(&error, 1, 10'000) == 1);  // POLLERR: the ICMP has arrived
+    const auto send_refused = co_await caught<std::system_error>(c.send("not sent"));
+    REQUIRE(send_refused);
+    CHECK(send_refused->code() == std::errc::connection_refused);
+    // Reported once: the socket stays usable, here connected to a peer that is there.
+    auto peer = net::udp_socket::bind("127.0.0.1", 0);
+    c.connect_to(peer.local_endpoint());
+    co_await c.send("hello");
+    const net::datagram d = co_await peer.receive_from(buf);
+    CHECK(text_of(std::span(buf).first(d.size)) == "hello");
+    // An unconnected socket is told nothing: its receive waits for the next datagram.
+    auto u = net::udp_socket::bind("127.0.0.1", 0);
+    co_await u.send_to(closed, "to nobody");
+    co_await peer.send_to(u.local_endpoint(), "still listening");
+    const net::datagram got = co_await u.receive_from(buf);
+    CHECK(text_of(std::span(buf).first(got.size)) == "still listening");
+  }());
 }

@@ -295,7 +295,9 @@ class udp_socket {
   /// Uses IORING_OP_SENDMSG; see io_uring_prep_sendmsg(3) and sendmsg(2).
   ///
   /// Throws: std::system_error (EMSGSIZE for more than 65507 bytes over IPv4,
-  ///   ENETUNREACH, EAFNOSUPPORT for an IPv6 peer on an IPv4 socket, ...);
+  ///   ENETUNREACH, EAFNOSUPPORT for an IPv6 peer on an IPv4 socket;
+  ///   ECONNREFUSED on a connected socket when an earlier datagram met an
+  ///   ICMP port unreachable that no receive reported: this one is not sent);
   ///   cancelled_error.
   /// Lifetime: the socket and `data` must stay valid until the co_await
   ///   completes; `peer` is copied.
