@@ -325,3 +325,50 @@ TEST_CASE("process: pipes still reach the child when this process has closed 0 a
   CHECK(r.exit_status == 0);
   CHECK(r.err == "to stderr\n");
 }
+
+TEST_CASE("process: 100 short-lived children at once, each with its own pipe and status",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto one = [](int i) -> corio::task<corio::process_output> {
+      auto p = corio::process::spawn(
+          {"/bin/sh", "-c", "echo $0; exit $(($0 % 7))", std::to_string(i)}, {.out = stdio::pipe});
+      co_return co_await p.communicate();
+    };
+    std::vector<corio::task<corio::process_output>> children;
+    for (int i = 0; i < 100; ++i)
+      children.push_back(one(i));
+    const std::vector<corio::process_output> results =
+        co_await corio::wait_for(corio::gather(std::move(children)), 60s);
+    int right = 0;
+    for (int i = 0; i < 100; ++i) {
+      const auto& r = results[static_cast<std::size_t>(i)];
+      if (r.out == std::to_string(i) + "\n" && r.exit_status == i % 7)
+        ++right;
+    }
+    CHECK(right == 100);
+  }());
+}
+
+TEST_CASE("process: stdout ends when the child closes it, while the child runs on",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    auto p = corio::process::spawn({"/bin/sh", "-c", "echo last; exec >&-; read line; exit 4"},
+                                   {.in = stdio::pipe, .out = stdio::pipe});
+    corio::net::buffered_reader reader(p.stdout_pipe());
+    const std::string last = co_await reader.read_line();
+    CHECK(last == "last\n");
+    const std::string end = co_await reader.read_line();
+    CHECK(end.empty());
+    CHECK_FALSE(p.exit_status().has_value());  // it waits for its line
+    const bool still_running =
+        co_await ends_in<corio::timeout_error>(corio::wait_for(p.wait(), 50ms));
+    CHECK(still_running);
+    co_await p.stdin_pipe().write_all("go on\n");
+    const int status = co_await p.wait();
+    CHECK(status == 4);
+  }());
+}
