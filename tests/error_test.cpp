@@ -15,6 +15,7 @@
 #include <string>
 #include <type_traits>
 
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 TEST_CASE("cancelled_error: says that the task was cancelled", "[error]") {
@@ -54,12 +55,7 @@ corio::task<bool> cancel_through_std_exception_handler() {
   corio::join_handle<int> h = corio::spawn(catches_std_exceptions(&never));
   co_await corio::sleep(std::chrono::milliseconds(0));
   h.cancel();
-  try {
-    (void)co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return true;
-  }
-  co_return false;
+  co_return co_await corio_test::ends_in<corio::cancelled_error>(h);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <corio/detail/io_operation.hpp>
 
 #include "support/backend.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 #include <linux/filter.h>
@@ -229,18 +230,14 @@ namespace {
 
 // Reads a pipe nobody writes to, under a 20 ms timeout.
 corio::task<int> timed_out_read(int fd) {
-  try {
-    std::byte b{};
-    co_await corio::wait_for(
-        [](int fd, std::byte* b) -> corio::task<int> {
-          co_return co_await corio::detail::io_op(
-              [fd, b](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, b, 1, 0); });
-        }(fd, &b),
-        std::chrono::milliseconds(20));
-    co_return 0;
-  } catch (const corio::timeout_error&) {
-    co_return 1;
-  }
+  std::byte b{};
+  const bool timed_out = co_await corio_test::ends_in<corio::timeout_error>(corio::wait_for(
+      [](int fd, std::byte* b) -> corio::task<int> {
+        co_return co_await corio::detail::io_op(
+            [fd, b](io_uring_sqe* sqe) { io_uring_prep_read(sqe, fd, b, 1, 0); });
+      }(fd, &b),
+      std::chrono::milliseconds(20)));
+  co_return timed_out ? 1 : 0;
 }
 
 corio::task<int> timed_out_reads(int fd, int n) {

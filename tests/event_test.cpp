@@ -16,9 +16,11 @@
 
 #include "support/aborts.hpp"
 #include "support/destroy_while_waited.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::ends_in;
 
 // co_await stays outside CHECK(...): Catch's macros expand their argument more than once.
 namespace {
@@ -71,14 +73,9 @@ corio::task<> clear_makes_wait_suspend(std::vector<std::string>* log) {
 }
 
 corio::task<bool> wait_catching(corio::event* ev, std::vector<int>* log, int id) {
-  try {
-    co_await ev->wait();
-  } catch (const corio::cancelled_error&) {
-    log->push_back(-id);
-    co_return false;
-  }
-  log->push_back(id);
-  co_return true;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(ev->wait());
+  log->push_back(cancelled ? -id : id);
+  co_return !cancelled;
 }
 
 corio::task<> cancelled_waiter_leaves(std::vector<int>* log) {

@@ -439,7 +439,8 @@ corio::task<std::vector<std::string>> pending_and_waiting_cancellations() {
   joiner.cancel();
   putter.cancel();
   log.push_back((co_await joiner) ? "joined" : "join cancelled");
-  if (co_await ends_in<corio::cancelled_error>(putter))
+  const bool put_cancelled = co_await ends_in<corio::cancelled_error>(putter);
+  if (put_cancelled)
     log.push_back("put cancelled");
   // A joiner cancelled while it waits leaves its wait list.
   corio::join_handle<bool> waiting = corio::spawn(join_catching(&q));

@@ -23,9 +23,11 @@
 #include <vector>
 
 #include "support/bytes_and_fds.hpp"
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::ends_in;
 
 // co_await stays outside CHECK(...): Catch's macros expand their argument more than once.
 namespace {
@@ -60,12 +62,9 @@ corio::task<bool> first_value_wins(record* r) {
 }
 
 corio::task<bool> first_exception_wins(record* r) {
-  try {
-    (void)co_await corio::race(value_after(1h, 1, r), fail_after(1ms));
-  } catch (const test_error&) {
-    co_return r->cancelled == 1;  // the loser was cancelled and finished first
-  }
-  co_return false;
+  const bool failed =
+      co_await ends_in<test_error>(corio::race(value_after(1h, 1, r), fail_after(1ms)));
+  co_return failed && r->cancelled == 1;  // the loser was cancelled and finished first
 }
 
 // Every kind of awaitable takes part: an event wait, a queue get, a semaphore
@@ -118,12 +117,8 @@ corio::task<bool> cancel_the_racer(record* r) {
   corio::join_handle<void> h = corio::spawn(race_forever(r));
   co_await corio::sleep(1ms);
   h.cancel();
-  try {
-    co_await h;
-  } catch (const corio::cancelled_error&) {
-    co_return r->cancelled == 2;
-  }
-  co_return false;
+  const bool cancelled = co_await ends_in<corio::cancelled_error>(h);
+  co_return cancelled && r->cancelled == 2;
 }
 
 // A connection is queued before each race, so accept() may finish in the

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
 
 using namespace std::chrono_literals;
@@ -46,12 +47,8 @@ TEST_CASE("run_virtual: a 30-second timeout fires at exactly 30 s, in millisecon
   const auto wall = clock_type::now();
   const auto elapsed = corio::testing::run_virtual([]() -> corio::task<clock_type::duration> {
     const auto start = corio::now();
-    bool timed_out = false;
-    try {
-      co_await corio::wait_for(corio::sleep(1h), 30s);
-    } catch (const corio::timeout_error&) {
-      timed_out = true;
-    }
+    const bool timed_out =
+        co_await corio_test::ends_in<corio::timeout_error>(corio::wait_for(corio::sleep(1h), 30s));
     CHECK(timed_out);
     co_return corio::now() - start;
   }());

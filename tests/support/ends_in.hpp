@@ -32,7 +32,7 @@ corio::task<std::optional<Error>> caught(Awaitable&& a) {
 // Whether awaiting `a` ends in an `Error` (a timeout_error, a cancelled_error)
 // rather than in a value; any other exception propagates. Both refer to `a`:
 // await them in the statement that makes them, into a variable before
-// checking it (g++ 12 miscompiles co_await inside CHECK).
+// checking it (g++ 12 miscompiles a co_await inside CHECK or an if).
 template <class Error, class Awaitable>
 corio::task<bool> ends_in(Awaitable&& a) {
   const std::optional<Error> e = co_await caught<Error>(std::forward<Awaitable>(a));
