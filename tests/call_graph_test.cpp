@@ -18,6 +18,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -53,12 +54,14 @@ corio::task<> blocker(std::binary_semaphore& release) {
   co_await corio::to_thread([&release] { release.acquire(); });
 }
 
-const corio::task_info* find(const std::vector<corio::task_info>& graph, std::string_view name) {
-  for (const auto& t : graph) {
-    if (t.name == name)
-      return &t;
-  }
-  return nullptr;
+// The first task named `name` in `graph`; the test stops if there is none.
+const corio::task_info* require_task(const std::vector<corio::task_info>& graph,
+                                     std::string_view name) {
+  const auto it =
+      std::ranges::find_if(graph, [name](const corio::task_info& t) { return t.name == name; });
+  INFO("the call graph has a task named '" << name << "'");
+  REQUIRE(it != graph.end());
+  return &*it;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -114,8 +117,7 @@ TEST_CASE("capture_call_graph: names the tasks, their waits and who awaits them"
     for (int i = 0; i < 3; ++i)
       co_await corio::yield();
     graph = corio::capture_call_graph();
-    const corio::task_info* gathering = find(graph, "gatherer");
-    REQUIRE(gathering != nullptr);
+    const corio::task_info* gathering = require_task(graph, "gatherer");
     CHECK(gathering->location.line() == gatherer_line);
 
     std::FILE* out = std::tmpfile();
@@ -128,10 +130,7 @@ TEST_CASE("capture_call_graph: names the tasks, their waits and who awaits them"
     release.release();
     co_await b;
     j.cancel();
-    try {
-      co_await j;
-    } catch (const corio::cancelled_error&) {
-    }
+    co_await reap(j);
     group.cancel();
     try {
       co_await group.wait();
@@ -144,18 +143,12 @@ TEST_CASE("capture_call_graph: names the tasks, their waits and who awaits them"
   CHECK(root.awaiting.empty());  // running: it is the one asking
   CHECK(root.awaited_by == nullptr);
 
-  const corio::task_info* gathering = find(graph, "gatherer");
-  const corio::task_info* joining = find(graph, "joiner");
-  const corio::task_info* blocking = find(graph, "blocker");
-  const corio::task_info* grouped = find(graph, "grouped");
-  const corio::task_info* child0 = find(graph, "gather child 0");
-  const corio::task_info* child1 = find(graph, "gather child 1");
-  REQUIRE(gathering != nullptr);
-  REQUIRE(joining != nullptr);
-  REQUIRE(blocking != nullptr);
-  REQUIRE(grouped != nullptr);
-  REQUIRE(child0 != nullptr);
-  REQUIRE(child1 != nullptr);
+  const corio::task_info* gathering = require_task(graph, "gatherer");
+  const corio::task_info* joining = require_task(graph, "joiner");
+  const corio::task_info* blocking = require_task(graph, "blocker");
+  const corio::task_info* grouped = require_task(graph, "grouped");
+  const corio::task_info* child0 = require_task(graph, "gather child 0");
+  const corio::task_info* child1 = require_task(graph, "gather child 1");
 
   CHECK(gathering->awaiting == "gather of 2 children");
   CHECK(gathering->awaited_by == joining->id);
@@ -219,8 +212,7 @@ TEST_CASE("capture_call_graph: a task_group's children are awaited by the task i
     group.spawn([](corio::join_handle<void>& w) -> corio::task<> { co_await w; }(watcher));
     co_await group.wait();
   }());
-  const corio::task_info* child = find(graph, "child");
-  REQUIRE(child != nullptr);
+  const corio::task_info* child = require_task(graph, "child");
   REQUIRE(!graph.empty());
   CHECK(graph[0].awaiting == "task_group wait for 2 children");
   CHECK(child->awaited_by == graph[0].id);
@@ -293,16 +285,11 @@ TEST_CASE(
       options);
   std::filesystem::remove(fifo);
 
-  const corio::task_info* connector = find(graph, "connector");
-  const corio::task_info* reader = find(graph, "reader");
-  const corio::task_info* writer = find(graph, "writer");
-  const corio::task_info* file_reader = find(graph, "file reader");
-  const corio::task_info* acceptor = find(graph, "idle acceptor");
-  REQUIRE(connector != nullptr);
-  REQUIRE(reader != nullptr);
-  REQUIRE(writer != nullptr);
-  REQUIRE(file_reader != nullptr);
-  REQUIRE(acceptor != nullptr);
+  const corio::task_info* connector = require_task(graph, "connector");
+  const corio::task_info* reader = require_task(graph, "reader");
+  const corio::task_info* writer = require_task(graph, "writer");
+  const corio::task_info* file_reader = require_task(graph, "file reader");
+  const corio::task_info* acceptor = require_task(graph, "idle acceptor");
   CHECK(starts_with(connector->awaiting, "connect on fd "));
   CHECK(reader->awaiting == "recv on fd " + std::to_string(client_fd));
   CHECK(writer->awaiting == "send on fd " + std::to_string(client_fd));
