@@ -8,6 +8,7 @@
 #include <corio/gather.hpp>
 #include <corio/net/buffered_reader.hpp>
 #include <corio/net/tcp.hpp>
+#include <corio/process.hpp>
 #include <corio/task.hpp>
 #include <corio/to_thread.hpp>
 #include <corio/wait_for.hpp>
@@ -665,5 +666,63 @@ TEST_CASE("tls::stream: a second shutdown does nothing, and reading goes on to t
     }());
     CHECK(server.process.read_all() == "alpn None\nclean end\n");
   }
+  CHECK(open_fd_count() == fds);
+}
+
+TEST_CASE("tls::stream: openssl s_server's KeyUpdate request is read and answered",
+          "[tls][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds = open_fd_count();
+  corio::run([]() -> corio::task<> {
+    const auto& pki = corio_test::test_pki::get();
+    // s_server takes commands on stdin ("K": a KeyUpdate that asks for the peer's) and
+    // with -msg prints every TLS message it sends (">>>") and receives ("<<<").
+    auto server = corio::process::spawn(
+        {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", pki.file("server.pem"), "-key",
+         pki.file("server.key"), "-naccept", "1", "-msg"},
+        {.in = corio::stdio::pipe, .out = corio::stdio::pipe, .err = corio::stdio::null});
+    net::buffered_reader out(server.stdout_pipe());
+    // Lines until one that contains `text`; "" if the output ends first.
+    auto line_with = [&out](std::string text) -> corio::task<std::string> {
+      for (;;) {
+        std::string line = co_await out.read_line();
+        if (line.empty() || line.find(text) != std::string::npos)
+          co_return line;
+      }
+    };
+    const std::string accept = co_await line_with("ACCEPT ");
+    REQUIRE(accept.rfind(':') != std::string::npos);
+    const auto port = static_cast<std::uint16_t>(std::stoi(accept.substr(accept.rfind(':') + 1)));
+    auto body = [&]() -> corio::task<int> {
+      tls::stream s = co_await tls::stream::connect("localhost", port,
+                                                    tls::context::client(pki.file("ca.pem")));
+      co_await server.stdin_pipe().write_all("K\n");
+      const std::string requested =
+          co_await line_with(">>> TLS 1.3, Handshake [length 0005], KeyUpdate");
+      REQUIRE_FALSE(requested.empty());
+      co_await server.stdin_pipe().write_all("after the key update\n");
+      std::string got;
+      std::array<std::byte, 256> buf;
+      while (got.find('\n') == std::string::npos) {
+        const std::size_t n = co_await s.read_some(buf);
+        REQUIRE(n > 0);
+        got += corio_test::text_of(std::span(buf).first(n));
+      }
+      CHECK(got == "after the key update\n");
+      // OpenSSL answers with a KeyUpdate of its own before its next application data
+      // (RFC 8446, 4.6.3), not at once: the client's write sends both.
+      co_await s.write_all("from the client\n");
+      const std::string answered =
+          co_await line_with("<<< TLS 1.3, Handshake [length 0005], KeyUpdate");
+      REQUIRE_FALSE(answered.empty());
+      const std::string echoed = co_await line_with("from the client");
+      CHECK(echoed == "from the client\n");
+      co_await s.shutdown();
+      co_await s.close();
+      co_return co_await server.wait();  // -naccept 1: it ends with the connection
+    };
+    const int status = co_await corio::wait_for(body(), 20s);
+    CHECK(status == 0);
+  }());
   CHECK(open_fd_count() == fds);
 }
