@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -371,4 +372,39 @@ TEST_CASE("process: stdout ends when the child closes it, while the child runs o
     const int status = co_await p.wait();
     CHECK(status == 4);
   }());
+}
+
+TEST_CASE("process: a relative argv[0] is found from the working directory; a script needs #!",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("corio-process-cwd-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream script(dir / "tool");
+    script << "#!/bin/sh\necho found in \"$(pwd -P)\"\n";
+  }
+  {
+    std::ofstream script(dir / "no-interpreter");
+    script << "echo never run\n";
+  }
+  std::filesystem::permissions(dir / "tool", std::filesystem::perms::owner_all);
+  std::filesystem::permissions(dir / "no-interpreter", std::filesystem::perms::owner_all);
+  const corio::process_output r =
+      corio::run([](std::filesystem::path dir) -> corio::task<corio::process_output> {
+        try {
+          corio::process::spawn({(dir / "no-interpreter").string()});
+          FAIL("spawned a script without #!");
+        } catch (const std::system_error& e) {
+          CHECK(e.code() == std::errc::executable_format_error);
+          CHECK_THAT(e.what(), ContainsSubstring("no-interpreter"));
+        }
+        auto p = corio::process::spawn({"./tool"}, {.out = stdio::pipe, .working_directory = dir});
+        co_return co_await p.communicate();
+      }(dir));
+  const std::string expected = "found in " + std::filesystem::canonical(dir).string() + "\n";
+  std::filesystem::remove_all(dir);
+  CHECK(r.exit_status == 0);
+  CHECK(r.out == expected);
 }

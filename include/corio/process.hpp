@@ -72,7 +72,8 @@ struct process_options {
   stdio err = stdio::inherit;  ///< the child's stderr
   /// The child's whole environment; std::nullopt: the parent's.
   std::optional<std::map<std::string, std::string>> environment = std::nullopt;
-  /// The child's working directory; empty: the parent's.
+  /// The child's working directory; empty: the parent's. A relative argv[0]
+  /// with a '/' ("./tool") is found from there, as the child changes to it first.
   std::filesystem::path working_directory = {};
 };
 
@@ -277,7 +278,9 @@ namespace corio {
 ///
 /// The pipes are Unix stream sockets (socketpair), not FIFOs: a write to a
 /// child that has closed its end fails with EPIPE instead of raising SIGPIPE
-/// in this process. The child sees ordinary descriptors 0, 1 and 2.
+/// in this process. The child sees ordinary descriptors 0, 1 and 2. A child
+/// that fills a pipe nobody reads stops until it is read: reading only its
+/// stdout while it fills stderr waits forever; read both at once, or communicate().
 ///
 /// Exit status: the child's exit code (0-255), or minus the signal that
 /// ended it (-9 for SIGKILL), as asyncio's returncode.
@@ -311,8 +314,10 @@ class process {
   ///
   /// Throws: std::invalid_argument for an empty argv; std::logic_error if no
   ///   loop runs on this thread; std::system_error
-  ///   naming the program (ENOENT: not found; EACCES: not executable; ENOENT
-  ///   or ENOTDIR for a missing working directory; EMFILE).
+  ///   naming the program (ENOENT: not found; EACCES: not executable;
+  ///   ENOEXEC: no known format, e.g. a script without a "#!" line, which
+  ///   posix_spawnp does not hand to /bin/sh; ENOENT or ENOTDIR for a missing
+  ///   working directory; EMFILE).
   /// Thread safety: call on the loop's thread (the child's watcher is spawned there).
   /// Example:
   ///   auto p = corio::process::spawn({"cat"}, {.in = corio::stdio::pipe, .out =
