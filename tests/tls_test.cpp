@@ -726,3 +726,65 @@ TEST_CASE("tls::stream: openssl s_server's KeyUpdate request is read and answere
   }());
   CHECK(open_fd_count() == fds);
 }
+
+TEST_CASE("tls::stream: after a cancelled write_all, shutdown still ends whole records cleanly",
+          "[tls][io_uring][python]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds = open_fd_count();
+  // A Python ssl client that reads nothing until a line on stdin, then reads to the end
+  // (an end without close_notify raises), checks each byte i is i % 251, and prints the
+  // count.
+  constexpr const char* late_reader = R"(
+import socket, ssl, sys
+port, cafile = sys.argv[1:3]
+ctx = ssl.create_default_context(cafile=cafile)
+raw = socket.create_connection(("127.0.0.1", int(port)))
+tls = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+print("connected", flush=True)
+sys.stdin.readline()
+unit = bytes(range(251))
+got, ok = 0, True
+while True:
+    data = tls.recv(1 << 20)
+    if not data:
+        break
+    start = got % 251
+    ok = ok and data == (unit * (len(data) // 251 + 2))[start : start + len(data)]
+    got += len(data)
+print(got, "in order" if ok else "corrupt", flush=True)
+)";
+  corio::run([&]() -> corio::task<> {
+    const auto& pki = corio_test::test_pki::get();
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    auto client = corio::process::spawn(
+        {"python3", "-c", late_reader, std::to_string(listener.local_port()), pki.file("ca.pem")},
+        {.in = corio::stdio::pipe, .out = corio::stdio::pipe});
+    net::buffered_reader out(client.stdout_pipe());
+    auto body = [&]() -> corio::task<std::string> {
+      tls::stream s = co_await tls::stream::accept(
+          co_await listener.accept(),
+          tls::context::server(pki.file("server.pem"), pki.file("server.key")));
+      const std::string connected = co_await out.read_line();
+      CHECK(connected == "connected\n");
+      // More than the sockets' buffers hold while the client does not read.
+      std::vector<std::byte> data(64 * 1024 * 1024);
+      for (std::size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<std::byte>(i % 251);
+      const bool cut =
+          co_await ends_in<corio::timeout_error>(corio::wait_for(s.write_all(data), 200ms));
+      CHECK(cut);
+      co_await client.stdin_pipe().write_all("read now\n");
+      co_await s.shutdown();  // sends the rest of the records already made, then close_notify
+      co_await s.close();
+      co_return co_await out.read_line();
+    };
+    const std::string result = co_await corio::wait_for(body(), 60s);
+    CHECK_THAT(result, ContainsSubstring(" in order\n"));
+    const std::size_t count = std::stoull(result);
+    CHECK(count > 0);
+    CHECK(count < 64 * 1024 * 1024);
+    const int status = co_await client.wait();
+    CHECK(status == 0);
+  }());
+  CHECK(open_fd_count() == fds);
+}

@@ -432,8 +432,10 @@ class context {
 /// Cancellation: every wait is a read or write on the TCP stream, so a
 ///   cancelled connect, accept, read_some or write_all returns at once with
 ///   cancelled_error (wait_for puts timeouts on handshakes). A cancelled
-///   read_some loses no byte. A cancelled handshake or write_all leaves the
-///   session in an unknown state: close the stream.
+///   read_some loses no byte. A cancelled handshake leaves the session in
+///   an unknown state: close the stream. A cancelled write_all sends an
+///   unknown part of its data, in whole records, so shutdown() still ends
+///   the session cleanly.
 /// Lifetime: an operation's task refers to the stream and to the caller's
 ///   buffer; both must stay valid until its co_await completes.
 /// Thread safety: use only on the loop's thread. One read and one write may be
@@ -557,8 +559,9 @@ class stream {
   ///
   /// Throws: std::system_error (the socket's EPIPE or ECONNRESET when the
   ///   peer has gone; TLS failures with error_category()); cancelled_error.
-  /// Cancellation: the pending send is cancelled; how much went out is
-  ///   unknown and a record may be cut: close the stream.
+  /// Cancellation: the pending send is cancelled. How much of `data` goes
+  ///   out is unknown, but no record is cut: the records already made go out
+  ///   before whatever a later write_all or shutdown() sends.
   /// Lifetime: the stream and `data` must stay valid until the co_await completes.
   /// Thread safety: await only on the loop's thread; one write at a time.
   /// Example:
