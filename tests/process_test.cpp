@@ -408,3 +408,35 @@ TEST_CASE("process: a relative argv[0] is found from the working directory; a sc
   CHECK(r.exit_status == 0);
   CHECK(r.out == expected);
 }
+
+TEST_CASE("process: spawn refuses strings the child would see cut or split",
+          "[process][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  leak_check leaks;
+  corio::run([]() -> corio::task<> {
+    using env = std::map<std::string, std::string>;
+    auto refusal = [](const std::vector<std::string>& argv,
+                      const corio::process_options& options) -> std::string {
+      try {
+        corio::process::spawn(argv, options);
+      } catch (const std::invalid_argument& e) {
+        return e.what();
+      }
+      return "spawned";
+    };
+    const std::string nul_arg = refusal({"echo", std::string("a\0b", 3)}, {});
+    CHECK_THAT(nul_arg, ContainsSubstring("argument 1 contains a NUL byte"));
+    // "A=B" = "C" would reach the child as A = "B=C".
+    const std::string equals = refusal({"true"}, {.environment = env{{"A=B", "C"}}});
+    CHECK_THAT(equals, ContainsSubstring("\"A=B\" is not an environment variable name"));
+    const std::string empty = refusal({"true"}, {.environment = env{{"", "C"}}});
+    CHECK_THAT(empty, ContainsSubstring("\"\" is not an environment variable name"));
+    const std::string nul_value =
+        refusal({"true"}, {.environment = env{{"A", std::string("x\0y", 3)}}});
+    CHECK_THAT(nul_value, ContainsSubstring("the value of A contains a NUL byte"));
+    const std::string nul_dir =
+        refusal({"true"}, {.working_directory = std::string("/tmp\0/x", 7)});
+    CHECK_THAT(nul_dir, ContainsSubstring("working directory contains a NUL byte"));
+    co_return;
+  }());
+}

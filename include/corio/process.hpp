@@ -312,12 +312,13 @@ class process {
   ///
   /// Uses posix_spawnp(3), which does not wait for the child, and pidfd_open(2).
   ///
-  /// Throws: std::invalid_argument for an empty argv; std::logic_error if no
-  ///   loop runs on this thread; std::system_error
-  ///   naming the program (ENOENT: not found; EACCES: not executable;
-  ///   ENOEXEC: no known format, e.g. a script without a "#!" line, which
-  ///   posix_spawnp does not hand to /bin/sh; ENOENT or ENOTDIR for a missing
-  ///   working directory; EMFILE).
+  /// Throws: std::invalid_argument for an empty argv, a NUL byte in an
+  ///   argument, a value or the working directory, or an environment name
+  ///   that is empty or holds '='; std::logic_error if no loop runs on this
+  ///   thread; std::system_error naming the program (ENOENT: not found;
+  ///   EACCES: not executable; ENOEXEC: no known format, e.g. a script
+  ///   without a "#!" line, which posix_spawnp does not hand to /bin/sh;
+  ///   ENOENT or ENOTDIR for a missing working directory; EMFILE).
   /// Thread safety: call on the loop's thread (the child's watcher is spawned there).
   /// Example:
   ///   auto p = corio::process::spawn({"cat"}, {.in = corio::stdio::pipe, .out =
@@ -330,6 +331,7 @@ class process {
     if (detail::loop_core::current_or_null() == nullptr)
       throw std::logic_error(
           "corio::process::spawn: no loop runs on this thread (call it in a task)");
+    check_strings(argv, options);
     process p;
     spawn_files files;
     net::unix_stream parent_ends[3];
@@ -521,6 +523,30 @@ class process {
     spawn_attributes(const spawn_attributes&) = delete;
     spawn_attributes& operator=(const spawn_attributes&) = delete;
   };
+
+  // The child gets C strings: a NUL would cut one short, and a '=' in a
+  // name would move the rest of it into the value.
+  static void check_strings(const std::vector<std::string>& argv, const process_options& options) {
+    const std::string who = "corio::process::spawn: ";
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+      if (argv[i].find('\0') != std::string::npos)
+        throw std::invalid_argument(who + "argument " + std::to_string(i) +
+                                    " contains a NUL byte, which would end it there");
+    }
+    if (options.environment) {
+      for (const auto& [name, value] : *options.environment) {
+        if (name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string::npos)
+          throw std::invalid_argument(who + "\"" + name +
+                                      "\" is not an environment variable name (it must be "
+                                      "non-empty, with no '=' and no NUL byte)");
+        if (value.find('\0') != std::string::npos)
+          throw std::invalid_argument(who + "the value of " + name +
+                                      " contains a NUL byte, which would end it there");
+      }
+    }
+    if (options.working_directory.native().find('\0') != std::string::npos)
+      throw std::invalid_argument(who + "the working directory contains a NUL byte");
+  }
 
   template <class = void>
   task<> write_stdin(std::string_view input) {
