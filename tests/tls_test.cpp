@@ -788,3 +788,35 @@ print(got, "in order" if ok else "corrupt", flush=True)
   }());
   CHECK(open_fd_count() == fds);
 }
+
+TEST_CASE("tls::stream: no shared ALPN protocol is refused on both sides with what to do",
+          "[tls][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  corio::run([]() -> corio::task<> {
+    const auto& pki = corio_test::test_pki::get();
+    auto listener = net::tcp_listener::bind("127.0.0.1", 0);
+    auto server_ctx = tls::context::server(pki.file("server.pem"), pki.file("server.key"));
+    server_ctx.set_alpn({"h2"});
+    auto client_ctx = tls::context::client(pki.file("ca.pem"));
+    client_ctx.set_alpn({"http/1.1"});
+    std::optional<std::system_error> server_error;
+    std::optional<std::system_error> client_error;
+    auto server = [&]() -> corio::task<> {
+      server_error = co_await caught<std::system_error>(
+          tls::stream::accept(co_await listener.accept(), server_ctx));
+    };
+    auto client = [&]() -> corio::task<> {
+      client_error = co_await caught<std::system_error>(
+          tls::stream::connect("localhost", listener.local_port(), client_ctx));
+    };
+    co_await corio::wait_for(corio::gather(server(), client()), 20s);
+    REQUIRE(server_error);
+    CHECK_THAT(server_error->what(),
+               ContainsSubstring("corio::tls::stream::accept from 127.0.0.1:") &&
+                   ContainsSubstring("check tls::context::set_alpn on both sides"));
+    REQUIRE(client_error);
+    CHECK_THAT(client_error->what(),
+               ContainsSubstring("corio::tls::stream::connect to \"localhost\"") &&
+                   ContainsSubstring("check tls::context::set_alpn on both sides"));
+  }());
+}

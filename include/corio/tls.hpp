@@ -123,7 +123,8 @@ inline std::string openssl_hint(int library, int reason) {
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
       return "the peer rejected this side's certificate, or its absence: see the peer's log";
-    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:  // the client's side
+    case SSL_R_NO_APPLICATION_PROTOCOL:              // the server's side
       return "the peers share no ALPN protocol: check tls::context::set_alpn on both sides";
     case SSL_R_TLSV1_UNRECOGNIZED_NAME:
       return "the server has no certificate for the name given to connect()";
