@@ -669,38 +669,67 @@ TEST_CASE("tls::stream: a second shutdown does nothing, and reading goes on to t
   CHECK(open_fd_count() == fds);
 }
 
+namespace {
+
+// openssl s_server on 127.0.0.1 for one connection (-naccept 1), under corio::process:
+// it takes commands on stdin ("K": a KeyUpdate that asks for the peer's; "r": a TLS 1.2
+// renegotiation) and with -msg prints each TLS message it sends (">>>") and receives
+// ("<<<"). Make it in a task.
+struct openssl_server {
+  explicit openssl_server(std::vector<std::string> argv)
+      : process(corio::process::spawn(
+            with_defaults(std::move(argv)),
+            {.in = corio::stdio::pipe, .out = corio::stdio::pipe, .err = corio::stdio::null}))
+      , out(process.stdout_pipe()) {}
+
+  static std::vector<std::string> with_defaults(std::vector<std::string> extra) {
+    const auto& pki = corio_test::test_pki::get();
+    std::vector<std::string> argv{"openssl",  "s_server",
+                                  "-accept",  "127.0.0.1:0",
+                                  "-cert",    pki.file("server.pem"),
+                                  "-key",     pki.file("server.key"),
+                                  "-naccept", "1",
+                                  "-msg"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  // Lines of its output until one that contains `text`; "" if the output ends first.
+  corio::task<std::string> line_with(std::string text) {
+    for (;;) {
+      std::string line = co_await out.read_line();
+      if (line.empty() || line.find(text) != std::string::npos)
+        co_return line;
+    }
+  }
+  // The port from its "ACCEPT 127.0.0.1:<port>" line.
+  corio::task<std::uint16_t> port() {
+    const std::string accept = co_await line_with("ACCEPT ");
+    REQUIRE(accept.rfind(':') != std::string::npos);
+    co_return static_cast<std::uint16_t>(std::stoi(accept.substr(accept.rfind(':') + 1)));
+  }
+
+  corio::process process;
+  net::buffered_reader<net::unix_stream> out;
+};
+
+}  // namespace
+
 TEST_CASE("tls::stream: openssl s_server's KeyUpdate request is read and answered",
           "[tls][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const std::size_t fds = open_fd_count();
   corio::run([]() -> corio::task<> {
     const auto& pki = corio_test::test_pki::get();
-    // s_server takes commands on stdin ("K": a KeyUpdate that asks for the peer's) and
-    // with -msg prints every TLS message it sends (">>>") and receives ("<<<").
-    auto server = corio::process::spawn(
-        {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", pki.file("server.pem"), "-key",
-         pki.file("server.key"), "-naccept", "1", "-msg"},
-        {.in = corio::stdio::pipe, .out = corio::stdio::pipe, .err = corio::stdio::null});
-    net::buffered_reader out(server.stdout_pipe());
-    // Lines until one that contains `text`; "" if the output ends first.
-    auto line_with = [&out](std::string text) -> corio::task<std::string> {
-      for (;;) {
-        std::string line = co_await out.read_line();
-        if (line.empty() || line.find(text) != std::string::npos)
-          co_return line;
-      }
-    };
-    const std::string accept = co_await line_with("ACCEPT ");
-    REQUIRE(accept.rfind(':') != std::string::npos);
-    const auto port = static_cast<std::uint16_t>(std::stoi(accept.substr(accept.rfind(':') + 1)));
+    openssl_server server({});
+    const std::uint16_t port = co_await server.port();
     auto body = [&]() -> corio::task<int> {
       tls::stream s = co_await tls::stream::connect("localhost", port,
                                                     tls::context::client(pki.file("ca.pem")));
-      co_await server.stdin_pipe().write_all("K\n");
+      co_await server.process.stdin_pipe().write_all("K\n");
       const std::string requested =
-          co_await line_with(">>> TLS 1.3, Handshake [length 0005], KeyUpdate");
+          co_await server.line_with(">>> TLS 1.3, Handshake [length 0005], KeyUpdate");
       REQUIRE_FALSE(requested.empty());
-      co_await server.stdin_pipe().write_all("after the key update\n");
+      co_await server.process.stdin_pipe().write_all("after the key update\n");
       std::string got;
       std::array<std::byte, 256> buf;
       while (got.find('\n') == std::string::npos) {
@@ -713,13 +742,13 @@ TEST_CASE("tls::stream: openssl s_server's KeyUpdate request is read and answere
       // (RFC 8446, 4.6.3), not at once: the client's write sends both.
       co_await s.write_all("from the client\n");
       const std::string answered =
-          co_await line_with("<<< TLS 1.3, Handshake [length 0005], KeyUpdate");
+          co_await server.line_with("<<< TLS 1.3, Handshake [length 0005], KeyUpdate");
       REQUIRE_FALSE(answered.empty());
-      const std::string echoed = co_await line_with("from the client");
+      const std::string echoed = co_await server.line_with("from the client");
       CHECK(echoed == "from the client\n");
       co_await s.shutdown();
       co_await s.close();
-      co_return co_await server.wait();  // -naccept 1: it ends with the connection
+      co_return co_await server.process.wait();  // -naccept 1: it ends with the connection
     };
     const int status = co_await corio::wait_for(body(), 20s);
     CHECK(status == 0);
@@ -819,4 +848,32 @@ TEST_CASE("tls::stream: no shared ALPN protocol is refused on both sides with wh
                ContainsSubstring("corio::tls::stream::connect to \"localhost\"") &&
                    ContainsSubstring("check tls::context::set_alpn on both sides"));
   }());
+}
+
+TEST_CASE("tls::stream: a TLS 1.2 server's renegotiation is refused, ending the session",
+          "[tls][io_uring]") {
+  CORIO_TEST_REQUIRE_IO_URING();
+  const std::size_t fds = open_fd_count();
+  corio::run([]() -> corio::task<> {
+    const auto& pki = corio_test::test_pki::get();
+    openssl_server server({"-tls1_2"});
+    const std::uint16_t port = co_await server.port();
+    auto body = [&]() -> corio::task<std::optional<std::system_error>> {
+      tls::stream s = co_await tls::stream::connect("localhost", port,
+                                                    tls::context::client(pki.file("ca.pem")));
+      co_await server.process.stdin_pipe().write_all("r\n");
+      const std::string hello_request = co_await server.line_with("HelloRequest");
+      REQUIRE_FALSE(hello_request.empty());
+      // The client answers no_renegotiation, and OpenSSL's server then gives up.
+      std::array<std::byte, 256> buf;
+      co_return co_await caught<std::system_error>(s.read_some(buf));
+    };
+    const std::optional<std::system_error> error = co_await corio::wait_for(body(), 20s);
+    REQUIRE(error);
+    CHECK(error->code().category() == tls::error_category());
+    CHECK_THAT(error->what(), ContainsSubstring("corio::tls::stream::read_some to \"localhost\""));
+    const int status = co_await corio::wait_for(server.process.wait(), 20s);  // -naccept 1
+    CHECK(status == 0);
+  }());
+  CHECK(open_fd_count() == fds);
 }
