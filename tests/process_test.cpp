@@ -374,8 +374,7 @@ TEST_CASE("process: stdout ends when the child closes it, while the child runs o
   }());
 }
 
-TEST_CASE("process: a relative argv[0] is found from the working directory; a script needs #!",
-          "[process][io_uring]") {
+TEST_CASE("process: where argv[0] is looked for; a script needs #!", "[process][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   leak_check leaks;
   const std::filesystem::path dir =
@@ -399,6 +398,15 @@ TEST_CASE("process: a relative argv[0] is found from the working directory; a sc
         } catch (const std::system_error& e) {
           CHECK(e.code() == std::errc::executable_format_error);
           CHECK_THAT(e.what(), ContainsSubstring("no-interpreter"));
+        }
+        // The PATH searched is this process's, not the one given to the child.
+        try {
+          corio::process::spawn(
+              {"tool"},
+              {.environment = std::map<std::string, std::string>{{"PATH", dir.string()}}});
+          FAIL("found tool in the child's PATH");
+        } catch (const std::system_error& e) {
+          CHECK(e.code() == std::errc::no_such_file_or_directory);
         }
         auto p = corio::process::spawn({"./tool"}, {.out = stdio::pipe, .working_directory = dir});
         co_return co_await p.communicate();

@@ -306,9 +306,12 @@ class process {
   ~process() = default;
 
   /// Starts `argv[0]` (looked up in PATH when it has no '/') with arguments
-  /// `argv`, as `options` say. The child starts with no signal blocked and
-  /// every signal at its default action, and inherits no descriptor but 0, 1
-  /// and 2 (corio's own are O_CLOEXEC).
+  /// `argv`, as `options` say. The PATH is this process's, even when
+  /// `options.environment` gives the child another (Python's subprocess
+  /// searches the child's): name the program with a '/' to be sure. The
+  /// child starts with no signal blocked and every signal at its default
+  /// action, and inherits no descriptor but 0, 1 and 2 (corio's own are
+  /// O_CLOEXEC).
   ///
   /// Uses posix_spawnp(3), which does not wait for the child, and pidfd_open(2).
   ///
