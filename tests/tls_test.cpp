@@ -403,6 +403,17 @@ TEST_CASE("tls::stream: a record cut short by the peer's close is an error, not 
                  ContainsSubstring("corio::tls::stream::read_some to \"localhost\": unexpected eof "
                                    "while reading (the peer closed the connection without a TLS "
                                    "close_notify"));
+      // Used again, the failed session says so rather than guess at a cause.
+      std::array<std::byte, 16> more;
+      const auto again = co_await caught<std::system_error>(s.read_some(more));
+      REQUIRE(again);
+      CHECK(again->code() == std::errc::not_connected);
+      CHECK_THAT(again->what(),
+                 ContainsSubstring("corio::tls::stream::read_some to \"localhost\": "
+                                   "the TLS session failed before; close the stream"));
+      const auto write = co_await caught<std::system_error>(s.write_all("x"));
+      REQUIRE(write);
+      CHECK_THAT(write->what(), ContainsSubstring("the TLS session failed before"));
       co_await s.shutdown();  // nothing to end after a failure: does nothing
       co_await exit_status(server.process);
     }());

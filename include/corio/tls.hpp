@@ -40,6 +40,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -429,7 +430,8 @@ class context {
 ///   e.g. `corio::tls::stream::connect to "localhost": certificate verify
 ///   failed: unable to get local issuer certificate (pass a CA file ...)`.
 ///   The socket's own errors as tcp_stream reports them; cancelled_error.
-///   After a TLS failure the session is unusable: close the stream.
+///   After a TLS failure the session is unusable: close the stream (reads
+///   and writes then throw ENOTCONN).
 /// Cancellation: every wait is a read or write on the TCP stream, so a
 ///   cancelled connect, accept, read_some or write_all returns at once with
 ///   cancelled_error (wait_for puts timeouts on handshakes). A cancelled
@@ -686,6 +688,12 @@ class stream {
 
     // The error OpenSSL has queued, for `who` and this peer; the session is unusable after.
     std::system_error fail(const char* who) {
+      if (failed) {
+        // OpenSSL queues no reason after its fatal error; guessing one would mislead.
+        ERR_clear_error();
+        return std::system_error(ENOTCONN, std::system_category(),
+                                 who + peer + ": the TLS session failed before; close the stream");
+      }
       failed = true;
       return corio::detail::openssl_error(who + peer, ssl);
     }
