@@ -157,7 +157,8 @@ corio::task<bool> read_head(net::tcp_stream& s) {
 // Accepts one connection, reads one request head, writes `reply` and closes.
 corio::task<> raw_reply_once(net::tcp_listener& listener, std::string reply) {
   net::tcp_stream s = co_await listener.accept();
-  if (co_await read_head(s)) {
+  const bool got_head = co_await read_head(s);
+  if (got_head) {
     co_await s.write_all(reply);
     s.shutdown_write();
   }
@@ -242,9 +243,9 @@ corio::task<> upgrade_then_ok(net::tcp_listener& listener, int connections) {
   net::tcp_stream upgraded;
   for (int i = 0; i < connections; ++i) {
     net::tcp_stream s = co_await listener.accept();
-    if (!co_await read_head(s)) {
+    const bool got_head = co_await read_head(s);
+    if (!got_head)
       co_return;
-    }
     if (i == 0) {
       co_await s.write_all(
           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");

@@ -374,9 +374,9 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, Stream& stream)
       pending = pending.subspan(r.consumed);
       if (r.status == parse_status::need_more && parser.expects_continue() && !sent_continue) {
         sent_continue = true;
-        if (!co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline)) {
+        const bool sent = co_await write_before(stream, "HTTP/1.1 100 Continue\r\n\r\n", deadline);
+        if (!sent)
           co_return;
-        }
       }
     }
     if (r.status == parse_status::closed) {
@@ -386,9 +386,9 @@ inline task<> connection_loop(server_state* s, std::uint64_t id, Stream& stream)
       const parse_error& e = parser.error();
       const std::string wire = to_wire(s, error_response(e.status == 0 ? 400 : e.status, e.message),
                                        {.keep_alive = false});
-      if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
+      const bool sent = co_await write_before(stream, wire, deadline_in(linger_timeout));
+      if (sent)
         co_await close_gracefully(stream, buffer.bytes(), options.idle_timeout);
-      }
       co_return;
     }
 
@@ -424,9 +424,9 @@ inline task<> refuse_connection(server_state* s, Stream& stream) {
   std::array<std::byte, 512> drain;
   const std::string wire =
       to_wire(s, error_response(503, "too many connections"), {.keep_alive = false});
-  if (co_await write_before(stream, wire, deadline_in(linger_timeout))) {
+  const bool sent = co_await write_before(stream, wire, deadline_in(linger_timeout));
+  if (sent)
     co_await close_gracefully(stream, drain, s->options.idle_timeout);
-  }
 }
 
 // Answers on `stream` (503 and close when `refused`) until the connection ends.

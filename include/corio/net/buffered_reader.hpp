@@ -110,7 +110,9 @@ class buffered_reader {
   ///   errors; cancelled_error.
   /// Lifetime: the reader and its stream must stay valid until the co_await completes.
   /// Example:
-  ///   while (std::string line = co_await reader.read_line(); !line.empty()) handle(line);
+  ///   for (std::string line = co_await reader.read_line(); !line.empty();
+  ///        line = co_await reader.read_line())
+  ///     handle(line);
   [[nodiscard]] task<std::string> read_line(std::size_t max = default_max) {
     return read_delimited("\n", max, true, "corio::net::buffered_reader::read_line");
   }
@@ -235,8 +237,9 @@ class buffered_reader {
       }
       // A delimiter may straddle what is here and what comes next.
       searched = have.size() >= delim.size() ? have.size() - delim.size() + 1 : 0;
-      const std::size_t had = have.size();  // `have` dangles once fill() moves the bytes
-      if (co_await fill() == 0) {
+      const std::size_t had = have.size();      // `have` dangles once fill() moves the bytes
+      const std::size_t got = co_await fill();  // not in the if (g++ 12, see config.hpp)
+      if (got == 0) {
         if (had == 0 && empty_at_end)
           co_return std::string();
         std::string partial(reinterpret_cast<const char*>(buffer_.get()) + begin_, had);
