@@ -191,6 +191,23 @@ TEST_CASE("unix_listener: a corio client and server, cancellation of a pending a
   CHECK(open_fd_count() == fds_before);
 }
 
+TEST_CASE("unix_listener: close() removes a relative path's socket file after a chdir",
+          "[net][unix]") {
+  const std::filesystem::path dir = std::filesystem::path(socket_path("relative")).parent_path();
+  const std::filesystem::path before = std::filesystem::current_path();
+  struct back_to {
+    std::filesystem::path dir;
+    ~back_to() { std::filesystem::current_path(dir); }
+  } restore{before};
+  std::filesystem::current_path(dir);
+  auto listener = net::unix_listener::bind("relative.sock");
+  CHECK(listener.path() == "relative.sock");  // as given
+  REQUIRE(std::filesystem::exists(dir / "relative.sock"));
+  std::filesystem::current_path(std::filesystem::temp_directory_path());
+  listener.close();
+  CHECK_FALSE(std::filesystem::exists(dir / "relative.sock"));
+}
+
 TEST_CASE("unix_listener: refusals name the path and say what to do", "[net][unix][io_uring]") {
   CORIO_TEST_REQUIRE_IO_URING();
   const std::string path = socket_path("taken.sock");

@@ -29,6 +29,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -235,9 +236,13 @@ class unix_listener {
     unix_listener listener;
     listener.path_ = std::string(path);
     if (!address.abstract) {
+      // Absolute now, so that a chdir before close() neither leaves the file
+      // behind nor looks for it in the wrong directory.
+      std::error_code no_cwd;
+      std::string file = std::filesystem::absolute(listener.path_, no_cwd).string();
       struct stat st {};
-      if (::stat(listener.path_.c_str(), &st) == 0)
-        listener.file_ = {st.st_dev, st.st_ino};
+      if (!no_cwd && ::stat(file.c_str(), &st) == 0)
+        listener.file_ = {st.st_dev, st.st_ino, std::move(file)};
     }
     if (::listen(fd.get(), backlog) < 0) {
       const int err = errno;
@@ -273,16 +278,17 @@ class unix_listener {
   int native_handle() const noexcept { return fd_.get(); }
 
   /// Closes the socket now (::close) and removes the socket file bind()
-  /// made, if it is still the same file; does nothing if not open.
+  /// made, if it is still the same file (a relative path is resolved at
+  /// bind(), so a chdir in between does not matter); does nothing if not open.
   void close() noexcept {
     if (!fd_)
       return;
     fd_.reset();
     if (file_.inode != 0) {
       struct stat st {};
-      if (::stat(path_.c_str(), &st) == 0 && st.st_dev == file_.device &&
+      if (::stat(file_.path.c_str(), &st) == 0 && st.st_dev == file_.device &&
           st.st_ino == file_.inode) {
-        ::unlink(path_.c_str());
+        ::unlink(file_.path.c_str());
       }
       file_ = {};
     }
@@ -291,7 +297,8 @@ class unix_listener {
  private:
   struct file_id {
     dev_t device = 0;
-    ino_t inode = 0;  // 0: no file to remove (abstract, or not known)
+    ino_t inode = 0;   // 0: no file to remove (abstract, or not known)
+    std::string path;  // absolute
   };
 
   // Data that does not change once initialised.
