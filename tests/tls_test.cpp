@@ -20,6 +20,7 @@
 #include "support/child_process.hpp"
 #include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/read_to_end.hpp"
 #include "support/test_pki.hpp"
 
 #include <openssl/x509_vfy.h>
@@ -639,9 +640,7 @@ TEST_CASE("tls::stream: a read cancelled inside a record loses none of it", "[tl
           co_await ends_in<corio::timeout_error>(corio::wait_for(s.read_some(buf), 100ms));
       CHECK(timed_out);
       co_await s.write_all("go");
-      std::string got;
-      for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
-        got += corio_test::text_of(std::span(buf).first(n));
+      const std::string got = co_await corio_test::read_to_end(s);
       CHECK(got == std::string(1000, 'x'));
       co_await s.shutdown();
       co_await s.close();
@@ -665,10 +664,7 @@ TEST_CASE("tls::stream: a second shutdown does nothing, and reading goes on to t
       co_await s.write_all("sent before the end");
       co_await s.shutdown();
       co_await s.shutdown();
-      std::string echoed;
-      std::array<std::byte, 4096> buf;
-      for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
-        echoed += corio_test::text_of(std::span(buf).first(n));
+      const std::string echoed = co_await corio_test::read_to_end(s);
       CHECK(echoed == "sent before the end");
       co_await s.shutdown();  // both close_notify have been seen: still nothing to do
       co_await s.close();

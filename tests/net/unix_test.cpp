@@ -18,6 +18,7 @@
 #include "support/child_process.hpp"
 #include "support/ends_in.hpp"
 #include "support/io_uring_available.hpp"
+#include "support/read_to_end.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -92,19 +93,12 @@ corio::task<std::string> talk_to(std::string path, std::string message) {
   auto s = co_await net::unix_stream::connect(path);
   co_await s.write_all(message);
   s.shutdown_write();
-  std::string reply;
-  std::array<std::byte, 4096> buf;
-  for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
-    reply += text_of(std::span(buf).first(n));
-  co_return reply;
+  co_return co_await corio_test::read_to_end(s);
 }
 
 corio::task<> echo_once(net::unix_listener& listener) {
   net::unix_stream s = co_await listener.accept();
-  std::string got;
-  std::array<std::byte, 4096> buf;
-  for (std::size_t n; (n = co_await s.read_some(buf)) != 0;)
-    got += text_of(std::span(buf).first(n));
+  const std::string got = co_await corio_test::read_to_end(s);
   co_await s.write_all("corio heard: " + got);
   co_await s.close();
 }
