@@ -238,7 +238,7 @@ class buffered_reader {
       // A delimiter may straddle what is here and what comes next.
       searched = have.size() >= delim.size() ? have.size() - delim.size() + 1 : 0;
       const std::size_t had = have.size();      // `have` dangles once fill() moves the bytes
-      const std::size_t got = co_await fill();  // not in the if (g++ 12, see config.hpp)
+      const std::size_t got = co_await fill();  // not in the if: g++ 12 (CONTRIBUTING.md)
       if (got == 0) {
         if (had == 0 && empty_at_end)
           co_return std::string();
